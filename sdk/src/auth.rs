@@ -1,0 +1,282 @@
+//! OAuth 2.0 credentials: the token pair, where it is kept, and how it is renewed.
+//!
+//! Bitrix24 access tokens live an hour; refresh tokens rotate on every use (an old one gets
+//! `invalid_grant`). So a renewed pair must be stored before it is used, and two callers must never
+//! renew with the same refresh token: the client renews once for all concurrent callers (see
+//! [`crate::Client`]) and persists through a [`TokenStore`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::Secret;
+use crate::codec::{As, Int, Text};
+use crate::error::{ApiError, Error, ErrorCode};
+
+/// The OAuth server Bitrix24 cloud portals use.
+pub const DEFAULT_TOKEN_URL: &str = "https://oauth.bitrix.info/oauth/token/";
+
+/// An OAuth access/refresh token pair and what the server said about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Tokens {
+    /// Sent with every call; expires after an hour.
+    pub access_token: Secret,
+    /// Renews the access token once; rotated on every renewal.
+    pub refresh_token: Secret,
+    /// Unix time the access token expires, when known.
+    #[serde(default, with = "As::<Int>", alias = "expires")]
+    pub expires_at: Option<i64>,
+    /// Granted scopes, comma-separated.
+    #[serde(default, with = "As::<Text>")]
+    pub scope: Option<String>,
+    /// The portal's installation id.
+    #[serde(default, with = "As::<Text>")]
+    pub member_id: Option<String>,
+}
+
+impl Tokens {
+    /// A pair with nothing else known.
+    pub fn new(access_token: impl Into<Secret>, refresh_token: impl Into<Secret>) -> Self {
+        Self {
+            access_token: access_token.into(),
+            refresh_token: refresh_token.into(),
+            expires_at: None,
+            scope: None,
+            member_id: None,
+        }
+    }
+}
+
+/// An OAuth application: what renews tokens.
+#[derive(Clone)]
+pub struct OAuthApp {
+    /// Application id (`client_id`).
+    pub client_id: String,
+    /// Application secret; only ever sent to [`OAuthApp::token_url`].
+    pub client_secret: Secret,
+    /// The OAuth token endpoint: [`DEFAULT_TOKEN_URL`], or a portal's own `/oauth/token/`.
+    pub token_url: Url,
+}
+
+impl OAuthApp {
+    /// An application renewing tokens at `https://oauth.bitrix.info/oauth/token/`.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            // The literal is a valid URL.
+            token_url: Url::parse(DEFAULT_TOKEN_URL).expect("valid default token URL"),
+        }
+    }
+
+    /// Renews tokens at another OAuth endpoint, e.g. an on-premise portal's own
+    /// `https://portal.example.com/oauth/token/`.
+    pub fn with_token_url(mut self, token_url: Url) -> Self {
+        self.token_url = token_url;
+        self
+    }
+}
+
+impl fmt::Debug for OAuthApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthApp")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("token_url", &self.token_url.as_str())
+            .finish()
+    }
+}
+
+/// The method name refresh errors carry.
+const REFRESH_METHOD: &str = "oauth/token";
+
+/// Exchanges `refresh_token` for a new pair (`grant_type=refresh_token`).
+///
+/// The request is a GET with the parameters in the query, as the Bitrix24 OAuth server documents
+/// it. Redirects are never followed (the client is built without them), so the query — which holds
+/// `client_secret` — reaches `token_url`'s host and no other.
+pub(crate) async fn refresh(
+    http: &reqwest::Client,
+    app: &OAuthApp,
+    refresh_token: &Secret,
+) -> Result<Tokens, Error> {
+    let mut url = app.token_url.clone();
+    url.query_pairs_mut()
+        .append_pair("grant_type", "refresh_token")
+        .append_pair("client_id", &app.client_id)
+        .append_pair("client_secret", app.client_secret.expose())
+        .append_pair("refresh_token", refresh_token.expose());
+    tracing::debug!(host = app.token_url.host_str().unwrap_or(""), "refreshing OAuth token");
+    let response =
+        http.get(url).send().await.map_err(|e| Error::transport(REFRESH_METHOD, e))?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(|e| Error::transport(REFRESH_METHOD, e))?;
+
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        error: Option<String>,
+        #[serde(default)]
+        error_description: Option<String>,
+        #[serde(flatten)]
+        tokens: Option<Tokens>,
+    }
+    // Never echo this body: on success it holds the new tokens.
+    let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
+        Error::Refresh(ApiError {
+            method: REFRESH_METHOD.to_owned(),
+            code: ErrorCode::Other("invalid_response".to_owned()),
+            description: format!("the OAuth server's answer is not a token response ({e})"),
+            status,
+        })
+    })?;
+    match (answer.error, answer.tokens) {
+        (None, Some(tokens)) if (200..300).contains(&status) => Ok(tokens),
+        (error, _) => Err(Error::Refresh(ApiError {
+            method: REFRESH_METHOD.to_owned(),
+            code: ErrorCode::from(error.as_deref().unwrap_or("")),
+            description: answer.error_description.unwrap_or_default(),
+            status,
+        })),
+    }
+}
+
+/// Reading or writing a [`TokenStore`] failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// Where renewed tokens are kept so they survive the process (and are shared with others).
+///
+/// The client calls [`TokenStore::save`] after every renewal and before retrying the call that
+/// found the token expired, so a crash after a renewal never loses the rotated refresh token.
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    /// The stored tokens, if any.
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, StoreError>>;
+    /// Replaces the stored tokens.
+    fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Keeps tokens in memory only: they are lost with the process.
+#[derive(Debug, Default)]
+pub struct MemoryTokenStore(Mutex<Option<Tokens>>);
+
+impl MemoryTokenStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl TokenStore for MemoryTokenStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, StoreError>> {
+        let tokens = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Box::pin(async move { Ok(tokens) })
+    }
+
+    fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokens.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Keeps tokens in a JSON file, written atomically (temporary file, fsync, rename) with mode 0600,
+/// so a crash mid-write leaves either the old or the new pair, never a torn file.
+#[derive(Debug, Clone)]
+pub struct FileTokenStore {
+    path: PathBuf,
+}
+
+impl FileTokenStore {
+    /// A store at `path`; the file is created on the first save.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// Where the tokens are kept.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl TokenStore for FileTokenStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, StoreError>> {
+        Box::pin(async move {
+            let data = match tokio::fs::read(&self.path).await {
+                Ok(data) => data,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(StoreError(format!("{}: {e}", self.path.display()))),
+            };
+            serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|e| StoreError(format!("{}: not a token file: {e}", self.path.display())))
+        })
+    }
+
+    fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let data = serde_json::to_vec_pretty(tokens)
+                .map_err(|e| StoreError(format!("cannot encode tokens: {e}")))?;
+            let path = self.path.clone();
+            tokio::task::spawn_blocking(move || write_atomically(&path, &data))
+                .await
+                .map_err(|e| StoreError(format!("token file writer failed: {e}")))?
+                .map_err(|e| StoreError(format!("{}: {e}", self.path.display())))
+        })
+    }
+}
+
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(data)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_responses_from_the_docs_parse() {
+        let body = include_str!("../tests/fixtures/examples/oauth.token.refresh.response.json");
+        let tokens: Tokens = serde_json::from_str(body).unwrap();
+        assert_eq!(tokens.refresh_token.expose(), "3s6lr4kr3cv2od4v853gvrchb875bwxb");
+        assert_eq!(tokens.expires_at, Some(1780319382));
+        assert_eq!(tokens.member_id.as_deref(), Some("a223c6b3710f85df22e9377d6c4f7553"));
+        assert!(!format!("{tokens:?}").contains("3s6lr4kr"));
+    }
+
+    #[tokio::test]
+    async fn file_store_round_trips_and_is_private() {
+        let dir = std::env::temp_dir().join(format!("b24-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = FileTokenStore::new(dir.join("tokens.json"));
+        assert_eq!(store.load().await.unwrap(), None);
+        let tokens = Tokens::new("a", "r");
+        store.save(&tokens).await.unwrap();
+        assert_eq!(store.load().await.unwrap(), Some(tokens));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(store.path(), b"{not json").unwrap();
+        assert!(store.load().await.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,265 @@
+//! The one call path. Every typed method, the untyped escape hatch and (later) batches and pages
+//! end in [`Client::call_raw`], which does what PHP integrations do in `restCommand` +
+//! `restAuth`: POST the parameters with the token, decode the envelope, and when the token has
+//! expired renew it once, persist it, and retry once.
+//!
+//! The generic shells ([`Client::send`], [`Client::call`]) only serialize and decode, so each
+//! method adds a few lines of machine code; the protocol is compiled once.
+
+use std::sync::Arc;
+
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::{self, Tokens};
+use crate::client::{Auth, Encoding, OAuthSession};
+use crate::codec::Same;
+use crate::error::{Error, ErrorCode};
+use crate::wire::envelope::{self, Outcome, RawResponse};
+use crate::{Client, Method};
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+
+impl Client {
+    /// Sends a typed request and decodes its result. Generated methods and
+    /// [`crate::Request`] end here.
+    pub async fn send<M: Method>(&self, params: &M) -> Result<M::Output, Error> {
+        let params = encode_params(M::NAME, params)?;
+        let response = self.call_raw(M::NAME, &params).await?;
+        response.decode::<M::Output, M::OutputCodec>(M::NAME)
+    }
+
+    /// Calls any method, including ones the schema does not know, with any serializable
+    /// parameters (a struct, a map, `serde_json::json!({..})`, or `()` for none), and decodes
+    /// `result` into `R` (`serde_json::Value` to look at it first).
+    ///
+    /// ```no_run
+    /// # async fn run(client: bitrix24::Client) -> Result<(), bitrix24::Error> {
+    /// use serde_json::{Value, json};
+    /// let fields: Value = client.call("crm.deal.userfield.list", &json!({"order": {"SORT": "ASC"}})).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn call<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &(impl Serialize + ?Sized),
+    ) -> Result<R, Error> {
+        let params = encode_params(method, params)?;
+        let response = self.call_raw(method, &params).await?;
+        response.decode::<R, Same>(method)
+    }
+
+    /// The non-generic core: sends `params` (a JSON object) to `method` and returns the
+    /// successful envelope, or the error it amounts to.
+    pub async fn call_raw(&self, method: &str, params: &[u8]) -> Result<RawResponse, Error> {
+        let inner = &self.inner;
+        let url = inner.endpoint.method_url(method);
+        let form_params = match inner.encoding {
+            Encoding::Json => None,
+            Encoding::Form => Some(form_body(method, params)?),
+        };
+        let mut renewed = false;
+        loop {
+            let token = match &inner.auth {
+                Auth::Webhook => None,
+                Auth::OAuth(session) => Some(session.tokens().await?),
+            };
+            let access = token.as_ref().map(|t| t.access_token.expose());
+            let (content_type, body) = match &form_params {
+                None => (JSON, json_body(params, access)),
+                Some(form) => (FORM, prefix_form(form, access)),
+            };
+            tracing::debug!(method, bytes = body.len(), "calling");
+            let response = inner
+                .http
+                .post(&url)
+                .header(CONTENT_TYPE, content_type)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| Error::transport(method, e))?;
+            let status = response.status().as_u16();
+            let text = read_body(method, response, inner.max_response_bytes).await?;
+            match envelope::parse(method, status, text)? {
+                Outcome::Ok(raw) => {
+                    tracing::debug!(method, status, "ok");
+                    return Ok(raw);
+                }
+                Outcome::Err(e) => {
+                    tracing::debug!(method, status, code = %e.code, "error");
+                    let expired = matches!(e.code, ErrorCode::ExpiredToken | ErrorCode::InvalidToken);
+                    match (&inner.auth, token) {
+                        (Auth::OAuth(session), Some(used)) if expired && !renewed => {
+                            renewed = true;
+                            session.renew_after(&inner.http, &used).await?;
+                        }
+                        _ => return Err(Error::Api(e)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl OAuthSession {
+    /// The tokens to call with: the ones in use, else the stored ones, else the initial ones.
+    async fn tokens(&self) -> Result<Arc<Tokens>, Error> {
+        if let Some(tokens) = self.current() {
+            return Ok(tokens);
+        }
+        let _guard = self.refresh_lock.lock().await;
+        if let Some(tokens) = self.current() {
+            return Ok(tokens);
+        }
+        let tokens = match self.store.load().await? {
+            Some(stored) => stored,
+            None => self.initial.clone().ok_or_else(|| {
+                Error::Config("OAuth: the token store is empty and no tokens were given".to_owned())
+            })?,
+        };
+        Ok(self.set_current(tokens))
+    }
+
+    fn current(&self) -> Option<Arc<Tokens>> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_current(&self, tokens: Tokens) -> Arc<Tokens> {
+        let tokens = Arc::new(tokens);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(tokens.clone());
+        tokens
+    }
+
+    /// Renews the tokens after `used` was refused, unless someone already did: concurrent
+    /// callers queue on the lock and find new tokens in place, so N expired calls cost one
+    /// refresh. The new pair is saved before any call uses it.
+    async fn renew_after(&self, http: &reqwest::Client, used: &Tokens) -> Result<(), Error> {
+        let _guard = self.refresh_lock.lock().await;
+        let current = self.current().ok_or_else(|| Error::Config("OAuth: no tokens".to_owned()))?;
+        if current.access_token != used.access_token {
+            return Ok(());
+        }
+        // Another process sharing the store may have renewed already.
+        if let Some(stored) = self.store.load().await?
+            && stored.access_token != used.access_token
+        {
+            self.set_current(stored);
+            return Ok(());
+        }
+        let mut renewed = auth::refresh(http, &self.app, &current.refresh_token).await?;
+        if renewed.member_id.is_none() {
+            renewed.member_id.clone_from(&current.member_id);
+        }
+        self.store.save(&renewed).await?;
+        self.set_current(renewed);
+        tracing::info!("OAuth token renewed");
+        Ok(())
+    }
+}
+
+/// Serializes parameters to a JSON object; `()` means no parameters.
+fn encode_params(method: &str, params: &(impl Serialize + ?Sized)) -> Result<Vec<u8>, Error> {
+    let encoded = serde_json::to_vec(params)
+        .map_err(|e| Error::Encode { method: method.to_owned(), message: e.to_string() })?;
+    match encoded.first() {
+        Some(b'{') => Ok(encoded),
+        _ if encoded == b"null" => Ok(b"{}".to_vec()),
+        _ => Err(Error::Encode {
+            method: method.to_owned(),
+            message: "parameters must serialize to a map (a struct, a map or json!({..}))"
+                .to_owned(),
+        }),
+    }
+}
+
+/// `{"a":1}` + token -> `{"auth":"<token>","a":1}`: the token is spliced in per attempt, so the
+/// parameters are serialized once even when a renewal makes us send twice.
+fn json_body(params: &[u8], access_token: Option<&str>) -> Vec<u8> {
+    let Some(token) = access_token else {
+        return params.to_vec();
+    };
+    let rest = &params[1..]; // `params` starts with `{` (checked by `encode_params`).
+    let mut body = Vec::with_capacity(params.len() + token.len() + 12);
+    body.extend_from_slice(b"{\"auth\":");
+    // A string always serializes.
+    serde_json::to_writer(&mut body, token).expect("string serializes");
+    if rest.iter().any(|b| !b.is_ascii_whitespace() && *b != b'}') {
+        body.push(b',');
+    }
+    body.extend_from_slice(rest);
+    body
+}
+
+fn form_body(method: &str, params: &[u8]) -> Result<String, Error> {
+    let value: serde_json::Value = serde_json::from_slice(params)
+        .map_err(|e| Error::Encode { method: method.to_owned(), message: e.to_string() })?;
+    Ok(crate::wire::php::encode(&value))
+}
+
+fn prefix_form(form: &str, access_token: Option<&str>) -> Vec<u8> {
+    let Some(token) = access_token else {
+        return form.as_bytes().to_vec();
+    };
+    let mut body = String::with_capacity(form.len() + token.len() + 6);
+    body.push_str("auth=");
+    crate::wire::php::encode_into(&mut body, &serde_json::Value::String(token.to_owned()));
+    if !form.is_empty() {
+        body.push('&');
+        body.push_str(form);
+    }
+    body.into_bytes()
+}
+
+/// Reads a body up to `limit` bytes; a larger one is abandoned rather than buffered.
+async fn read_body(
+    method: &str,
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<String, Error> {
+    let too_large = || Error::TooLarge { method: method.to_owned(), limit };
+    let declared = response.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(declared as usize);
+    while let Some(chunk) = response.chunk().await.map_err(|e| Error::transport(method, e))? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|e| {
+        let status = response.status().as_u16();
+        let lossy = String::from_utf8_lossy(e.as_bytes());
+        Error::Decode {
+            method: method.to_owned(),
+            status,
+            message: "body is not UTF-8".to_owned(),
+            body_start: envelope::body_start(&lossy),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_spliced_into_json_objects() {
+        assert_eq!(json_body(b"{\"a\":1}", Some("t")), b"{\"auth\":\"t\",\"a\":1}");
+        assert_eq!(json_body(b"{}", Some("t")), b"{\"auth\":\"t\"}");
+        assert_eq!(json_body(b"{}", None), b"{}");
+        let body = json_body(b"{\"a\":[1,{\"b\":2}]}", Some("t\"x"));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["auth"], "t\"x");
+        assert_eq!(v["a"][1]["b"], 2);
+    }
+
+    #[test]
+    fn params_must_be_a_map() {
+        assert_eq!(encode_params("m", &()).unwrap(), b"{}");
+        assert!(encode_params("m", &[1, 2]).unwrap_err().to_string().contains("must serialize to a map"));
+    }
+}

@@ -1,0 +1,363 @@
+//! The client: where a portal is, how calls authenticate, and how they are encoded.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::auth::{MemoryTokenStore, OAuthApp, TokenStore, Tokens};
+use crate::{Error, Method, Request, Secret};
+
+/// A connection to one Bitrix24 portal. Cheap to clone: clones share the connection pool, the
+/// tokens and the single-flight token refresh.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), bitrix24::Error> {
+/// let client = bitrix24::Client::from_env()?;
+/// let me = client.user_current().await?;
+/// println!("{:?}", me.name);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    /// `{portal}/rest/` for OAuth, `{portal}/rest/{user}/{code}/` for a webhook.
+    pub(crate) endpoint: Endpoint,
+    pub(crate) auth: Auth,
+    pub(crate) encoding: Encoding,
+    pub(crate) max_response_bytes: usize,
+}
+
+/// Where method calls go. The webhook form embeds a secret and is never printed.
+pub(crate) struct Endpoint {
+    /// Scheme, host and port, for messages: `https://portal.bitrix24.com`.
+    pub(crate) portal: Url,
+    /// Base URL that method names are appended to, ending in `/`.
+    base: Secret,
+}
+
+impl Endpoint {
+    pub(crate) fn method_url(&self, method: &str) -> String {
+        let mut url = String::with_capacity(self.base.expose().len() + method.len());
+        url.push_str(self.base.expose());
+        url.push_str(method);
+        url
+    }
+}
+
+pub(crate) enum Auth {
+    /// Incoming webhook: the code is part of the endpoint URL.
+    Webhook,
+    /// OAuth application: the access token goes into every request as `auth`.
+    OAuth(OAuthSession),
+}
+
+pub(crate) struct OAuthSession {
+    pub(crate) app: OAuthApp,
+    pub(crate) store: Arc<dyn TokenStore>,
+    /// The tokens in use; `None` until first loaded from the store.
+    pub(crate) current: RwLock<Option<Arc<Tokens>>>,
+    /// Initial tokens, used when the store has none.
+    pub(crate) initial: Option<Tokens>,
+    /// Held while renewing, so concurrent callers renew once.
+    pub(crate) refresh_lock: tokio::sync::Mutex<()>,
+}
+
+/// How request parameters are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// `application/json` (the default): types survive as they are.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded` with PHP bracket keys, byte-identical to PHP's
+    /// `http_build_query`, as PHP integrations send. Every value arrives as a string.
+    Form,
+}
+
+impl Client {
+    /// Starts configuring a client for the portal at `portal` (`https://example.bitrix24.com`,
+    /// or `http://` for on-premise and local portals).
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client for an incoming webhook URL, as Bitrix24 shows it:
+    /// `https://example.bitrix24.com/rest/1/abc123def456/`.
+    pub fn webhook(url: &str) -> Result<Self, Error> {
+        Self::builder().webhook(url).build()
+    }
+
+    /// Reads the configuration from the environment:
+    /// `B24_WEBHOOK_URL`, or `B24_PORTAL` + `B24_ACCESS_TOKEN` + `B24_REFRESH_TOKEN` +
+    /// `B24_CLIENT_ID` + `B24_CLIENT_SECRET` (optional `B24_OAUTH_URL` for another token
+    /// endpoint, `B24_TOKEN_FILE` to persist renewed tokens in a file).
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// [`Client::from_env`] with another source of variables.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        if let Some(url) = var("B24_WEBHOOK_URL") {
+            return Self::webhook(&url);
+        }
+        let need = |name: &str| {
+            var(name).ok_or_else(|| {
+                Error::Config(format!(
+                    "{name} is not set: set B24_WEBHOOK_URL, or B24_PORTAL, B24_ACCESS_TOKEN, \
+                     B24_REFRESH_TOKEN, B24_CLIENT_ID and B24_CLIENT_SECRET"
+                ))
+            })
+        };
+        let mut app = OAuthApp::new(need("B24_CLIENT_ID")?, need("B24_CLIENT_SECRET")?);
+        if let Some(url) = var("B24_OAUTH_URL") {
+            app = app.with_token_url(parse_url("B24_OAUTH_URL", &url)?);
+        }
+        let tokens = Tokens::new(need("B24_ACCESS_TOKEN")?, need("B24_REFRESH_TOKEN")?);
+        let mut builder = Self::builder().portal(&need("B24_PORTAL")?).oauth(app, tokens);
+        if let Some(path) = var("B24_TOKEN_FILE") {
+            builder = builder.token_store(crate::auth::FileTokenStore::new(path));
+        }
+        builder.build()
+    }
+
+    /// The portal's address (scheme, host, port), without credentials.
+    pub fn portal(&self) -> &Url {
+        &self.inner.endpoint.portal
+    }
+
+    /// Binds typed parameters to this client; `.await` the result to send it.
+    pub fn request<M: Method>(&self, params: M) -> Request<M> {
+        Request::new(self.clone(), params)
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.inner.auth {
+            Auth::Webhook => "webhook",
+            Auth::OAuth(_) => "oauth",
+        };
+        f.debug_struct("Client")
+            .field("portal", &self.inner.endpoint.portal.as_str())
+            .field("auth", &auth)
+            .field("encoding", &self.inner.encoding)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Client`].
+#[derive(Default)]
+pub struct ClientBuilder {
+    portal: Option<String>,
+    webhook: Option<String>,
+    oauth: Option<(OAuthApp, Option<Tokens>)>,
+    store: Option<Arc<dyn TokenStore>>,
+    encoding: Encoding,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    max_response_bytes: Option<usize>,
+    http: Option<reqwest::Client>,
+}
+
+/// Default limits: generous for list pages and batches, small enough that a runaway body can't
+/// exhaust memory.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+impl ClientBuilder {
+    /// The portal's address for OAuth calls: `https://example.bitrix24.com`.
+    pub fn portal(mut self, url: &str) -> Self {
+        self.portal = Some(url.to_owned());
+        self
+    }
+
+    /// Authenticates with an incoming webhook URL (`https://example.bitrix24.com/rest/1/code/`).
+    pub fn webhook(mut self, url: &str) -> Self {
+        self.webhook = Some(url.to_owned());
+        self
+    }
+
+    /// Authenticates as an OAuth application with a token pair (used unless the token store
+    /// already holds newer tokens).
+    pub fn oauth(mut self, app: OAuthApp, tokens: Tokens) -> Self {
+        self.oauth = Some((app, Some(tokens)));
+        self
+    }
+
+    /// Authenticates as an OAuth application whose tokens are in the token store.
+    pub fn oauth_from_store(mut self, app: OAuthApp, store: impl TokenStore + 'static) -> Self {
+        self.oauth = Some((app, None));
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Where renewed tokens are persisted (default: memory only).
+    pub fn token_store(mut self, store: impl TokenStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Parameter encoding (default: JSON).
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// How long to wait for a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a whole call may take, body included (default 120 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The largest response body accepted (default 64 MiB).
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = Some(limit);
+        self
+    }
+
+    /// Shares an existing HTTP client (connection pool). It must not follow redirects: a
+    /// redirect would carry credentials to a host nobody configured.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Checks the configuration and creates the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let (endpoint, auth) = match (self.webhook, self.oauth) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config("choose a webhook or OAuth, not both".to_owned()));
+            }
+            (None, None) => {
+                return Err(Error::Config("no credentials: set a webhook URL or OAuth".to_owned()));
+            }
+            (Some(url), None) => (webhook_endpoint(&url)?, Auth::Webhook),
+            (None, Some((app, initial))) => {
+                let portal = self.portal.ok_or_else(|| {
+                    Error::Config("OAuth needs the portal address (`portal`)".to_owned())
+                })?;
+                let portal = portal_url("portal", &portal)?;
+                let base = Secret::new(format!("{}rest/", portal.as_str()));
+                let store =
+                    self.store.unwrap_or_else(|| Arc::new(MemoryTokenStore::new()) as Arc<_>);
+                let session = OAuthSession {
+                    app,
+                    store,
+                    current: RwLock::new(None),
+                    initial,
+                    refresh_lock: tokio::sync::Mutex::new(()),
+                };
+                (Endpoint { portal, base }, Auth::OAuth(session))
+            }
+        };
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
+                .build()
+                .map_err(|e| Error::Config(format!("HTTP client: {}", e.without_url())))?,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                endpoint,
+                auth,
+                encoding: self.encoding,
+                max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            }),
+        })
+    }
+}
+
+fn parse_url(what: &str, url: &str) -> Result<Url, Error> {
+    let parsed = Url::parse(url.trim()).map_err(|e| Error::Config(format!("{what}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Error::Config(format!("{what}: expected an http:// or https:// URL")));
+    }
+    Ok(parsed)
+}
+
+/// `https://portal.example.com/anything` -> `https://portal.example.com/`.
+fn portal_url(what: &str, url: &str) -> Result<Url, Error> {
+    let mut portal = parse_url(what, url)?;
+    portal.set_path("/");
+    portal.set_query(None);
+    portal.set_fragment(None);
+    Ok(portal)
+}
+
+/// Splits a webhook URL into the portal and the secret base. Error messages never repeat the
+/// URL: it contains the webhook code.
+fn webhook_endpoint(url: &str) -> Result<Endpoint, Error> {
+    const SHAPE: &str = "webhook URL: expected https://<portal>/rest/<user id>/<code>/";
+    let parsed = Url::parse(url.trim()).map_err(|_| Error::Config(SHAPE.to_owned()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Error::Config(SHAPE.to_owned()));
+    }
+    let segments: Vec<&str> =
+        parsed.path_segments().map(|s| s.filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let (user, code) = match segments.as_slice() {
+        // A URL copied with a method at the end (`.../profile.json`) still works.
+        ["rest", user, code] | ["rest", user, code, _] => (*user, *code),
+        _ => return Err(Error::Config(SHAPE.to_owned())),
+    };
+    if user.parse::<u64>().is_err() || code.is_empty() {
+        return Err(Error::Config(SHAPE.to_owned()));
+    }
+    let portal = portal_url("webhook URL", url)?;
+    let base = Secret::new(format!("{}rest/{user}/{code}/", portal.as_str()));
+    Ok(Endpoint { portal, base })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_are_split_and_never_echoed() {
+        let client = Client::webhook("https://example.bitrix24.com/rest/1/s3cr3tcode/").unwrap();
+        assert_eq!(client.portal().as_str(), "https://example.bitrix24.com/");
+        assert_eq!(
+            client.inner.endpoint.method_url("profile"),
+            "https://example.bitrix24.com/rest/1/s3cr3tcode/profile"
+        );
+        assert!(!format!("{client:?}").contains("s3cr3tcode"));
+        let with_method = Client::webhook("http://127.0.0.1:8080/rest/7/abc/profile.json").unwrap();
+        assert_eq!(with_method.inner.endpoint.method_url("x"), "http://127.0.0.1:8080/rest/7/abc/x");
+        for bad in ["ftp://x/rest/1/c/", "https://x/rest/one/c/", "https://x/api/1/c/", "s3cr3tcode"] {
+            let e = Client::webhook(bad).unwrap_err().to_string();
+            assert!(e.contains("expected https://"), "{e}");
+            assert!(!e.contains("s3cr3tcode"));
+        }
+    }
+
+    #[test]
+    fn from_vars_prefers_the_webhook_and_names_missing_variables() {
+        let vars = |name: &str| (name == "B24_WEBHOOK_URL").then(|| "https://p.example/rest/1/c/".to_owned());
+        assert!(Client::from_vars(vars).is_ok());
+        let e = Client::from_vars(|name| (name == "B24_PORTAL").then(|| "https://p.example".to_owned()))
+            .unwrap_err();
+        assert!(e.to_string().contains("B24_CLIENT_ID is not set"), "{e}");
+    }
+
+    #[test]
+    fn oauth_needs_a_portal() {
+        let app = OAuthApp::new("id", "secret");
+        let e = Client::builder().oauth(app, Tokens::new("a", "r")).build().unwrap_err();
+        assert!(e.to_string().contains("portal"));
+    }
+}

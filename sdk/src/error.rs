@@ -1,0 +1,256 @@
+//! Errors of the call path. Every variant names the method it belongs to; none carries a secret.
+
+use std::fmt;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The portal answered with an error envelope (`{"error": .., "error_description": ..}`).
+    #[error("{0}")]
+    Api(ApiError),
+    /// The OAuth server refused to renew the access token; the call was not retried.
+    #[error("token refresh failed: {0}")]
+    Refresh(ApiError),
+    /// The request did not get an answer: connection refused, timed out, reset.
+    #[error("{method}: {kind}: {source}")]
+    Transport {
+        /// Wire name of the method.
+        method: String,
+        /// What went wrong, at which stage.
+        kind: TransportKind,
+        /// The underlying error, with any URL removed (webhook URLs carry a secret).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The portal answered with a non-2xx status and a body that is not a Bitrix24 envelope, such
+    /// as a proxy's HTML error page.
+    #[error("{method}: HTTP {status}: unexpected response: {body_start:?}")]
+    Http {
+        /// Wire name of the method.
+        method: String,
+        /// HTTP status code.
+        status: u16,
+        /// The first bytes of the body, as text.
+        body_start: String,
+    },
+    /// The response could not be decoded: malformed JSON, or a `result` of another shape than
+    /// the schema says.
+    #[error("{method}: cannot decode response (HTTP {status}): {message}; body starts with {body_start:?}")]
+    Decode {
+        /// Wire name of the method.
+        method: String,
+        /// HTTP status code.
+        status: u16,
+        /// What the decoder expected and where.
+        message: String,
+        /// The first bytes of the body, as text.
+        body_start: String,
+    },
+    /// The response body exceeded the configured size limit and was not read to the end.
+    #[error("{method}: response larger than the {limit} byte limit")]
+    TooLarge {
+        /// Wire name of the method.
+        method: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The request could not be encoded.
+    #[error("{method}: cannot encode parameters: {message}")]
+    Encode {
+        /// Wire name of the method.
+        method: String,
+        /// Why.
+        message: String,
+    },
+    /// Reading or writing the token store failed.
+    #[error("token store: {0}")]
+    Store(#[from] crate::auth::StoreError),
+    /// The client is configured in a way that cannot work.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// A transport failure and whether the portal may have executed the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The connection could not be established: the call was certainly not executed.
+    Connect,
+    /// No complete answer within the timeout: the call may have been executed.
+    Timeout,
+    /// The connection broke after the request was sent: the call may have been executed.
+    Broken,
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "cannot connect",
+            Self::Timeout => "timed out",
+            Self::Broken => "connection broken",
+        })
+    }
+}
+
+impl Error {
+    /// The Bitrix24 error code, when the portal or OAuth server sent one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            Self::Api(e) | Self::Refresh(e) => Some(&e.code),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn transport(method: &str, source: reqwest::Error) -> Self {
+        let kind = if source.is_connect() {
+            TransportKind::Connect
+        } else if source.is_timeout() {
+            TransportKind::Timeout
+        } else {
+            TransportKind::Broken
+        };
+        Self::Transport { method: method.to_owned(), kind, source: source.without_url() }
+    }
+}
+
+/// An error envelope from the portal or the OAuth server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// Wire name of the method (`oauth/token` for a refresh).
+    pub method: String,
+    /// The Bitrix24 error code.
+    pub code: ErrorCode,
+    /// The human-readable description, in the portal's language.
+    pub description: String,
+    /// HTTP status code of the response.
+    pub status: u16,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} ({})", self.method, self.code, self.status)?;
+        if !self.description.is_empty() {
+            write!(f, ": {}", self.description)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $wire:literal,)*) => {
+        /// A Bitrix24 error code. The system codes every method can return, the OAuth server's
+        /// codes and the batch codes are variants; a method's own codes are [`ErrorCode::Other`].
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+            /// The envelope had `error: ""`: only the description says what happened
+            /// (Bitrix24 does this for many validation and not-found errors).
+            Unspecified,
+            /// Any other code, verbatim (method-specific codes such as `MESSAGE_EMPTY`).
+            Other(String),
+        }
+
+        impl ErrorCode {
+            /// The code as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $wire,)*
+                    Self::Unspecified => "",
+                    Self::Other(code) => code,
+                }
+            }
+        }
+
+        impl From<&str> for ErrorCode {
+            fn from(code: &str) -> Self {
+                match code {
+                    $($wire => Self::$variant,)*
+                    "" => Self::Unspecified,
+                    other => Self::Other(other.to_owned()),
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// 500: the portal failed internally; retry later.
+    InternalServerError = "INTERNAL_SERVER_ERROR",
+    /// 500: the portal's answer was unexpected; retry later.
+    ErrorUnexpectedAnswer = "ERROR_UNEXPECTED_ANSWER",
+    /// 503: the request-rate bucket overflowed; the call was not executed.
+    QueryLimitExceeded = "QUERY_LIMIT_EXCEEDED",
+    /// 429: the method used up its execution-time budget; wait for `operating_reset_at`.
+    OperationTimeLimit = "OPERATION_TIME_LIMIT",
+    /// 401: the request carried no token and no webhook code.
+    NoAuthFound = "NO_AUTH_FOUND",
+    /// 401: the portal requires HTTPS.
+    InvalidRequest = "INVALID_REQUEST",
+    /// 401: REST access is blocked manually; never retried.
+    OverloadLimit = "OVERLOAD_LIMIT",
+    /// 401 (plan without REST) or 403 (method-level permission).
+    AccessDenied = "ACCESS_DENIED",
+    /// 401: no active webhook with this user id and code.
+    InvalidCredentials = "INVALID_CREDENTIALS",
+    /// 404: no such method, or its scope is missing.
+    MethodNotFound = "ERROR_METHOD_NOT_FOUND",
+    /// 401: the token or webhook lacks the scope.
+    InsufficientScope = "insufficient_scope",
+    /// 401: the access token expired; refresh and retry.
+    ExpiredToken = "expired_token",
+    /// 401: the access token is not valid; refresh and retry.
+    InvalidToken = "invalid_token",
+    /// 401: the user has no access to the application.
+    UserAccessError = "user_access_error",
+    /// 403: the portal's public part is closed.
+    PortalDeleted = "PORTAL_DELETED",
+    /// OAuth: the refresh token (or code) is not valid, e.g. already used.
+    InvalidGrant = "invalid_grant",
+    /// OAuth: unknown client, or the application is not installed.
+    InvalidClient = "invalid_client",
+    /// OAuth: the requested scope exceeds the application's.
+    InvalidScope = "invalid_scope",
+    /// OAuth: the application's paid period ended.
+    PaymentRequired = "PAYMENT_REQUIRED",
+    /// batch: more than 50 commands.
+    BatchLengthExceeded = "ERROR_BATCH_LENGTH_EXCEEDED",
+    /// batch: the method cannot run inside batch.
+    BatchMethodNotAllowed = "ERROR_BATCH_METHOD_NOT_ALLOWED",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unspecified => f.write_str("(no code)"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_codes_are_kept() {
+        assert_eq!(ErrorCode::from("expired_token"), ErrorCode::ExpiredToken);
+        assert_eq!(ErrorCode::from("QUERY_LIMIT_EXCEEDED").as_str(), "QUERY_LIMIT_EXCEEDED");
+        assert_eq!(ErrorCode::from("MESSAGE_EMPTY"), ErrorCode::Other("MESSAGE_EMPTY".into()));
+        assert_eq!(ErrorCode::from(""), ErrorCode::Unspecified);
+    }
+
+    #[test]
+    fn api_errors_read_like_the_style_guide() {
+        let e = ApiError {
+            method: "imbot.message.add".into(),
+            code: ErrorCode::AccessDenied,
+            description: "Access denied".into(),
+            status: 403,
+        };
+        assert_eq!(e.to_string(), "imbot.message.add: ACCESS_DENIED (403): Access denied");
+    }
+}

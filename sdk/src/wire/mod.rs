@@ -1,0 +1,4 @@
+//! What goes over the wire: the response envelope and PHP-style form encoding.
+
+pub mod envelope;
+pub mod php;
