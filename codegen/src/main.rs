@@ -1,0 +1,129 @@
+//! `bitrix24-codegen`: checks a schema directory, or prints the code the SDK would generate from
+//! it, without building the SDK.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::ExitCode;
+
+use bitrix24_codegen::{EmitOptions, Schema, emit, load_dir};
+
+const USAGE: &str = "\
+usage: bitrix24-codegen check <dir>
+       bitrix24-codegen emit <dir> [--out FILE] [--scopes a,b] [--runtime PATH]
+
+check    validates every *.toml in <dir> and reports all problems
+emit     prints the generated Rust code (or writes it to FILE)
+  --scopes a,b     only these scopes (common is always included); default: all
+  --runtime PATH   path of the runtime crate in the generated code; default `crate`,
+                   as inside the SDK (which also adds the `Client` methods);
+                   `::bitrix24` for a user's own build script";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Schema(message)) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum Failure {
+    /// The command line is wrong.
+    Usage(String),
+    /// The schema (or the output file) is.
+    Schema(String),
+}
+
+fn run(args: &[String]) -> Result<(), Failure> {
+    match args {
+        [] => Err(Failure::Usage("missing command".to_owned())),
+        [flag] if flag == "-h" || flag == "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        [command, dir] if command == "check" => {
+            let schema = load(dir)?;
+            println!(
+                "ok: {} methods, {} types in {} files",
+                schema.method_count(),
+                schema.type_count(),
+                schema.files.len()
+            );
+            Ok(())
+        }
+        [command, dir, options @ ..] if command == "emit" => emit_command(dir, options),
+        [command, ..] if command == "check" => {
+            Err(Failure::Usage("check takes one directory".to_owned()))
+        }
+        [command, ..] => Err(Failure::Usage(format!("unknown command {command:?}"))),
+    }
+}
+
+fn load(dir: &str) -> Result<Schema, Failure> {
+    load_dir(Path::new(dir)).map_err(|diagnostics| {
+        let count = diagnostics.len();
+        let s = if count == 1 { "" } else { "s" };
+        Failure::Schema(format!("{diagnostics}\n{count} error{s} in {dir}"))
+    })
+}
+
+fn emit_command(dir: &str, options: &[String]) -> Result<(), Failure> {
+    let mut out = None;
+    let mut scopes = None;
+    let mut runtime = "crate".to_owned();
+    let mut rest = options.iter();
+    while let Some(option) = rest.next() {
+        let mut value = || {
+            rest.next()
+                .ok_or_else(|| Failure::Usage(format!("{option} needs a value")))
+        };
+        match option.as_str() {
+            "--out" => out = Some(value()?.clone()),
+            "--runtime" => runtime = value()?.clone(),
+            "--scopes" => {
+                let list: BTreeSet<String> = value()?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                scopes = Some(list);
+            }
+            other => return Err(Failure::Usage(format!("unknown option {other:?}"))),
+        }
+    }
+    let schema = load(dir)?;
+    if let Some(scopes) = &scopes {
+        let known: BTreeSet<&str> = schema.scopes().collect();
+        if let Some(unknown) = scopes.iter().find(|s| !known.contains(s.as_str())) {
+            let known: Vec<&str> = known.into_iter().collect();
+            return Err(Failure::Usage(format!(
+                "unknown scope {unknown:?}; {dir} has: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let client_methods = runtime == "crate";
+    let code = emit(
+        &schema,
+        &EmitOptions {
+            runtime,
+            scopes,
+            client_methods,
+        },
+    );
+    match out {
+        Some(path) => std::fs::write(&path, code)
+            .map_err(|e| Failure::Schema(format!("cannot write {path}: {e}"))),
+        None => {
+            print!("{code}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,647 @@
+//! The meaning of a schema: names, type references, duplicates, the rules of `schema/README.md`.
+//!
+//! Validation turns the raw files into the IR in one pass over each item, reporting every problem
+//! it finds; the IR is only handed out when nothing was reported, so the emitter never sees an
+//! invalid name or an unresolved type.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::diag::Diagnostics;
+use crate::ir::{
+    Deprecation, EnumValue, Field, Method, Paging, SCALARS, Schema, ScopeFile, Ty, TypeDef,
+    TypeKind,
+};
+use crate::load::{RawDeprecated, RawField, RawFile, RawMethod, RawType};
+use crate::names::{check_pascal, check_snake, pascal_case, snake_case};
+
+/// Names the runtime's `Client` has for itself; a generated client method must not take them.
+const RESERVED_METHOD_NAMES: &[&str] = &["new", "request", "send", "call", "call_raw", "batch"];
+/// Param names whose setters would clash with `new` on the request or with a method of
+/// `Request<M>`, which forwards every setter.
+const RESERVED_PARAM_NAMES: &[&str] = &[
+    "new",
+    "map",
+    "params",
+    "into_params",
+    "send",
+    "stream",
+    "into_future",
+];
+
+/// Where a named type is declared.
+struct Decl {
+    path: String,
+    module: String,
+}
+
+/// Where a method's names are taken.
+struct MethodDecl {
+    path: String,
+    rust: String,
+    type_name: String,
+}
+
+pub(crate) fn validate(raw_files: Vec<RawFile>, diags: &mut Diagnostics) -> Schema {
+    let mut v = Validator {
+        diags,
+        types: BTreeMap::new(),
+    };
+    let mut scopes: BTreeMap<String, String> = BTreeMap::new();
+    let mut files: Vec<(ScopeFile, Vec<Option<String>>)> = Vec::new();
+
+    // Every type name first: fields may refer to types declared further down or in common.toml.
+    for file in &raw_files {
+        let module = module_name(file);
+        for t in &file.types {
+            let Some(name) = &t.name else { continue };
+            match v.types.get(name) {
+                Some(first) => {
+                    let message = format!("duplicate type name (first declared in {})", first.path);
+                    v.diags.push(&file.path, &t.label, message);
+                }
+                None => {
+                    v.types.insert(
+                        name.clone(),
+                        Decl {
+                            path: file.path.clone(),
+                            module: module.clone(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    let mut methods: BTreeMap<String, MethodDecl> = BTreeMap::new();
+    let mut rust_names: BTreeMap<String, String> = BTreeMap::new();
+    let mut type_names: BTreeMap<String, String> = BTreeMap::new();
+    for raw in raw_files {
+        let module = module_name(&raw);
+        let path = raw.path.clone();
+        let is_common_file = Path::new(&raw.path)
+            .file_name()
+            .is_some_and(|n| n == "common.toml");
+        if let Some(scope) = &raw.scope {
+            v.scope(&path, scope, &module, is_common_file);
+            if let Some(first) = scopes.insert(module.clone(), path.clone()) {
+                v.diags.push(
+                    &path,
+                    "",
+                    format!("scope {scope:?} is also declared in {first}"),
+                );
+            }
+        }
+        if let Some(description) = &raw.description {
+            v.one_line(&path, "", "description", description);
+        }
+
+        let types: Vec<TypeDef> = raw
+            .types
+            .iter()
+            .filter_map(|t| v.named_type(&path, &module, t))
+            .collect();
+        let local_types: BTreeSet<&str> = types.iter().map(|t| t.name.as_str()).collect();
+        let mut file_methods = Vec::new();
+        let mut replacements = Vec::new();
+        for m in &raw.methods {
+            if is_common_file {
+                let message = "methods are not allowed in common.toml (it holds shared types only)";
+                v.diags.push(&path, &m.label, message);
+                continue;
+            }
+            let Some(method) = v.method(&path, &module, m) else {
+                continue;
+            };
+            if let Some(first) = methods.get(&method.name) {
+                v.diags.push(
+                    &path,
+                    &m.label,
+                    format!("duplicate method (first declared in {})", first.path),
+                );
+                continue;
+            }
+            if let Some(first) = rust_names.get(&method.rust) {
+                v.diags.push(
+                    &path,
+                    &m.label,
+                    format!("Rust name {:?} is also used by method {first}", method.rust),
+                );
+            } else if let Some(first) = type_names.get(&method.type_name) {
+                let message = format!(
+                    "request type {:?} is also the request type of method {first}",
+                    method.type_name
+                );
+                v.diags.push(&path, &m.label, message);
+            } else if local_types.contains(method.type_name.as_str()) {
+                let message = format!(
+                    "request type {:?} clashes with the type of that name in this file; set \"rust\"",
+                    method.type_name
+                );
+                v.diags.push(&path, &m.label, message);
+            }
+            rust_names
+                .entry(method.rust.clone())
+                .or_insert_with(|| method.name.clone());
+            type_names
+                .entry(method.type_name.clone())
+                .or_insert_with(|| method.name.clone());
+            methods.insert(
+                method.name.clone(),
+                MethodDecl {
+                    path: path.clone(),
+                    rust: method.rust.clone(),
+                    type_name: method.type_name.clone(),
+                },
+            );
+            replacements.push(match &m.deprecated {
+                RawDeprecated::Replacement(name) => Some(name.clone()),
+                _ => None,
+            });
+            file_methods.push(method);
+        }
+        v.recursion(&path, &types);
+        let file = ScopeFile {
+            path,
+            scope: raw.scope.unwrap_or_default(),
+            module,
+            description: raw.description,
+            methods: file_methods,
+            types,
+        };
+        files.push((file, replacements));
+    }
+
+    // Deprecation notes name the replacement's Rust names when the schema has it.
+    let mut out = Vec::with_capacity(files.len());
+    for (mut file, replacements) in files {
+        for (method, replacement) in file.methods.iter_mut().zip(replacements) {
+            if let (Some(d), Some(name)) = (&mut method.deprecated, replacement) {
+                d.replacement_rust = methods
+                    .get(&name)
+                    .map(|m| (m.rust.clone(), m.type_name.clone()));
+            }
+        }
+        out.push(file);
+    }
+    // common.toml first: every other module may refer to it.
+    out.sort_by_key(|f| f.module != "common");
+    Schema { files: out }
+}
+
+fn module_name(file: &RawFile) -> String {
+    file.scope
+        .as_deref()
+        .unwrap_or_default()
+        .replace(['.', '-'], "_")
+}
+
+struct Validator<'a> {
+    diags: &'a mut Diagnostics,
+    types: BTreeMap<String, Decl>,
+}
+
+impl Validator<'_> {
+    fn scope(&mut self, path: &str, scope: &str, module: &str, is_common_file: bool) {
+        if let Err(why) = check_snake(module) {
+            let message = format!(
+                "scope {scope:?} does not make a module name ({why}); use lowercase letters, digits, \"_\" and \".\""
+            );
+            self.diags.push(path, "", message);
+        }
+        if is_common_file && scope != "common" {
+            self.diags.push(
+                path,
+                "",
+                format!("common.toml must declare scope = \"common\", not {scope:?}"),
+            );
+        }
+        if !is_common_file && module == "common" {
+            self.diags
+                .push(path, "", "scope \"common\" is reserved for common.toml");
+        }
+    }
+
+    /// Descriptions and docs become doc comments: they must say something, on one line.
+    fn one_line(&mut self, path: &str, item: &str, key: &str, text: &str) -> bool {
+        if text.trim().is_empty() {
+            self.diags.push(path, item, format!("empty {key}"));
+            false
+        } else if text.contains(char::is_control) {
+            self.diags
+                .push(path, item, format!("{key} must be one line"));
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Parses and resolves a type expression, reporting what is wrong with it.
+    fn ty(&mut self, path: &str, module: &str, item: &str, text: &str) -> Option<Ty> {
+        let mut ty = match Ty::parse(text) {
+            Ok(ty) => ty,
+            Err(message) => {
+                self.diags.push(path, item, message);
+                return None;
+            }
+        };
+        let mut errors = Vec::new();
+        ty.named_mut(&mut |name, resolved| match self.types.get(name.as_str()) {
+            Some(decl) if decl.module == module || decl.module == "common" => {
+                *resolved = decl.module.clone()
+            }
+            Some(decl) => errors.push(format!(
+                "type {name:?} is declared in {}; a type used by two scopes belongs in common.toml",
+                decl.path
+            )),
+            None if name.starts_with(|c: char| c.is_ascii_lowercase()) => {
+                let scalars: Vec<&str> = SCALARS.iter().map(|(n, _)| *n).collect();
+                errors.push(format!(
+                    "unknown type {name:?} (scalar types are: {})",
+                    scalars.join(", ")
+                ));
+            }
+            None => errors.push(format!("unknown type {name:?}")),
+        });
+        let ok = errors.is_empty();
+        for message in errors {
+            self.diags.push(path, item, message);
+        }
+        ok.then_some(ty)
+    }
+
+    fn method(&mut self, path: &str, module: &str, m: &RawMethod) -> Option<Method> {
+        let item = m.label.as_str();
+        let name = m.name.as_deref()?;
+        let mut ok = true;
+        if !is_method_name(name) {
+            self.diags.push(
+                path,
+                item,
+                format!(
+                    "name {name:?} is not a method name (letters, digits, \".\", \"_\", \"-\")"
+                ),
+            );
+            ok = false;
+        }
+        let rust = self.rust_name(
+            path,
+            item,
+            name,
+            m.rust.as_deref(),
+            RESERVED_METHOD_NAMES,
+            "the runtime's Client",
+        );
+        let type_name = rust.as_deref().map(pascal_case);
+        if let Some(type_name) = &type_name
+            && let Err(why) = check_pascal(type_name)
+        {
+            self.diags
+                .push(path, item, format!("request type {why}; set \"rust\""));
+            ok = false;
+        }
+        let description = m
+            .description
+            .as_deref()
+            .filter(|d| self.one_line(path, item, "description", d));
+        let doc_url = m.doc.as_deref().and_then(|doc| match doc_url(doc) {
+            Some(url) => Some(url),
+            None => {
+                let message = format!(
+                    "doc {doc:?} must be a page path in the docs repository, ending in \".md\""
+                );
+                self.diags.push(path, item, message);
+                None
+            }
+        });
+        let params = self.fields(path, module, "param", &m.params, RESERVED_PARAM_NAMES);
+        let result = m
+            .result
+            .as_deref()
+            .and_then(|r| self.ty(path, module, &format!("{item}: result"), r));
+        let paging = match m.paging.as_deref() {
+            None | Some("none") => Some(Paging::None),
+            Some("start") => Some(Paging::Start),
+            Some("keyset") => Some(Paging::Keyset),
+            Some(other) => {
+                let message = format!("paging {other:?} must be \"none\", \"start\" or \"keyset\"");
+                self.diags.push(path, item, message);
+                None
+            }
+        };
+        let deprecated = match &m.deprecated {
+            RawDeprecated::No => Some(None),
+            RawDeprecated::Yes => Some(Some(Deprecation {
+                replacement: None,
+                replacement_rust: None,
+            })),
+            RawDeprecated::Replacement(other) if other == name => {
+                self.diags.push(
+                    path,
+                    item,
+                    "deprecated names the method itself as its replacement",
+                );
+                None
+            }
+            RawDeprecated::Replacement(other) if !is_method_name(other) => {
+                let message = format!(
+                    "deprecated {other:?} must be true or the wire name of the replacement method"
+                );
+                self.diags.push(path, item, message);
+                None
+            }
+            RawDeprecated::Replacement(other) => Some(Some(Deprecation {
+                replacement: Some(other.clone()),
+                replacement_rust: None,
+            })),
+        };
+        Some(Method {
+            name: name.to_owned(),
+            rust: rust?,
+            type_name: type_name.filter(|_| ok)?,
+            description: description?.to_owned(),
+            doc_url: doc_url?,
+            params: params?,
+            result: result?,
+            paging: paging?,
+            idempotent: m.idempotent,
+            batchable: m.batchable,
+            deprecated: deprecated?,
+        })
+    }
+
+    /// The snake_case name: `rust` when given, else derived from the wire name.
+    fn rust_name(
+        &mut self,
+        path: &str,
+        item: &str,
+        wire: &str,
+        explicit: Option<&str>,
+        reserved: &[&str],
+        reserved_by: &str,
+    ) -> Option<String> {
+        let rust = match explicit {
+            Some(rust) => match check_snake(rust) {
+                Ok(()) => rust.to_owned(),
+                Err(why) => {
+                    self.diags.push(path, item, format!("rust {why}"));
+                    return None;
+                }
+            },
+            None => match snake_case(wire) {
+                Some(rust) => rust,
+                None => {
+                    self.diags.push(
+                        path,
+                        item,
+                        format!("cannot derive a Rust name from {wire:?}; set \"rust\""),
+                    );
+                    return None;
+                }
+            },
+        };
+        if reserved.contains(&rust.as_str()) {
+            let message = format!(
+                "Rust name {rust:?} is taken by {reserved_by}; set \"rust\" to another name"
+            );
+            self.diags.push(path, item, message);
+            return None;
+        }
+        Some(rust)
+    }
+
+    /// Params or struct fields; `None` when any of them is invalid.
+    fn fields(
+        &mut self,
+        path: &str,
+        module: &str,
+        kind: &str,
+        raw: &[RawField],
+        reserved: &[&str],
+    ) -> Option<Vec<Field>> {
+        let mut fields = Vec::with_capacity(raw.len());
+        let mut ok = true;
+        let mut wire_names: BTreeSet<&str> = BTreeSet::new();
+        let mut rust_names: BTreeMap<String, &str> = BTreeMap::new();
+        let reserved_by = if kind == "param" {
+            "the request's own methods"
+        } else {
+            "the struct's own items"
+        };
+        for f in raw {
+            let item = f.label.as_str();
+            let Some(name) = f.name.as_deref() else {
+                ok = false;
+                continue;
+            };
+            if name.is_empty() || name.contains(char::is_control) {
+                self.diags
+                    .push(path, item, format!("{name:?} is not a wire name"));
+                ok = false;
+                continue;
+            }
+            if !wire_names.insert(name) {
+                self.diags
+                    .push(path, item, format!("duplicate {kind} name"));
+                ok = false;
+            }
+            let rust = self.rust_name(path, item, name, f.rust.as_deref(), reserved, reserved_by);
+            if let Some(rust) = &rust {
+                if let Some(first) = rust_names.insert(rust.clone(), name) {
+                    self.diags.push(
+                        path,
+                        item,
+                        format!("Rust name {rust:?} is also used by {kind} {first}"),
+                    );
+                    ok = false;
+                }
+            }
+            let ty = f.ty.as_deref().and_then(|t| self.ty(path, module, item, t));
+            let doc_ok = f
+                .doc
+                .as_deref()
+                .is_none_or(|d| self.one_line(path, item, "doc", d));
+            match (rust, ty) {
+                (Some(rust), Some(ty)) if doc_ok => fields.push(Field {
+                    name: name.to_owned(),
+                    rust,
+                    ty,
+                    required: f.required,
+                    doc: f.doc.clone(),
+                }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(fields)
+    }
+
+    fn named_type(&mut self, path: &str, module: &str, t: &RawType) -> Option<TypeDef> {
+        let item = t.label.as_str();
+        let name = t.name.as_deref()?;
+        let mut ok = true;
+        if let Err(why) = check_pascal(name) {
+            self.diags.push(path, item, format!("type name {why}"));
+            ok = false;
+        }
+        let description = t
+            .description
+            .as_deref()
+            .filter(|d| self.one_line(path, item, "description", d));
+        let kind = match (&t.fields, &t.values) {
+            (Some(_), Some(_)) => {
+                let message = "a type has \"fields\" (a struct) or \"values\" (an enum), not both";
+                self.diags.push(path, item, message);
+                None
+            }
+            (None, None) => {
+                self.diags.push(
+                    path,
+                    item,
+                    "missing \"fields\" (for a struct) or \"values\" (for an enum)",
+                );
+                None
+            }
+            (Some(fields), None) => {
+                let reserved: &[&str] = if t.open == Some(true) {
+                    &["new", "extra"]
+                } else {
+                    &["new"]
+                };
+                self.fields(path, module, "field", fields, reserved)
+                    .map(|fields| TypeKind::Struct {
+                        fields,
+                        open: t.open == Some(true),
+                    })
+            }
+            (None, Some(values)) => {
+                if t.open.is_some() {
+                    self.diags.push(path, item, "\"open\" is only for structs");
+                    ok = false;
+                }
+                if values.is_empty() {
+                    self.diags
+                        .push(path, item, "an enum needs at least one value");
+                    ok = false;
+                }
+                self.values(path, values)
+                    .map(|values| TypeKind::Enum { values })
+            }
+        };
+        Some(TypeDef {
+            name: name.to_owned(),
+            description: description?.to_owned(),
+            kind: kind.filter(|_| ok)?,
+        })
+    }
+
+    fn values(&mut self, path: &str, raw: &[crate::load::RawValue]) -> Option<Vec<EnumValue>> {
+        let mut values = Vec::with_capacity(raw.len());
+        let mut ok = true;
+        let mut seen_values = BTreeSet::new();
+        let mut seen_names = BTreeSet::new();
+        for v in raw {
+            let item = v.label.as_str();
+            let (Some(value), Some(name)) = (&v.value, &v.name) else {
+                ok = false;
+                continue;
+            };
+            if value.is_empty() || value.contains(char::is_control) {
+                // An empty string means "absent" on the wire, so it cannot be a value.
+                self.diags
+                    .push(path, item, format!("{value:?} is not an enum value"));
+                ok = false;
+            } else if !seen_values.insert(value.as_str()) {
+                self.diags.push(path, item, "duplicate value");
+                ok = false;
+            }
+            if let Err(why) = check_pascal(name) {
+                self.diags.push(path, item, format!("name {why}"));
+                ok = false;
+            } else if name == "Unknown" {
+                self.diags.push(
+                    path,
+                    item,
+                    "name \"Unknown\" is reserved for values the schema does not know",
+                );
+                ok = false;
+            } else if !seen_names.insert(name.as_str()) {
+                self.diags
+                    .push(path, item, format!("duplicate variant name {name:?}"));
+                ok = false;
+            }
+            if v.doc
+                .as_deref()
+                .is_some_and(|d| !self.one_line(path, item, "doc", d))
+            {
+                ok = false;
+            }
+            values.push(EnumValue {
+                value: value.clone(),
+                name: name.clone(),
+                doc: v.doc.clone(),
+            });
+        }
+        ok.then_some(values)
+    }
+
+    /// A struct that holds itself (directly or through other structs) without a list or map in
+    /// between would have infinite size.
+    fn recursion(&mut self, path: &str, types: &[TypeDef]) {
+        let direct = |t: &TypeDef| -> Vec<String> {
+            match &t.kind {
+                TypeKind::Struct { fields, .. } => fields
+                    .iter()
+                    .filter_map(|f| match &f.ty {
+                        Ty::Named { name, .. } => Some(name.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                TypeKind::Enum { .. } => Vec::new(),
+            }
+        };
+        // Only this file's and common's types can be reached, and common's cannot reach back.
+        let edges: BTreeMap<&str, Vec<String>> =
+            types.iter().map(|t| (t.name.as_str(), direct(t))).collect();
+        for t in types {
+            let mut stack: Vec<(String, Vec<String>)> = direct(t)
+                .into_iter()
+                .map(|n| (n, vec![t.name.clone()]))
+                .collect();
+            let mut seen = BTreeSet::new();
+            while let Some((name, mut trail)) = stack.pop() {
+                trail.push(name.clone());
+                if name == t.name {
+                    let message = format!(
+                        "contains itself ({}) without a list or map in between",
+                        trail.join(" -> ")
+                    );
+                    self.diags.push(path, &format!("type {}", t.name), message);
+                    break;
+                }
+                if seen.insert(name.clone()) {
+                    for next in edges.get(name.as_str()).into_iter().flatten() {
+                        stack.push((next.clone(), trail.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_method_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `api-reference/chat-bots/imbot-message-add.md` -> its page on apidocs.bitrix24.com.
+fn doc_url(doc: &str) -> Option<String> {
+    let page = doc.strip_suffix(".md")?;
+    let well_formed = !page.is_empty()
+        && !page.starts_with('/')
+        && !page.contains("..")
+        && !page.contains("://")
+        && page.bytes().all(|b| b.is_ascii_graphic());
+    well_formed.then(|| format!("https://apidocs.bitrix24.com/{page}.html"))
+}
