@@ -269,7 +269,11 @@ fn push_php_float(out: &mut String, value: f64) {
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let mut digits = [b'0'; PHP_PRECISION];
     let mut len = 0;
-    for byte in mantissa.bytes().filter(u8::is_ascii_digit).take(PHP_PRECISION) {
+    for byte in mantissa
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .take(PHP_PRECISION)
+    {
         digits[len] = byte;
         len += 1;
     }
@@ -578,7 +582,11 @@ fn register(
         }
         let start = bracket + 1;
         // PHP skips one space when looking for the `]` of an empty index: `[ ]` appends.
-        let probe = if name.get(start) == Some(&b' ') { start + 1 } else { start };
+        let probe = if name.get(start) == Some(&b' ') {
+            start + 1
+        } else {
+            start
+        };
         let (index, close) = if name.get(probe) == Some(&b']') {
             (None, probe)
         } else {
@@ -698,10 +706,10 @@ impl PhpArray {
                 position
             }
             None => {
-                if let Key::Int(n) = key {
-                    if self.next_free.is_none_or(|next| n >= next) {
-                        self.next_free = Some(n.saturating_add(1));
-                    }
+                if let Key::Int(n) = key
+                    && self.next_free.is_none_or(|next| n >= next)
+                {
+                    self.next_free = Some(n.saturating_add(1));
                 }
                 self.positions.insert(key.clone(), self.entries.len());
                 self.entries.push(Entry { key, node, offset });
@@ -729,7 +737,9 @@ impl PhpArray {
     fn array_at(&mut self, key: Key, offset: usize) -> &mut PhpArray {
         match self.positions.get(&key) {
             Some(&position) => self.entries[position].node.make_array(),
-            None => self.set(key, Node::Array(PhpArray::default()), offset).make_array(),
+            None => self
+                .set(key, Node::Array(PhpArray::default()), offset)
+                .make_array(),
         }
     }
 
@@ -759,16 +769,17 @@ impl PhpArray {
                     })?
                 }
             };
-            let value = match node {
-                Node::Leaf(bytes) => {
-                    Value::String(String::from_utf8(bytes).map_err(|_| FormError::InvalidUtf8 {
-                        field: path.clone(),
-                        part: FormPart::Value,
-                        offset,
-                    })?)
-                }
-                Node::Array(array) => array.into_value(path)?,
-            };
+            let value =
+                match node {
+                    Node::Leaf(bytes) => Value::String(String::from_utf8(bytes).map_err(|_| {
+                        FormError::InvalidUtf8 {
+                            field: path.clone(),
+                            part: FormPart::Value,
+                            offset,
+                        }
+                    })?),
+                    Node::Array(array) => array.into_value(path)?,
+                };
             path.truncate(path_len);
             if is_list {
                 list.push(value);
@@ -817,16 +828,28 @@ mod tests {
 
     #[test]
     fn urlencodes_like_rfc1738() {
-        assert_eq!(enc(json!({"s": "a b-c_d.e~f*g'h(i)j!k"})), "s=a+b-c_d.e%7Ef%2Ag%27h%28i%29j%21k");
-        assert_eq!(enc(json!({"s": "&=+%[]/?#"})), "s=%26%3D%2B%25%5B%5D%2F%3F%23");
-        assert_eq!(enc(json!({"s": "line\nnext\ttab\r"})), "s=line%0Anext%09tab%0D");
+        assert_eq!(
+            enc(json!({"s": "a b-c_d.e~f*g'h(i)j!k"})),
+            "s=a+b-c_d.e%7Ef%2Ag%27h%28i%29j%21k"
+        );
+        assert_eq!(
+            enc(json!({"s": "&=+%[]/?#"})),
+            "s=%26%3D%2B%25%5B%5D%2F%3F%23"
+        );
+        assert_eq!(
+            enc(json!({"s": "line\nnext\ttab\r"})),
+            "s=line%0Anext%09tab%0D"
+        );
         assert_eq!(enc(json!({"s": "\u{0}"})), "s=%00");
     }
 
     #[test]
     fn urlencodes_utf8_bytes_in_upper_case_hex() {
         assert_eq!(enc(json!({"s": "é"})), "s=%C3%A9");
-        assert_eq!(enc(json!({"s": "Привет"})), "s=%D0%9F%D1%80%D0%B8%D0%B2%D0%B5%D1%82");
+        assert_eq!(
+            enc(json!({"s": "Привет"})),
+            "s=%D0%9F%D1%80%D0%B8%D0%B2%D0%B5%D1%82"
+        );
         assert_eq!(enc(json!({"s": "😀"})), "s=%F0%9F%98%80");
     }
 
@@ -834,7 +857,10 @@ mod tests {
     fn encodes_keys_like_values() {
         assert_eq!(enc(json!({"a b&c=d": "x"})), "a+b%26c%3Dd=x");
         assert_eq!(enc(json!({"": "x"})), "=x");
-        assert_eq!(enc(json!({"ключ": {"é": 1}})), "%D0%BA%D0%BB%D1%8E%D1%87%5B%C3%A9%5D=1");
+        assert_eq!(
+            enc(json!({"ключ": {"é": 1}})),
+            "%D0%BA%D0%BB%D1%8E%D1%87%5B%C3%A9%5D=1"
+        );
     }
 
     #[test]
@@ -852,8 +878,14 @@ mod tests {
 
     #[test]
     fn numbers_arrays_by_position() {
-        assert_eq!(enc(json!({"ids": [10, 20, 30]})), "ids%5B0%5D=10&ids%5B1%5D=20&ids%5B2%5D=30");
-        assert_eq!(enc(json!({"m": [[1, 2], [3]]})), "m%5B0%5D%5B0%5D=1&m%5B0%5D%5B1%5D=2&m%5B1%5D%5B0%5D=3");
+        assert_eq!(
+            enc(json!({"ids": [10, 20, 30]})),
+            "ids%5B0%5D=10&ids%5B1%5D=20&ids%5B2%5D=30"
+        );
+        assert_eq!(
+            enc(json!({"m": [[1, 2], [3]]})),
+            "m%5B0%5D%5B0%5D=1&m%5B0%5D%5B1%5D=2&m%5B1%5D%5B0%5D=3"
+        );
         // Positions count skipped nulls, as PHP's list keys do.
         assert_eq!(enc(json!({"a": [null, "x"]})), "a%5B1%5D=x");
     }
@@ -865,15 +897,20 @@ mod tests {
 
     #[test]
     fn skips_nulls_and_empty_containers() {
-        assert_eq!(enc(json!({"a": null, "b": [], "c": {}, "d": [[], {}, null], "e": ""})), "e=");
+        assert_eq!(
+            enc(json!({"a": null, "b": [], "c": {}, "d": [[], {}, null], "e": ""})),
+            "e="
+        );
         assert_eq!(enc(json!({})), "");
         assert_eq!(enc(json!([])), "");
     }
 
     #[test]
     fn writes_integers_in_full() {
-        assert_eq!(enc(json!({"a": 0, "b": -7, "c": i64::MIN, "d": i64::MAX})),
-            "a=0&b=-7&c=-9223372036854775808&d=9223372036854775807");
+        assert_eq!(
+            enc(json!({"a": 0, "b": -7, "c": i64::MIN, "d": i64::MAX})),
+            "a=0&b=-7&c=-9223372036854775808&d=9223372036854775807"
+        );
         // Beyond i64 PHP would go through a float; we keep the digits (see the module docs).
         assert_eq!(enc(json!({"u": u64::MAX})), "u=18446744073709551615");
     }
@@ -969,13 +1006,19 @@ mod tests {
 
     #[test]
     fn decodes_plus_and_percent_escapes() {
-        assert_eq!(dec("a=1+2%2B3&b=%C3%A9%20x"), json!({"a": "1 2+3", "b": "é x"}));
+        assert_eq!(
+            dec("a=1+2%2B3&b=%C3%A9%20x"),
+            json!({"a": "1 2+3", "b": "é x"})
+        );
         assert_eq!(dec("a=%e2%82%ac"), json!({"a": "€"}));
     }
 
     #[test]
     fn keeps_malformed_percent_escapes_literally() {
-        assert_eq!(dec("a=%&b=%2&c=%zz&d=%%41"), json!({"a": "%", "b": "%2", "c": "%zz", "d": "%A"}));
+        assert_eq!(
+            dec("a=%&b=%2&c=%zz&d=%%41"),
+            json!({"a": "%", "b": "%2", "c": "%zz", "d": "%A"})
+        );
     }
 
     #[test]
@@ -984,7 +1027,10 @@ mod tests {
             dec("data[PARAMS][MESSAGE]=Hi&data[PARAMS][CHAT_ID]=5&auth[domain]=x.bitrix24.com"),
             json!({"data": {"PARAMS": {"MESSAGE": "Hi", "CHAT_ID": "5"}}, "auth": {"domain": "x.bitrix24.com"}})
         );
-        assert_eq!(dec("a%5Bb%5D%5B0%5D%5Bc%5D=v"), json!({"a": {"b": [{"c": "v"}]}}));
+        assert_eq!(
+            dec("a%5Bb%5D%5B0%5D%5Bc%5D=v"),
+            json!({"a": {"b": [{"c": "v"}]}})
+        );
     }
 
     #[test]
@@ -992,7 +1038,10 @@ mod tests {
         assert_eq!(dec("a[]=1&a[]=2"), json!({"a": ["1", "2"]}));
         assert_eq!(dec("a[ ]=1&a[ ]=2"), json!({"a": ["1", "2"]}));
         assert_eq!(dec("a[][]=1&a[][]=2"), json!({"a": [["1"], ["2"]]}));
-        assert_eq!(dec("a[]=1&a[x]=2&a[]=3"), json!({"a": {"0": "1", "x": "2", "1": "3"}}));
+        assert_eq!(
+            dec("a[]=1&a[x]=2&a[]=3"),
+            json!({"a": {"0": "1", "x": "2", "1": "3"}})
+        );
     }
 
     #[test]
@@ -1012,7 +1061,10 @@ mod tests {
 
     #[test]
     fn last_value_wins_in_first_position() {
-        assert_eq!(dec("a[x]=1&a[y]=2&a[x]=3"), json!({"a": {"x": "3", "y": "2"}}));
+        assert_eq!(
+            dec("a[x]=1&a[y]=2&a[x]=3"),
+            json!({"a": {"x": "3", "y": "2"}})
+        );
         assert_eq!(dec("a=1&b=2&a=3"), json!({"a": "3", "b": "2"}));
         assert_eq!(
             serde_json::to_string(&dec("a=1&b=2&a=3")).unwrap(),
@@ -1039,7 +1091,10 @@ mod tests {
             r#"{"a":{"00":"1","0":"2","-0":"3","01":"4"}}"#
         );
         assert_eq!(dec("a[1]=1&a[2]=2"), json!({"a": {"1": "1", "2": "2"}}));
-        assert_eq!(dec("a[9223372036854775808]=1"), json!({"a": {"9223372036854775808": "1"}}));
+        assert_eq!(
+            dec("a[9223372036854775808]=1"),
+            json!({"a": {"9223372036854775808": "1"}})
+        );
         // `+` decodes to a space first, so `[+1]` is the string key " 1".
         assert_eq!(dec("a[+1]=1"), json!({"a": {" 1": "1"}}));
     }
@@ -1120,23 +1175,52 @@ mod tests {
         assert!(decode(&ok).is_ok());
         let deep = format!("z=0&a{}=1", "[x]".repeat(65));
         let err = decode(&deep).unwrap_err();
-        assert_eq!(err, FormError::TooDeep { field: "a".into(), limit: 64, offset: 4 });
-        assert_eq!(err.to_string(), "form field `a` is nested more than 64 levels deep");
+        assert_eq!(
+            err,
+            FormError::TooDeep {
+                field: "a".into(),
+                limit: 64,
+                offset: 4
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "form field `a` is nested more than 64 levels deep"
+        );
 
-        let limits = FormLimits { max_depth: 1, ..FormLimits::default() };
+        let limits = FormLimits {
+            max_depth: 1,
+            ..FormLimits::default()
+        };
         assert!(decode_with("a[b]=1", &limits).is_ok());
-        assert!(matches!(decode_with("a[b][c]=1", &limits), Err(FormError::TooDeep { .. })));
+        assert!(matches!(
+            decode_with("a[b][c]=1", &limits),
+            Err(FormError::TooDeep { .. })
+        ));
         // PHP counts the level before it knows the `[` is unterminated.
-        let flat = FormLimits { max_depth: 0, ..FormLimits::default() };
-        assert!(matches!(decode_with("a[b=1", &flat), Err(FormError::TooDeep { .. })));
+        let flat = FormLimits {
+            max_depth: 0,
+            ..FormLimits::default()
+        };
+        assert!(matches!(
+            decode_with("a[b=1", &flat),
+            Err(FormError::TooDeep { .. })
+        ));
         assert!(decode_with("a=1", &flat).is_ok());
     }
 
     #[test]
     fn pair_and_length_limits_are_errors() {
-        let limits = FormLimits { max_pairs: 2, max_depth: 64, max_len: 20 };
+        let limits = FormLimits {
+            max_pairs: 2,
+            max_depth: 64,
+            max_len: 20,
+        };
         assert!(decode_with("a=1&&b=2&", &limits).is_ok());
-        assert_eq!(decode_with("a=1&b=2&c=3", &limits), Err(FormError::TooManyPairs { limit: 2 }));
+        assert_eq!(
+            decode_with("a=1&b=2&c=3", &limits),
+            Err(FormError::TooManyPairs { limit: 2 })
+        );
         assert_eq!(
             decode_with("a=123456789012345678901", &limits),
             Err(FormError::TooLong { len: 23, limit: 20 })
@@ -1148,7 +1232,11 @@ mod tests {
         let err = decode("ok=1&data[TOKEN]=secret%FF").unwrap_err();
         assert_eq!(
             err,
-            FormError::InvalidUtf8 { field: "data[TOKEN]".into(), part: FormPart::Value, offset: 5 }
+            FormError::InvalidUtf8 {
+                field: "data[TOKEN]".into(),
+                part: FormPart::Value,
+                offset: 5
+            }
         );
         let message = err.to_string();
         assert!(!message.contains("secret"), "{message}");
@@ -1158,8 +1246,21 @@ mod tests {
         );
 
         let err = decode("a[%FFx][b]=1").unwrap_err();
-        assert_eq!(err, FormError::InvalidUtf8 { field: "a[\u{FFFD}x]".into(), part: FormPart::Name, offset: 0 });
-        assert!(matches!(decode("%C3=1"), Err(FormError::InvalidUtf8 { part: FormPart::Name, .. })));
+        assert_eq!(
+            err,
+            FormError::InvalidUtf8 {
+                field: "a[\u{FFFD}x]".into(),
+                part: FormPart::Name,
+                offset: 0
+            }
+        );
+        assert!(matches!(
+            decode("%C3=1"),
+            Err(FormError::InvalidUtf8 {
+                part: FormPart::Name,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -1216,9 +1317,11 @@ mod tests {
                 Value::Bool(b) => Value::String(if *b { "1" } else { "0" }.into()),
                 Value::Number(n) => Value::String(n.to_string()),
                 Value::Array(items) => Value::Array(items.iter().map(as_php_strings).collect()),
-                Value::Object(map) => {
-                    Value::Object(map.iter().map(|(k, v)| (k.clone(), as_php_strings(v))).collect())
-                }
+                Value::Object(map) => Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), as_php_strings(v)))
+                        .collect(),
+                ),
                 Value::Null => Value::Null,
             }
         }
