@@ -128,13 +128,10 @@ fn ident(name: &str) -> Ident {
 }
 
 /// `#[doc = ".."]` per line: prettyplease prints them as `///` comments.
-fn doc(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| {
-        if l.is_empty() {
-            String::new()
-        } else {
-            format!(" {l}")
-        }
+fn doc(lines: &[impl AsRef<str>]) -> TokenStream {
+    let lines = lines.iter().map(|l| match l.as_ref() {
+        "" => String::new(),
+        l => format!(" {l}"),
     });
     quote! { #(#[doc = #lines])* }
 }
@@ -283,12 +280,12 @@ impl Module<'_> {
     }
 
     /// The codec of a schema type, as tokens (for `OutputCodec`).
-    fn codec(&self, ty: &Ty) -> TokenStream {
+    fn codec(&self, ty: &Ty, optional: bool) -> TokenStream {
         let rt = &self.paths.rt;
-        let name = ident(codec_name(ty));
+        let name = ident(codec_name(ty, optional));
         match ty {
             Ty::List(inner) | Ty::Map(inner) => {
-                let inner = self.codec(inner);
+                let inner = self.codec(inner, false);
                 quote!(#rt::codec::#name<#inner>)
             }
             _ => quote!(#rt::codec::#name),
@@ -296,15 +293,12 @@ impl Module<'_> {
     }
 
     /// The codec of a schema type, as text (for `#[serde(with = "..")]`).
-    fn codec_text(&self, ty: &Ty) -> String {
+    fn codec_text(&self, ty: &Ty, optional: bool) -> String {
         let rt = &self.paths.rt_text;
+        let name = codec_name(ty, optional);
         match ty {
-            Ty::List(inner) | Ty::Map(inner) => format!(
-                "{rt}::codec::{}<{}>",
-                codec_name(ty),
-                self.codec_text(inner)
-            ),
-            _ => format!("{rt}::codec::{}", codec_name(ty)),
+            Ty::List(inner) | Ty::Map(inner) => format!("{rt}::codec::{name}<{}>", self.codec_text(inner, false)),
+            _ => format!("{rt}::codec::{name}"),
         }
     }
 
@@ -321,22 +315,14 @@ impl Module<'_> {
             }
             parts.push(quote!(skip_serializing_if = "Option::is_none"));
         }
-        // `any` is a `serde_json::Value`, which takes anything as it is; only an optional field
-        // that is decoded needs the codec, to read Bitrix24's empty spellings as `None`.
-        let needs_codec = f.ty != Ty::Any || (decode && !f.required);
-        if needs_codec {
-            let with = format!(
-                "{}::codec::As::<{}>",
-                self.paths.rt_text,
-                self.codec_text(&f.ty)
-            );
+        // A type with serde of its own (named types, files, dialog ids, `any`) needs a codec only
+        // where the codec adds something: reading Bitrix24's empty spellings (`""`, `false`,
+        // `[]`) as `None` when an optional field is decoded.
+        if !has_own_serde(&f.ty) || (decode && !f.required) {
+            let with = format!("{}::codec::As::<{}>", self.paths.rt_text, self.codec_text(&f.ty, !f.required));
             parts.push(quote!(with = #with));
         }
-        if parts.is_empty() {
-            TokenStream::new()
-        } else {
-            quote!(#[serde(#(#parts),*)])
-        }
+        if parts.is_empty() { TokenStream::new() } else { quote!(#[serde(#(#parts),*)]) }
     }
 
     /// A struct field: `pub name: T` or `pub name: Option<T>`, with its doc and serde attribute.
@@ -509,7 +495,7 @@ impl Module<'_> {
             Paging::Keyset => "Keyset",
         });
         let output = self.rust_ty(&m.result);
-        let output_codec = self.codec(&m.result);
+        let output_codec = self.codec(&m.result, false);
 
         let client = self.client_methods.then(|| {
             let method = ident(&m.rust);
@@ -588,7 +574,7 @@ impl Module<'_> {
             ..
         } = self.paths;
         let name = ident(&t.name);
-        let docs = doc(&[t.description.clone()]);
+        let docs = doc(&[&t.description]);
         let all_optional = fields.iter().all(|f| !f.required);
         let default = all_optional.then(|| quote!(Default,));
         let mut members: Vec<TokenStream> = fields
@@ -635,7 +621,7 @@ impl Module<'_> {
     fn named_enum(&self, t: &TypeDef, values: &[crate::ir::EnumValue]) -> TokenStream {
         let Paths { rt, serde, .. } = self.paths;
         let name = ident(&t.name);
-        let docs = doc(&[t.description.clone()]);
+        let docs = doc(&[&t.description]);
         let variants = values.iter().map(|v| {
             let docs = doc(&[v
                 .doc
@@ -696,8 +682,10 @@ impl Module<'_> {
     }
 }
 
-/// The codec's type name for a schema type (see the runtime's `codec` module).
-fn codec_name(ty: &Ty) -> &'static str {
+/// The codec's type name for a schema type (see the runtime's `codec` module). Types with serde
+/// of their own use `Obj` when optional (it reads empty spellings as `None`) and `Same` otherwise;
+/// one codec can't do both, since `Option<T>` is itself a serde type.
+fn codec_name(ty: &Ty, optional: bool) -> &'static str {
     match ty {
         Ty::String => "Text",
         Ty::Int => "Int",
@@ -707,10 +695,16 @@ fn codec_name(ty: &Ty) -> &'static str {
         Ty::YesNo => "YesNo",
         Ty::Date => "Date",
         Ty::DateTime => "DateTime",
-        Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } => "Obj",
         Ty::List(_) => "List",
         Ty::Map(_) => "Map",
+        Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } if optional => "Obj",
+        Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } => "Same",
     }
+}
+
+/// Whether the Rust type of `ty` has serde of its own that reads every spelling Bitrix24 sends.
+fn has_own_serde(ty: &Ty) -> bool {
+    matches!(ty, Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. })
 }
 
 /// `#[deprecated(note = "..")]`, naming the replacement the way the deprecated item is used:

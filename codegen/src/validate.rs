@@ -16,7 +16,8 @@ use crate::load::{RawDeprecated, RawField, RawFile, RawMethod, RawType};
 use crate::names::{check_pascal, check_snake, pascal_case, snake_case};
 
 /// Names the runtime's `Client` has for itself; a generated client method must not take them.
-const RESERVED_METHOD_NAMES: &[&str] = &["new", "request", "send", "call", "call_raw", "batch"];
+const RESERVED_METHOD_NAMES: &[&str] =
+    &["new", "builder", "webhook", "from_env", "from_vars", "portal", "request", "send", "call", "call_raw", "batch"];
 /// Param names whose setters would clash with `new` on the request or with a method of
 /// `Request<M>`, which forwards every setter.
 const RESERVED_PARAM_NAMES: &[&str] = &[
@@ -135,7 +136,7 @@ pub(crate) fn validate(raw_files: Vec<RawFile>, diags: &mut Diagnostics) -> Sche
                 v.diags.push(&path, &m.label, message);
             } else if local_types.contains(method.type_name.as_str()) {
                 let message = format!(
-                    "request type {:?} clashes with the type of that name in this file; set \"rust\"",
+                    "request type {:?} clashes with the type of that name in this file; rename the type (or set \"rust\" on the method)",
                     method.type_name
                 );
                 v.diags.push(&path, &m.label, message);

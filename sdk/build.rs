@@ -1,0 +1,52 @@
+//! Generates the typed API from `schema/` into `$OUT_DIR/generated.rs` (included by
+//! `src/generated.rs`), for the scopes whose cargo features are enabled.
+//!
+//! Generating at build time keeps the schema the single source of truth: editing a schema file
+//! and running `cargo build` regenerates the SDK, and a user who enables only `imbot` compiles
+//! only imbot's methods. The schema is read from `schema/` next to this file (a symlink to the
+//! workspace's `schema/`), so the published package builds on its own.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::exit;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env("OUT_DIR"));
+    let dir = manifest_dir.join("schema");
+    // A directory entry makes cargo rerun this script when a file is added, changed or removed.
+    println!("cargo:rerun-if-changed={}", dir.display());
+
+    let schema = match bitrix24_codegen::load_dir(&dir) {
+        Ok(schema) => schema,
+        Err(diagnostics) => fail(&diagnostics.to_string()),
+    };
+    for file in &schema.files {
+        println!("cargo:rerun-if-changed={}", file.path);
+    }
+
+    // Feature names are the scope names; cargo upper-cases them and turns `-` into `_`.
+    let scopes: BTreeSet<String> = schema
+        .scopes()
+        .filter(|scope| std::env::var_os(format!("CARGO_FEATURE_{}", scope.to_uppercase().replace('-', "_"))).is_some())
+        .map(str::to_owned)
+        .collect();
+    let code = bitrix24_codegen::emit(&schema, &bitrix24_codegen::EmitOptions::sdk(Some(scopes)));
+    let out = out_dir.join("generated.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        fail(&format!("cannot write {}: {e}", out.display()));
+    }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| fail(&format!("{name} is not set; this script runs under cargo")))
+}
+
+/// Shows every line as a cargo warning (visible without `-vv`) and stops the build.
+fn fail(message: &str) -> ! {
+    for line in message.lines() {
+        println!("cargo:warning={line}");
+    }
+    eprintln!("bitrix24: the method schema is invalid:\n{message}");
+    exit(1)
+}
