@@ -204,7 +204,7 @@ fn prefix_form(form: &str, access_token: Option<&str>) -> Vec<u8> {
     };
     let mut body = String::with_capacity(form.len() + token.len() + 6);
     body.push_str("auth=");
-    crate::wire::php::encode_into(&mut body, &serde_json::Value::String(token.to_owned()));
+    crate::wire::php::push_urlencoded(&mut body, token);
     if !form.is_empty() {
         body.push('&');
         body.push_str(form);

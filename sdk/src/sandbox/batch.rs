@@ -1,0 +1,142 @@
+//! `batch`: up to 50 commands in one request, each a `method?<PHP query>` string, run in
+//! order against the same portal state, with `$result[key][field]` references to earlier
+//! results and `halt` to stop at the first error.
+
+use std::time::{Instant, SystemTime};
+
+use serde_json::{Map, Value};
+
+use super::data::Portal;
+use super::params::{ApiErr, Outcome, Params, Reply, text};
+use super::server::{Ctx, execute, time_block};
+
+/// Commands a batch runs; the rest get `ERROR_BATCH_LENGTH_EXCEEDED`.
+pub(crate) const MAX_COMMANDS: usize = 50;
+
+pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let halt = params.flag("halt").unwrap_or(false);
+    let commands: Vec<(String, String)> = match params.get("cmd") {
+        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), text(v).unwrap_or_default())).collect(),
+        Some(Value::Array(items)) => {
+            items.iter().enumerate().map(|(i, v)| (i.to_string(), text(v).unwrap_or_default())).collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut results = Map::new();
+    let mut errors = Map::new();
+    let mut totals = Map::new();
+    let mut nexts = Map::new();
+    let mut times = Map::new();
+    for (index, (key, command)) in commands.into_iter().enumerate() {
+        if index >= MAX_COMMANDS {
+            let e = ApiErr::bad("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded");
+            errors.insert(key, error_value(&e));
+            continue;
+        }
+        let (started, clock) = (SystemTime::now(), Instant::now());
+        let outcome = run(portal, ctx, &command, &results);
+        times.insert(key.clone(), time_block(started, clock));
+        match outcome {
+            Ok(reply) => {
+                if let Some(total) = reply.total {
+                    totals.insert(key.clone(), total.into());
+                }
+                if let Some(next) = reply.next {
+                    nexts.insert(key.clone(), next.into());
+                }
+                results.insert(key, reply.result);
+            }
+            Err(e) => {
+                errors.insert(key, error_value(&e));
+                if halt {
+                    break;
+                }
+            }
+        }
+    }
+    let result = serde_json::json!({
+        "result": php_map(results),
+        "result_error": php_map(errors),
+        "result_total": php_map(totals),
+        "result_next": php_map(nexts),
+        "result_time": php_map(times),
+    });
+    Ok(Reply::of(result))
+}
+
+fn run(portal: &mut Portal, ctx: &mut Ctx, command: &str, results: &Map<String, Value>) -> Outcome {
+    let (method, query) = command.split_once('?').unwrap_or((command, ""));
+    if method.eq_ignore_ascii_case("batch") {
+        return Err(ApiErr::bad("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage"));
+    }
+    let mut params = match crate::wire::php::decode(query) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => Map::new(),
+        Err(e) => return Err(ApiErr::bad("INVALID_REQUEST", format!("cannot parse the command: {e}"))),
+    };
+    for value in params.values_mut() {
+        substitute(value, results);
+    }
+    execute(portal, ctx, method, &Params(params))
+}
+
+/// An empty PHP array is `[]` in JSON whatever it holds; Bitrix24 sends empty batch maps so.
+fn php_map(map: Map<String, Value>) -> Value {
+    if map.is_empty() { Value::Array(Vec::new()) } else { Value::Object(map) }
+}
+
+fn error_value(e: &ApiErr) -> Value {
+    serde_json::json!({"error": e.code, "error_description": e.description})
+}
+
+/// Replaces `$result[key][field]...` inside string leaves with the referenced value.
+fn substitute(value: &mut Value, results: &Map<String, Value>) {
+    match value {
+        Value::String(s) if s.contains("$result[") => *s = expand(s, results),
+        Value::Array(items) => items.iter_mut().for_each(|v| substitute(v, results)),
+        Value::Object(map) => map.values_mut().for_each(|v| substitute(v, results)),
+        _ => {}
+    }
+}
+
+fn expand(s: &str, results: &Map<String, Value>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("$result[") {
+        out.push_str(&rest[..at]);
+        let mut cursor = &rest[at + "$result".len()..];
+        let mut path = Vec::new();
+        while let Some(inner) = cursor.strip_prefix('[') {
+            let Some(end) = inner.find(']') else { break };
+            path.push(&inner[..end]);
+            cursor = &inner[end + 1..];
+        }
+        let mut target = results.get(path.first().copied().unwrap_or_default());
+        for segment in path.iter().skip(1) {
+            target = target.and_then(|t| match t {
+                Value::Object(map) => map.get(*segment),
+                Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            });
+        }
+        out.push_str(&target.and_then(text).unwrap_or_default());
+        rest = cursor;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_expand_to_earlier_results() {
+        let results: Map<String, Value> =
+            serde_json::from_str(r#"{"deal":{"ID":"7","CONTACTS":[11,12]},"n":5}"#).unwrap();
+        assert_eq!(expand("$result[deal][ID]", &results), "7");
+        assert_eq!(expand("x$result[deal][CONTACTS][1]y", &results), "x12y");
+        assert_eq!(expand("$result[n]", &results), "5");
+        assert_eq!(expand("$result[missing][ID]", &results), "");
+    }
+}

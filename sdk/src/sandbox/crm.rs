@@ -1,0 +1,471 @@
+//! CRM: classic `crm.deal.*` (UPPER_CASE fields, every scalar a string) and universal
+//! `crm.item.*` (camelCase fields, typed scalars). Deals are one store seen through both, as on
+//! a real portal where `crm.item.*` with `entityTypeId=2` reads and writes deals.
+
+use std::cmp::Ordering;
+
+use serde_json::{Map, Value, json};
+
+use super::data::{Portal, classic_value, iso_now};
+use super::params::{ApiErr, Outcome, Params, Reply, float, int, text};
+use super::server::{Ctx, Handler};
+
+pub(crate) const METHODS: &[(&str, &str, Handler)] = &[
+    ("crm.deal.add", "crm", deal_add),
+    ("crm.deal.get", "crm", deal_get),
+    ("crm.deal.update", "crm", deal_update),
+    ("crm.deal.delete", "crm", deal_delete),
+    ("crm.deal.list", "crm", deal_list),
+    ("crm.deal.fields", "crm", deal_fields),
+    ("crm.item.add", "crm", item_add),
+    ("crm.item.get", "crm", item_get),
+    ("crm.item.update", "crm", item_update),
+    ("crm.item.delete", "crm", item_delete),
+    ("crm.item.list", "crm", item_list),
+    ("crm.item.fields", "crm", item_fields),
+];
+
+/// Rows per list page, as on every portal.
+pub(crate) const PAGE: usize = 50;
+
+/// The deal entity type id of the universal methods.
+const DEAL_TYPE: i64 = 2;
+
+/// Deal fields with their type, for `*.fields` and for typing item values.
+const DEAL_FIELDS: &[(&str, &str)] = &[
+    ("ID", "integer"),
+    ("TITLE", "string"),
+    ("TYPE_ID", "crm_status"),
+    ("STAGE_ID", "crm_status"),
+    ("STAGE_SEMANTIC_ID", "string"),
+    ("CATEGORY_ID", "crm_category"),
+    ("PROBABILITY", "integer"),
+    ("CURRENCY_ID", "crm_currency"),
+    ("OPPORTUNITY", "double"),
+    ("IS_MANUAL_OPPORTUNITY", "char"),
+    ("TAX_VALUE", "double"),
+    ("COMPANY_ID", "crm_company"),
+    ("CONTACT_ID", "crm_contact"),
+    ("BEGINDATE", "date"),
+    ("CLOSEDATE", "date"),
+    ("OPENED", "char"),
+    ("CLOSED", "char"),
+    ("COMMENTS", "string"),
+    ("ASSIGNED_BY_ID", "user"),
+    ("CREATED_BY_ID", "user"),
+    ("MODIFY_BY_ID", "user"),
+    ("DATE_CREATE", "datetime"),
+    ("DATE_MODIFY", "datetime"),
+    ("SOURCE_ID", "crm_status"),
+    ("IS_NEW", "char"),
+    ("IS_RECURRING", "char"),
+    ("IS_RETURN_CUSTOMER", "char"),
+    ("IS_REPEATED_APPROACH", "char"),
+    ("ORIGINATOR_ID", "string"),
+    ("ORIGIN_ID", "string"),
+];
+
+/// Fields the system maintains; writes to them are ignored.
+const READ_ONLY: &[&str] =
+    &["ID", "DATE_CREATE", "DATE_MODIFY", "CREATED_BY_ID", "MODIFY_BY_ID", "STAGE_SEMANTIC_ID", "IS_NEW"];
+
+/// Names whose camelCase form is not the mechanical one.
+const CAMEL_EXCEPTIONS: &[(&str, &str)] = &[
+    ("DATE_CREATE", "createdTime"),
+    ("DATE_MODIFY", "updatedTime"),
+    ("CREATED_BY_ID", "createdBy"),
+    ("MODIFY_BY_ID", "updatedBy"),
+    ("MOVED_BY_ID", "movedBy"),
+    ("BEGINDATE", "begindate"),
+    ("CLOSEDATE", "closedate"),
+];
+
+fn deal_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let fields = writable(params.nested("fields").0);
+    Ok(Reply::of(portal.insert_deal(fields, ctx.user_id)))
+}
+
+fn deal_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let id = deal_id(params)?;
+    let deal = portal.deals.get(&id).ok_or_else(|| ApiErr::not_found("Deal"))?;
+    Ok(Reply::of(Value::Object(deal.clone())))
+}
+
+fn deal_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let id = deal_id(params)?;
+    let deal = portal.deals.get_mut(&id).ok_or_else(|| ApiErr::not_found("Deal"))?;
+    for (key, value) in writable(params.nested("fields").0) {
+        deal.insert(key, classic_value(value));
+    }
+    deal.insert("DATE_MODIFY".into(), Value::String(iso_now()));
+    deal.insert("MODIFY_BY_ID".into(), Value::String(ctx.user_id.to_string()));
+    Ok(Reply::of(true))
+}
+
+fn deal_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let id = deal_id(params)?;
+    portal.deals.remove(&id).ok_or_else(|| ApiErr::not_found("Deal"))?;
+    Ok(Reply::of(true))
+}
+
+fn deal_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let rows = query(portal.deals.values(), params, "ID")?;
+    let select = Select::new(&params.list("select"), true);
+    let rows = rows.into_iter().map(|d| Value::Object(select.apply(d))).collect();
+    page(rows, params)
+}
+
+fn deal_fields(_: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
+    let fields: Map<String, Value> = DEAL_FIELDS
+        .iter()
+        .map(|(name, kind)| ((*name).to_owned(), field_description(name, kind)))
+        .collect();
+    Ok(Reply::of(Value::Object(fields)))
+}
+
+fn deal_id(params: &Params) -> Result<i64, ApiErr> {
+    match params.int("id")? {
+        Some(id) if id > 0 => Ok(id),
+        _ => Err(ApiErr::bad("", "ID is not defined or invalid.")),
+    }
+}
+
+fn writable(fields: Map<String, Value>) -> Map<String, Value> {
+    fields
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_uppercase(), v))
+        .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
+        .collect()
+}
+
+fn field_description(name: &str, kind: &str) -> Value {
+    json!({
+        "type": kind,
+        "isRequired": false,
+        "isReadOnly": READ_ONLY.contains(&name),
+        "isImmutable": name == "CATEGORY_ID",
+        "isMultiple": false,
+        "isDynamic": false,
+        "title": name,
+        "upperName": name,
+    })
+}
+
+// ------------------------------------------------------------------ universal items
+
+fn entity_type(params: &Params) -> Result<i64, ApiErr> {
+    match params.int("entityTypeId")? {
+        Some(t) if t > 0 => Ok(t),
+        _ => Err(ApiErr::bad("NOT_FOUND", "Smart process not found")),
+    }
+}
+
+fn item_id(params: &Params) -> Result<i64, ApiErr> {
+    params.int("id")?.filter(|id| *id > 0).ok_or_else(|| ApiErr::bad("NOT_FOUND", "Element not found"))
+}
+
+fn item_not_found() -> ApiErr {
+    ApiErr::bad("NOT_FOUND", "Element not found")
+}
+
+fn item_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let entity = entity_type(params)?;
+    let fields = params.nested("fields").0;
+    let item = if entity == DEAL_TYPE {
+        let classic = fields.into_iter().map(|(k, v)| (upper_name(&k), v)).collect();
+        let id = portal.insert_deal(writable(classic), ctx.user_id);
+        deal_as_item(&portal.deals[&id])
+    } else {
+        let id = portal.next_item_id;
+        portal.next_item_id += 1;
+        let mut item = fields;
+        item.insert("id".into(), json!(id));
+        item.insert("entityTypeId".into(), json!(entity));
+        item.insert("createdBy".into(), json!(ctx.user_id));
+        item.insert("createdTime".into(), json!(iso_now()));
+        item.insert("updatedTime".into(), json!(iso_now()));
+        portal.items.insert((entity, id), item.clone());
+        item
+    };
+    Ok(Reply::of(json!({ "item": item })))
+}
+
+fn item_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let (entity, id) = (entity_type(params)?, item_id(params)?);
+    let item = if entity == DEAL_TYPE {
+        portal.deals.get(&id).map(deal_as_item)
+    } else {
+        portal.items.get(&(entity, id)).cloned()
+    };
+    Ok(Reply::of(json!({ "item": item.ok_or_else(item_not_found)? })))
+}
+
+fn item_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let (entity, id) = (entity_type(params)?, item_id(params)?);
+    let fields = params.nested("fields").0;
+    let item = if entity == DEAL_TYPE {
+        let deal = portal.deals.get_mut(&id).ok_or_else(item_not_found)?;
+        let classic = fields.into_iter().map(|(k, v)| (upper_name(&k), v)).collect();
+        for (key, value) in writable(classic) {
+            deal.insert(key, classic_value(value));
+        }
+        deal.insert("DATE_MODIFY".into(), Value::String(iso_now()));
+        deal_as_item(deal)
+    } else {
+        let item = portal.items.get_mut(&(entity, id)).ok_or_else(item_not_found)?;
+        item.extend(fields.into_iter().filter(|(k, _)| k != "id"));
+        item.insert("updatedBy".into(), json!(ctx.user_id));
+        item.insert("updatedTime".into(), json!(iso_now()));
+        item.clone()
+    };
+    Ok(Reply::of(json!({ "item": item })))
+}
+
+fn item_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let (entity, id) = (entity_type(params)?, item_id(params)?);
+    let removed = if entity == DEAL_TYPE {
+        portal.deals.remove(&id).is_some()
+    } else {
+        portal.items.remove(&(entity, id)).is_some()
+    };
+    if !removed {
+        return Err(item_not_found());
+    }
+    Ok(Reply::of(json!([])))
+}
+
+fn item_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let entity = entity_type(params)?;
+    let deals: Vec<Map<String, Value>>;
+    let source: Box<dyn Iterator<Item = &Map<String, Value>>> = if entity == DEAL_TYPE {
+        deals = portal.deals.values().map(deal_as_item).collect();
+        Box::new(deals.iter())
+    } else {
+        Box::new(portal.items.range((entity, 0)..(entity + 1, 0)).map(|(_, item)| item))
+    };
+    let rows = query(source, params, "id")?;
+    let select = Select::new(&params.list("select"), false);
+    let items: Vec<Value> = rows.into_iter().map(|i| Value::Object(select.apply(i))).collect();
+    let mut reply = page(items, params)?;
+    reply.result = json!({ "items": reply.result });
+    Ok(reply)
+}
+
+fn item_fields(_: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let _ = entity_type(params)?;
+    let fields: Map<String, Value> = DEAL_FIELDS
+        .iter()
+        .map(|(name, kind)| (camel_name(name), field_description(name, kind)))
+        .collect();
+    Ok(Reply::of(json!({ "fields": fields })))
+}
+
+/// A stored deal as `crm.item.*` shows it: camelCase names, numbers as numbers.
+fn deal_as_item(deal: &Map<String, Value>) -> Map<String, Value> {
+    let mut item = Map::with_capacity(deal.len() + 1);
+    item.insert("entityTypeId".into(), json!(DEAL_TYPE));
+    for (key, value) in deal {
+        let kind = DEAL_FIELDS.iter().find(|(n, _)| n == key).map(|(_, k)| *k).unwrap_or("string");
+        let typed = match kind {
+            "integer" | "user" | "crm_company" | "crm_contact" | "crm_category" => {
+                int(value).map(Value::from).unwrap_or(Value::Null)
+            }
+            "double" => float(value).map(Value::from).unwrap_or(Value::Null),
+            _ => value.clone(),
+        };
+        item.insert(camel_name(key), typed);
+    }
+    item
+}
+
+/// `ASSIGNED_BY_ID` -> `assignedById`, `UF_CRM_1_X` -> `ufCrm1X`.
+pub(crate) fn camel_name(upper: &str) -> String {
+    if let Some((_, camel)) = CAMEL_EXCEPTIONS.iter().find(|(u, _)| *u == upper) {
+        return (*camel).to_owned();
+    }
+    let mut out = String::with_capacity(upper.len());
+    for (i, part) in upper.split('_').filter(|p| !p.is_empty()).enumerate() {
+        let lower = part.to_ascii_lowercase();
+        if i == 0 {
+            out.push_str(&lower);
+        } else {
+            let mut chars = lower.chars();
+            if let Some(first) = chars.next() {
+                out.push(first.to_ascii_uppercase());
+                out.extend(chars);
+            }
+        }
+    }
+    out
+}
+
+/// The inverse of [`camel_name`].
+pub(crate) fn upper_name(camel: &str) -> String {
+    if let Some((upper, _)) = CAMEL_EXCEPTIONS.iter().find(|(_, c)| *c == camel) {
+        return (*upper).to_owned();
+    }
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+// ------------------------------------------------------------------ list machinery
+
+/// `select`: the fields to return. Empty or `*` means every standard field; `UF_*` adds
+/// user fields; the id is always returned.
+struct Select {
+    all: bool,
+    user_fields: bool,
+    fields: Vec<String>,
+}
+
+impl Select {
+    fn new(select: &[Value], classic: bool) -> Self {
+        let names: Vec<String> = select.iter().filter_map(text).collect();
+        let all = names.is_empty() || names.iter().any(|n| n == "*");
+        let user_fields = names.iter().any(|n| n.eq_ignore_ascii_case("UF_*") || n == "uf*");
+        let mut fields: Vec<String> = names.into_iter().filter(|n| n != "*").collect();
+        fields.push(if classic { "ID" } else { "id" }.to_owned());
+        Self { all, user_fields, fields }
+    }
+
+    fn apply(&self, row: &Map<String, Value>) -> Map<String, Value> {
+        row.iter()
+            .filter(|(k, _)| {
+                let user_field = k.starts_with("UF_") || k.starts_with("uf");
+                (self.all && !user_field) || (user_field && self.user_fields) || self.fields.contains(k)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// One `filter` condition: `>OPPORTUNITY`, `!@STAGE_ID`, `%TITLE`, ...
+struct Condition {
+    field: String,
+    op: &'static str,
+    value: Value,
+}
+
+const OPERATORS: &[&str] = &["!@", "!=", ">=", "<=", "@", "!", ">", "<", "=", "%"];
+
+impl Condition {
+    fn parse(key: &str, value: &Value) -> Self {
+        let op = OPERATORS.iter().find(|op| key.starts_with(**op)).copied().unwrap_or("=");
+        let field = key.strip_prefix(op).unwrap_or(key).to_owned();
+        Self { field, op, value: value.clone() }
+    }
+
+    fn matches(&self, row: &Map<String, Value>) -> bool {
+        let have = row.get(&self.field).unwrap_or(&Value::Null);
+        let in_list = || match &self.value {
+            Value::Array(items) => items.iter().any(|v| compare(have, v) == Ordering::Equal),
+            Value::Object(map) => map.values().any(|v| compare(have, v) == Ordering::Equal),
+            other => compare(have, other) == Ordering::Equal,
+        };
+        match self.op {
+            "=" => compare(have, &self.value) == Ordering::Equal,
+            "!" | "!=" => compare(have, &self.value) != Ordering::Equal,
+            ">" => compare(have, &self.value) == Ordering::Greater,
+            ">=" => compare(have, &self.value) != Ordering::Less,
+            "<" => compare(have, &self.value) == Ordering::Less,
+            "<=" => compare(have, &self.value) != Ordering::Greater,
+            "@" => in_list(),
+            "!@" => !in_list(),
+            "%" => {
+                let needle = text(&self.value).unwrap_or_default().to_lowercase();
+                text(have).unwrap_or_default().to_lowercase().contains(&needle)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Compares as numbers when both sides are numeric, else as text: what a portal's SQL does
+/// with numeric columns and string columns.
+fn compare(a: &Value, b: &Value) -> Ordering {
+    match (float(a), float(b)) {
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        _ => text(a).unwrap_or_default().cmp(&text(b).unwrap_or_default()),
+    }
+}
+
+/// Filters and sorts rows by the `filter` and `order` parameters.
+fn query<'a>(
+    rows: impl Iterator<Item = &'a Map<String, Value>>,
+    params: &Params,
+    id_field: &str,
+) -> Result<Vec<&'a Map<String, Value>>, ApiErr> {
+    let conditions: Vec<Condition> = params
+        .obj("filter")
+        .map(|f| f.iter().map(|(k, v)| Condition::parse(k, v)).collect())
+        .unwrap_or_default();
+    let mut rows: Vec<&Map<String, Value>> =
+        rows.filter(|row| conditions.iter().all(|c| c.matches(row))).collect();
+    let mut order: Vec<(String, bool)> = params
+        .obj("order")
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), text(v).is_some_and(|d| d.eq_ignore_ascii_case("DESC"))))
+                .collect()
+        })
+        .unwrap_or_default();
+    if order.is_empty() {
+        order.push((id_field.to_owned(), false));
+    }
+    rows.sort_by(|a, b| {
+        for (field, desc) in &order {
+            let (x, y) = (a.get(field).unwrap_or(&Value::Null), b.get(field).unwrap_or(&Value::Null));
+            let ord = compare(x, y);
+            if ord != Ordering::Equal {
+                return if *desc { ord.reverse() } else { ord };
+            }
+        }
+        Ordering::Equal
+    });
+    Ok(rows)
+}
+
+/// Cuts one page out of the matching rows. `start=-1` returns the first page without counting
+/// (no `total`, no `next`): the cheap mode for walking by id.
+pub(crate) fn page(rows: Vec<Value>, params: &Params) -> Outcome {
+    let start = params.int("start")?.unwrap_or(0);
+    if start == -1 {
+        let result: Vec<Value> = rows.into_iter().take(PAGE).collect();
+        return Ok(Reply::of(Value::Array(result)));
+    }
+    let start = usize::try_from(start).unwrap_or(0);
+    let total = rows.len();
+    let result: Vec<Value> = rows.into_iter().skip(start).take(PAGE).collect();
+    let next = (start + PAGE < total).then(|| (start + PAGE) as i64);
+    Ok(Reply { result: Value::Array(result), total: Some(total as i64), next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_names_round_trip() {
+        for upper in ["ASSIGNED_BY_ID", "TITLE", "DATE_CREATE", "IS_MANUAL_OPPORTUNITY", "BEGINDATE"] {
+            assert_eq!(upper_name(&camel_name(upper)), upper);
+        }
+        assert_eq!(camel_name("ASSIGNED_BY_ID"), "assignedById");
+        assert_eq!(camel_name("DATE_MODIFY"), "updatedTime");
+    }
+
+    #[test]
+    fn conditions_compare_numbers_as_numbers() {
+        let row: Map<String, Value> = serde_json::from_str(r#"{"ID":"10","TITLE":"Big Deal"}"#).unwrap();
+        assert!(Condition::parse(">ID", &json!(9)).matches(&row));
+        assert!(!Condition::parse(">ID", &json!("10")).matches(&row));
+        assert!(Condition::parse("@ID", &json!(["3", 10])).matches(&row));
+        assert!(Condition::parse("%TITLE", &json!("big")).matches(&row));
+        assert!(Condition::parse("!TITLE", &json!("x")).matches(&row));
+    }
+}

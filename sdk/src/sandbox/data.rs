@@ -1,0 +1,329 @@
+//! The sandbox portal's state: credentials, users, deals and items, bots, chats, messages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::SandboxConfig;
+use crate::{Secret, Tokens};
+
+/// The OAuth application installed on the portal.
+pub(crate) struct App {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
+    pub(crate) application_token: Secret,
+    pub(crate) member_id: String,
+}
+
+/// Who an access token acts for, until when.
+pub(crate) struct Grant {
+    pub(crate) user_id: i64,
+    pub(crate) expires_at: Instant,
+}
+
+/// A registered bot (also a portal user with the same id).
+#[derive(Debug, Clone)]
+pub(crate) struct Bot {
+    pub(crate) id: i64,
+    pub(crate) code: String,
+    pub(crate) name: String,
+    pub(crate) openline: bool,
+    /// Handler URLs by event name (`ONIMBOTMESSAGEADD`, ...).
+    pub(crate) handlers: BTreeMap<String, String>,
+    /// `imbot.v2` only: the bot's own token, required by v2 calls.
+    pub(crate) v2: bool,
+}
+
+/// A chat message as the sandbox stored it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoredMessage {
+    /// Message id.
+    pub id: i64,
+    /// Dialog as the sender addressed it (`chat5` or a user id).
+    pub dialog_id: String,
+    /// Chat the message is in.
+    pub chat_id: i64,
+    /// Author's user id (a bot's id for bot messages).
+    pub author_id: i64,
+    /// Text.
+    pub text: String,
+    /// Whether it was deleted.
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Chat {
+    pub(crate) id: i64,
+    pub(crate) title: String,
+    /// `P` private dialog between two users, `C` group chat.
+    pub(crate) kind: &'static str,
+    pub(crate) members: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Command {
+    pub(crate) id: i64,
+    pub(crate) bot_id: i64,
+    pub(crate) command: String,
+    pub(crate) handler: String,
+}
+
+pub(crate) struct EventHandler {
+    pub(crate) event: String,
+    pub(crate) handler: String,
+    pub(crate) user_id: i64,
+}
+
+pub(crate) struct Portal {
+    rng: u64,
+    pub(crate) app: App,
+    /// Webhook codes by user id.
+    pub(crate) webhooks: HashMap<i64, Secret>,
+    pub(crate) webhook_code: Secret,
+    pub(crate) access: HashMap<String, Grant>,
+    /// Refresh tokens that may still be used once, with the user they act for.
+    pub(crate) refresh: HashMap<String, i64>,
+    pub(crate) auth_codes: HashMap<String, i64>,
+    pub(crate) users: BTreeMap<i64, Map<String, Value>>,
+    pub(crate) deals: BTreeMap<i64, Map<String, Value>>,
+    pub(crate) next_deal_id: i64,
+    /// Items of CRM types other than deals, by (entityTypeId, id).
+    pub(crate) items: BTreeMap<(i64, i64), Map<String, Value>>,
+    pub(crate) next_item_id: i64,
+    pub(crate) bots: BTreeMap<i64, Bot>,
+    pub(crate) chats: BTreeMap<i64, Chat>,
+    pub(crate) next_chat_id: i64,
+    pub(crate) messages: Vec<StoredMessage>,
+    pub(crate) commands: BTreeMap<i64, Command>,
+    pub(crate) next_command_id: i64,
+    pub(crate) handlers: Vec<EventHandler>,
+}
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// `2024-08-29T10:29:54+00:00`, the format Bitrix24 uses for datetimes.
+pub(crate) fn iso_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+}
+
+impl Portal {
+    pub(crate) fn new(config: &SandboxConfig, base: &Url) -> Self {
+        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+            ^ u64::from(base.port().unwrap_or(0)) << 48;
+        let mut portal = Self {
+            rng: seed | 1,
+            app: App {
+                client_id: String::new(),
+                client_secret: Secret::new(""),
+                application_token: Secret::new(""),
+                member_id: String::new(),
+            },
+            webhooks: HashMap::new(),
+            webhook_code: Secret::new(""),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            auth_codes: HashMap::new(),
+            users: BTreeMap::new(),
+            deals: BTreeMap::new(),
+            next_deal_id: 1,
+            items: BTreeMap::new(),
+            next_item_id: 1,
+            bots: BTreeMap::new(),
+            chats: BTreeMap::new(),
+            next_chat_id: 1,
+            messages: Vec::new(),
+            commands: BTreeMap::new(),
+            next_command_id: 1,
+            handlers: Vec::new(),
+        };
+        portal.app = App {
+            client_id: format!("local.{}.{}", portal.token(7), portal.token(4)),
+            client_secret: Secret::new(portal.token(25)),
+            application_token: Secret::new(portal.token(16)),
+            member_id: portal.token(16),
+        };
+        portal.webhook_code = portal.webhook_for(1);
+        for (id, name, last, email) in [
+            (1, "Anna", "Admin", "admin@sandbox.test"),
+            (2, "Boris", "Sales", "boris@sandbox.test"),
+            (3, "Clara", "Support", "clara@sandbox.test"),
+        ] {
+            portal.users.insert(id, user_record(id, name, last, email, false));
+        }
+        for _ in 0..config.seed_deals {
+            let id = portal.next_deal_id;
+            let mut fields = Map::new();
+            fields.insert("TITLE".into(), json!(format!("Deal #{id}")));
+            fields.insert("OPPORTUNITY".into(), json!(format!("{}.00", (id * 37) % 10_000)));
+            portal.insert_deal(fields, 1);
+        }
+        portal
+    }
+
+    /// Hex digits from a xorshift generator: unguessable enough for a local test portal,
+    /// with no dependency.
+    pub(crate) fn token(&mut self, bytes: usize) -> String {
+        let mut out = String::with_capacity(bytes * 2);
+        while out.len() < bytes * 2 {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            out.push_str(&format!("{:016x}", self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)));
+        }
+        out.truncate(bytes * 2);
+        out
+    }
+
+    pub(crate) fn webhook_for(&mut self, user_id: i64) -> Secret {
+        if let Some(code) = self.webhooks.get(&user_id) {
+            return code.clone();
+        }
+        let code = Secret::new(self.token(8));
+        self.webhooks.insert(user_id, code.clone());
+        if !self.users.contains_key(&user_id) {
+            let name = format!("User{user_id}");
+            let email = format!("user{user_id}@sandbox.test");
+            self.users.insert(user_id, user_record(user_id, &name, "Sandbox", &email, false));
+        }
+        code
+    }
+
+    /// Issues an access/refresh pair acting for `user_id`.
+    pub(crate) fn grant(&mut self, user_id: i64, ttl: Duration) -> Tokens {
+        let access = self.token(16);
+        let refresh = self.token(16);
+        self.access.insert(access.clone(), Grant { user_id, expires_at: Instant::now() + ttl });
+        self.refresh.insert(refresh.clone(), user_id);
+        let mut tokens = Tokens::new(access, refresh);
+        tokens.expires_at = Some(unix_now() + ttl.as_secs() as i64);
+        tokens.member_id = Some(self.app.member_id.clone());
+        tokens
+    }
+
+    pub(crate) fn expire_access_tokens(&mut self) {
+        let now = Instant::now();
+        for grant in self.access.values_mut() {
+            grant.expires_at = now;
+        }
+    }
+
+    /// Stores a deal with Bitrix24's defaults for the fields not given; returns its id.
+    pub(crate) fn insert_deal(&mut self, fields: Map<String, Value>, user_id: i64) -> i64 {
+        let id = self.next_deal_id;
+        self.next_deal_id += 1;
+        let now = iso_now();
+        let user = user_id.to_string();
+        let mut deal = Map::new();
+        for (key, value) in [
+            ("ID", id.to_string()),
+            ("TITLE", format!("Deal #{id}")),
+            ("TYPE_ID", "SALE".into()),
+            ("STAGE_ID", "NEW".into()),
+            ("STAGE_SEMANTIC_ID", "P".into()),
+            ("CATEGORY_ID", "0".into()),
+            ("PROBABILITY", String::new()),
+            ("CURRENCY_ID", "USD".into()),
+            ("OPPORTUNITY", "0.00".into()),
+            ("IS_MANUAL_OPPORTUNITY", "N".into()),
+            ("TAX_VALUE", "0.00".into()),
+            ("COMPANY_ID", "0".into()),
+            ("CONTACT_ID", String::new()),
+            ("BEGINDATE", now.clone()),
+            ("CLOSEDATE", now.clone()),
+            ("OPENED", "Y".into()),
+            ("CLOSED", "N".into()),
+            ("COMMENTS", String::new()),
+            ("ASSIGNED_BY_ID", user.clone()),
+            ("CREATED_BY_ID", user.clone()),
+            ("MODIFY_BY_ID", user),
+            ("DATE_CREATE", now.clone()),
+            ("DATE_MODIFY", now),
+            ("SOURCE_ID", String::new()),
+            ("IS_NEW", "Y".into()),
+            ("IS_RECURRING", "N".into()),
+            ("IS_RETURN_CUSTOMER", "N".into()),
+            ("IS_REPEATED_APPROACH", "N".into()),
+            ("ORIGINATOR_ID", String::new()),
+            ("ORIGIN_ID", String::new()),
+        ] {
+            deal.insert(key.to_owned(), Value::String(value));
+        }
+        for (key, value) in fields {
+            if key != "ID" {
+                deal.insert(key, classic_value(value));
+            }
+        }
+        self.deals.insert(id, deal);
+        id
+    }
+
+    /// The private chat between two users, created on first use.
+    pub(crate) fn private_chat(&mut self, a: i64, b: i64) -> i64 {
+        if let Some(chat) = self.chats.values().find(|c| {
+            c.kind == "P" && c.members.contains(&a) && c.members.contains(&b) && (a != b || c.members.len() == 1)
+        }) {
+            return chat.id;
+        }
+        self.new_chat(String::new(), "P", vec![a, b])
+    }
+
+    pub(crate) fn new_chat(&mut self, title: String, kind: &'static str, mut members: Vec<i64>) -> i64 {
+        members.dedup();
+        let id = self.next_chat_id;
+        self.next_chat_id += 1;
+        self.chats.insert(id, Chat { id, title, kind, members });
+        id
+    }
+
+    pub(crate) fn add_message(&mut self, dialog_id: String, chat_id: i64, author_id: i64, text: String) -> i64 {
+        let id = self.messages.len() as i64 + 1;
+        self.messages.push(StoredMessage { id, dialog_id, chat_id, author_id, text, deleted: false });
+        id
+    }
+
+    pub(crate) fn message_mut(&mut self, id: i64) -> Option<&mut StoredMessage> {
+        usize::try_from(id - 1).ok().and_then(|i| self.messages.get_mut(i)).filter(|m| !m.deleted)
+    }
+}
+
+/// Classic CRM methods store and return every scalar as a string.
+pub(crate) fn classic_value(value: Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(if b { "Y" } else { "N" }.to_owned()),
+        Value::Null => Value::String(String::new()),
+        other => other,
+    }
+}
+
+pub(crate) fn user_record(id: i64, name: &str, last: &str, email: &str, is_bot: bool) -> Map<String, Value> {
+    let Value::Object(map) = json!({
+        "ID": id.to_string(),
+        "XML_ID": "",
+        "ACTIVE": true,
+        "NAME": name,
+        "LAST_NAME": last,
+        "SECOND_NAME": "",
+        "EMAIL": email,
+        "LAST_LOGIN": iso_now(),
+        "DATE_REGISTER": "2024-01-10T09:00:00+00:00",
+        "IS_ONLINE": "N",
+        "TIME_ZONE": "",
+        "TIME_ZONE_OFFSET": "0",
+        "TIMESTAMP_X": "10.01.2024 09:00:00",
+        "PERSONAL_GENDER": "",
+        "PERSONAL_BIRTHDAY": "",
+        "WORK_POSITION": if is_bot { "Chat bot" } else { "" },
+        "UF_DEPARTMENT": [1],
+        "USER_TYPE": if is_bot { "bot" } else { "employee" },
+    }) else {
+        unreachable!("json! of an object literal is an object")
+    };
+    map
+}

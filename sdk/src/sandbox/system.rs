@@ -1,0 +1,169 @@
+//! Methods every application has: profile, app.info, scope, methods, server.time, events and
+//! event handlers, and the `user` scope.
+
+use serde_json::{Value, json};
+
+use super::data::{Portal, iso_now};
+use super::params::{ApiErr, Outcome, Params, Reply};
+use super::server::{Ctx, Handler, Via};
+
+pub(crate) const METHODS: &[(&str, &str, Handler)] = &[
+    ("profile", "basic", profile),
+    ("app.info", "basic", app_info),
+    ("scope", "basic", scope),
+    ("methods", "basic", methods),
+    ("method.get", "basic", method_get),
+    ("server.time", "basic", server_time),
+    ("events", "basic", events),
+    ("event.bind", "basic", event_bind),
+    ("event.unbind", "basic", event_unbind),
+    ("event.get", "basic", event_get),
+    ("user.current", "user", user_current),
+    ("user.get", "user", user_get),
+];
+
+/// Events the sandbox knows and can deliver.
+const EVENTS: &[&str] = &[
+    "ONAPPINSTALL",
+    "ONAPPUNINSTALL",
+    "ONCRMDEALADD",
+    "ONCRMDEALUPDATE",
+    "ONCRMDEALDELETE",
+    "ONIMBOTMESSAGEADD",
+    "ONIMBOTJOINCHAT",
+    "ONIMBOTDELETE",
+    "ONIMCOMMANDADD",
+];
+
+fn profile(portal: &mut Portal, ctx: &mut Ctx, _: &Params) -> Outcome {
+    let user = portal.users.get(&ctx.user_id).cloned().unwrap_or_default();
+    let field = |k: &str| user.get(k).cloned().unwrap_or(Value::String(String::new()));
+    Ok(Reply::of(json!({
+        "ID": ctx.user_id.to_string(),
+        "ADMIN": ctx.user_id == 1,
+        "NAME": field("NAME"),
+        "LAST_NAME": field("LAST_NAME"),
+        "PERSONAL_GENDER": "",
+        "PERSONAL_PHOTO": "",
+        "TIME_ZONE": "",
+        "TIME_ZONE_OFFSET": 0,
+    })))
+}
+
+fn app_info(_: &mut Portal, ctx: &mut Ctx, _: &Params) -> Outcome {
+    if ctx.via == Via::Webhook {
+        return Err(ApiErr::new(401, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method"));
+    }
+    Ok(Reply::of(json!({
+        "ID": 7,
+        "CODE": "local.sandbox",
+        "VERSION": 1,
+        "STATUS": "L",
+        "INSTALLED": true,
+        "PAYMENT_EXPIRED": "N",
+        "DAYS": 0,
+        "LANGUAGE_ID": "en",
+        "LICENSE": "en_ent250",
+        "LICENSE_TYPE": "ent250",
+        "LICENSE_FAMILY": "ent",
+    })))
+}
+
+fn scope(_: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let _ = params.flag("full");
+    Ok(Reply::of(json!(ctx.shared.config.scopes)))
+}
+
+fn implemented() -> impl Iterator<Item = (&'static str, &'static str)> {
+    METHODS
+        .iter()
+        .chain(super::crm::METHODS)
+        .chain(super::im::METHODS)
+        .map(|(name, scope, _)| (*name, *scope))
+        .chain([("batch", "basic")])
+}
+
+fn methods(_: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let only = params.str("scope");
+    let full = params.flag("full").unwrap_or(false);
+    let granted = |scope: &str| scope == "basic" || ctx.shared.config.scopes.iter().any(|s| s == scope);
+    let names: Vec<&str> = implemented()
+        .filter(|(_, scope)| only.as_deref().is_none_or(|s| s == *scope))
+        .filter(|(_, scope)| full || granted(scope))
+        .map(|(name, _)| name)
+        .collect();
+    Ok(Reply::of(json!(names)))
+}
+
+fn method_get(_: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let name = params.str("name").unwrap_or_default().to_ascii_lowercase();
+    let found = implemented().find(|(n, _)| n.eq_ignore_ascii_case(&name));
+    let available = found.is_some_and(|(_, scope)| {
+        scope == "basic" || ctx.shared.config.scopes.iter().any(|s| s == scope)
+    });
+    Ok(Reply::of(json!({"isExisting": found.is_some(), "isAvailable": available})))
+}
+
+fn server_time(_: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
+    Ok(Reply::of(iso_now()))
+}
+
+fn events(_: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
+    Ok(Reply::of(json!(EVENTS)))
+}
+
+fn event_bind(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    if ctx.via == Via::Webhook {
+        return Err(ApiErr::new(401, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method"));
+    }
+    let event = params.str("event").unwrap_or_default().to_ascii_uppercase();
+    let handler = params.str("handler").unwrap_or_default();
+    if !EVENTS.contains(&event.as_str()) {
+        return Err(ApiErr::bad("ERROR_EVENT_NOT_FOUND", "Event not found"));
+    }
+    if !handler.starts_with("http://") && !handler.starts_with("https://") {
+        return Err(ApiErr::bad("ERROR_ARGUMENT", "Handler URL is not valid"));
+    }
+    if portal.handlers.iter().any(|h| h.event == event && h.handler == handler) {
+        return Err(ApiErr::bad("ERROR_HANDLER_ALREADY_EXIST", "Handler already exists!"));
+    }
+    let user_id = params.int("auth_type")?.unwrap_or(0);
+    portal.handlers.push(super::data::EventHandler { event, handler, user_id });
+    Ok(Reply::of(true))
+}
+
+fn event_unbind(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let event = params.str("event").unwrap_or_default().to_ascii_uppercase();
+    let handler = params.str("handler").unwrap_or_default();
+    let before = portal.handlers.len();
+    portal.handlers.retain(|h| !(h.event == event && h.handler == handler));
+    Ok(Reply::of(json!({"count": before - portal.handlers.len()})))
+}
+
+fn event_get(portal: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
+    let handlers: Vec<Value> = portal
+        .handlers
+        .iter()
+        .map(|h| json!({"event": h.event, "handler": h.handler, "auth_type": h.user_id.to_string(), "offline": 0}))
+        .collect();
+    Ok(Reply::of(json!(handlers)))
+}
+
+fn user_current(portal: &mut Portal, ctx: &mut Ctx, _: &Params) -> Outcome {
+    let user = portal.users.get(&ctx.user_id).cloned().ok_or_else(|| ApiErr::not_found("User"))?;
+    Ok(Reply::of(Value::Object(user)))
+}
+
+fn user_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let filter = params.nested("FILTER");
+    let matches = |user: &serde_json::Map<String, Value>| {
+        filter.0.iter().all(|(key, want)| {
+            let key = key.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+            let have = user.get(key).and_then(super::params::text).unwrap_or_default();
+            super::params::text(want).is_some_and(|w| w == have)
+        })
+    };
+    let rows: Vec<Value> =
+        portal.users.values().filter(|u| matches(u)).cloned().map(Value::Object).collect();
+    Ok(super::crm::page(rows, params)?)
+}
