@@ -25,10 +25,9 @@ fn main() {
         println!("cargo:rerun-if-changed={}", file.path);
     }
 
-    // Feature names are the scope names; cargo upper-cases them and turns `-` into `_`.
     let scopes: BTreeSet<String> = schema
         .scopes()
-        .filter(|scope| std::env::var_os(format!("CARGO_FEATURE_{}", scope.to_uppercase().replace('-', "_"))).is_some())
+        .filter(|scope| feature_enabled(scope))
         .map(str::to_owned)
         .collect();
     let code = bitrix24_codegen::emit(&schema, &bitrix24_codegen::EmitOptions::sdk(Some(scopes)));
@@ -38,8 +37,14 @@ fn main() {
     }
 }
 
+/// Feature names are the scope names; cargo upper-cases them and turns `-` into `_`.
+fn feature_enabled(scope: &str) -> bool {
+    let var = format!("CARGO_FEATURE_{}", scope.to_uppercase().replace('-', "_"));
+    std::env::var_os(var).is_some()
+}
+
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| fail(&format!("{name} is not set; this script runs under cargo")))
+    std::env::var(name).unwrap_or_else(|_| fail(&format!("{name} is not set; run under cargo")))
 }
 
 /// Shows every line as a cargo warning (visible without `-vv`) and stops the build.

@@ -297,7 +297,9 @@ impl Module<'_> {
         let rt = &self.paths.rt_text;
         let name = codec_name(ty, optional);
         match ty {
-            Ty::List(inner) | Ty::Map(inner) => format!("{rt}::codec::{name}<{}>", self.codec_text(inner, false)),
+            Ty::List(inner) | Ty::Map(inner) => {
+                format!("{rt}::codec::{name}<{}>", self.codec_text(inner, false))
+            }
             _ => format!("{rt}::codec::{name}"),
         }
     }
@@ -319,10 +321,18 @@ impl Module<'_> {
         // where the codec adds something: reading Bitrix24's empty spellings (`""`, `false`,
         // `[]`) as `None` when an optional field is decoded.
         if !has_own_serde(&f.ty) || (decode && !f.required) {
-            let with = format!("{}::codec::As::<{}>", self.paths.rt_text, self.codec_text(&f.ty, !f.required));
+            let with = format!(
+                "{}::codec::As::<{}>",
+                self.paths.rt_text,
+                self.codec_text(&f.ty, !f.required)
+            );
             parts.push(quote!(with = #with));
         }
-        if parts.is_empty() { TokenStream::new() } else { quote!(#[serde(#(#parts),*)]) }
+        if parts.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(#[serde(#(#parts),*)])
+        }
     }
 
     /// A struct field: `pub name: T` or `pub name: Option<T>`, with its doc and serde attribute.

@@ -16,8 +16,19 @@ use crate::load::{RawDeprecated, RawField, RawFile, RawMethod, RawType};
 use crate::names::{check_pascal, check_snake, pascal_case, snake_case};
 
 /// Names the runtime's `Client` has for itself; a generated client method must not take them.
-const RESERVED_METHOD_NAMES: &[&str] =
-    &["new", "builder", "webhook", "from_env", "from_vars", "portal", "request", "send", "call", "call_raw", "batch"];
+const RESERVED_METHOD_NAMES: &[&str] = &[
+    "new",
+    "builder",
+    "webhook",
+    "from_env",
+    "from_vars",
+    "portal",
+    "request",
+    "send",
+    "call",
+    "call_raw",
+    "batch",
+];
 /// Param names whose setters would clash with `new` on the request or with a method of
 /// `Request<M>`, which forwards every setter.
 const RESERVED_PARAM_NAMES: &[&str] = &[

@@ -36,5 +36,3 @@ pub mod __private {
     pub use ::serde;
     pub use ::serde_json;
 }
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
