@@ -54,7 +54,7 @@ pub(crate) enum Auth {
     /// Incoming webhook: the code is part of the endpoint URL.
     Webhook,
     /// OAuth application: the access token goes into every request as `auth`.
-    OAuth(OAuthSession),
+    OAuth(Box<OAuthSession>),
 }
 
 pub(crate) struct OAuthSession {
@@ -259,7 +259,7 @@ impl ClientBuilder {
                     initial,
                     refresh_lock: tokio::sync::Mutex::new(()),
                 };
-                (Endpoint { portal, base }, Auth::OAuth(session))
+                (Endpoint { portal, base }, Auth::OAuth(Box::new(session)))
             }
         };
         let http = match self.http {

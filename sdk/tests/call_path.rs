@@ -1,0 +1,319 @@
+//! The one call path, exercised over real HTTP against the sandbox portal: typed calls in both
+//! auth modes and both encodings, every error shape, and OAuth renewal.
+#![cfg(all(feature = "sandbox", feature = "full"))]
+#![allow(deprecated)] // The classic methods are deprecated upstream but still the common case.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitrix24::crm::DealFields;
+use bitrix24::sandbox::{Fault, Sandbox, SandboxConfig};
+use bitrix24::{Client, Encoding, Error, ErrorCode, FileTokenStore, Tokens, TransportKind};
+use serde_json::{Value, json};
+
+fn api_error(result: Result<impl std::fmt::Debug, Error>) -> bitrix24::ApiError {
+    match result {
+        Err(Error::Api(e)) => e,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn typed_calls_work_with_a_webhook() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.webhook_client().unwrap();
+    let me = client.user_current().await.unwrap();
+    assert_eq!(me.id, Some(1));
+    assert_eq!(me.name.as_deref(), Some("Anna"));
+    assert_eq!(me.active, Some(true));
+    let profile = client.profile().await.unwrap();
+    assert_eq!(profile.id, 1);
+    assert_eq!(profile.admin, Some(true));
+    let time: Value = client.call("server.time", &()).await.unwrap();
+    assert!(time.as_str().is_some_and(|t| t.contains('T')), "{time}");
+}
+
+#[tokio::test]
+async fn deals_round_trip_with_typed_fields() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.oauth_client().unwrap();
+    let fields = DealFields::new().title("Roof repair").opportunity(1500.5).opened(true);
+    let id = client.crm_deal_add().fields(fields).await.unwrap();
+    let deal = client.crm_deal_get(id).await.unwrap();
+    assert_eq!(deal.id, Some(id));
+    assert_eq!(deal.title.as_deref(), Some("Roof repair"));
+    assert_eq!(deal.opportunity, Some(1500.5));
+    assert_eq!(deal.opened, Some(true));
+    assert!(deal.date_create.is_some(), "datetime with offset decodes");
+    // The classic API stores every scalar as a string; the codec reads it back typed.
+    assert_eq!(portal.deal(id).unwrap()["OPPORTUNITY"], "1500.5");
+
+    assert!(client.crm_deal_update(id).fields(DealFields::new().title("Roof")).await.unwrap());
+    for n in 0..3 {
+        client.crm_deal_add().fields(DealFields::new().title(format!("d{n}")).opportunity(10.0)).await.unwrap();
+    }
+    let big = client.crm_deal_list().filter(">OPPORTUNITY", 1000).select(["ID", "TITLE"]).await.unwrap();
+    assert_eq!(big.len(), 1);
+    assert_eq!(big[0].title.as_deref(), Some("Roof"));
+    assert_eq!(big[0].opportunity, None, "not selected");
+    assert!(client.crm_deal_delete(id).await.unwrap());
+    assert_eq!(portal.deal_count(), 3);
+}
+
+#[tokio::test]
+async fn universal_items_see_deals_in_camel_case() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.oauth_client().unwrap();
+    let data = bitrix24::crm::CrmItemData::new().title("Via items").opportunity(42.0);
+    let created = client.crm_item_add(2, data).await.unwrap().item;
+    let id = created.id.unwrap();
+    assert_eq!(created.entity_type_id, Some(2));
+    let classic = client.crm_deal_get(id).await.unwrap();
+    assert_eq!(classic.title.as_deref(), Some("Via items"));
+    let page = client.crm_item_list(2).filter("=title", "Via items").await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].opportunity, Some(42.0));
+}
+
+#[tokio::test]
+async fn form_encoding_gives_the_same_results_as_json() {
+    let portal = Sandbox::start().await.unwrap();
+    let form = Client::builder().webhook(&portal.webhook_url()).encoding(Encoding::Form).build().unwrap();
+    let json = portal.webhook_client().unwrap();
+    let fields = DealFields::new().title("Ä & b=c [x] +1").opportunity(7.25).contact_ids([3, 4]);
+    let id = form.crm_deal_add().fields(fields).await.unwrap();
+    let via_json = json.crm_deal_get(id).await.unwrap();
+    let via_form = form.crm_deal_get(id).await.unwrap();
+    assert_eq!(via_form, via_json);
+    assert_eq!(via_form.title.as_deref(), Some("Ä & b=c [x] +1"));
+    let listed = form.crm_deal_list().filter("%TITLE", "b=c").await.unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
+async fn every_error_shape_maps_to_a_typed_error() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.oauth_client().unwrap();
+
+    // A method's own code, with its description and status.
+    let bot = client
+        .imbot_register("echo", bitrix24::imbot::BotProperties::new().name("Echo"))
+        .event_handler("http://127.0.0.1:9/handler")
+        .await
+        .unwrap();
+    let e = api_error(client.imbot_message_add("1", " ").bot_id(bot).await);
+    assert_eq!((e.code.clone(), e.status), (ErrorCode::Other("MESSAGE_EMPTY".into()), 400));
+    assert_eq!(e.to_string(), "imbot.message.add: MESSAGE_EMPTY (400): Message can't be empty");
+
+    // An empty code: only the description says what happened.
+    let e = api_error(client.crm_deal_get(999).await);
+    assert_eq!((e.code, e.status), (ErrorCode::Unspecified, 400));
+
+    let e = api_error(client.call::<Value>("no.such.method", &()).await);
+    assert_eq!((e.code, e.status), (ErrorCode::MethodNotFound, 404));
+
+    // Webhooks may not register bots.
+    let e = api_error(
+        portal
+            .webhook_client()
+            .unwrap()
+            .imbot_register("x", bitrix24::imbot::BotProperties::new().name("X"))
+            .event_handler("http://127.0.0.1:9/h")
+            .await,
+    );
+    assert_eq!((e.code, e.status), (ErrorCode::Other("WRONG_AUTH_TYPE".into()), 401));
+
+    // System codes, injected as a portal would send them.
+    for (status, code, want) in [
+        (503, "QUERY_LIMIT_EXCEEDED", ErrorCode::QueryLimitExceeded),
+        (429, "OPERATION_TIME_LIMIT", ErrorCode::OperationTimeLimit),
+        (401, "OVERLOAD_LIMIT", ErrorCode::OverloadLimit),
+        (500, "INTERNAL_SERVER_ERROR", ErrorCode::InternalServerError),
+        (500, "ERROR_UNEXPECTED_ANSWER", ErrorCode::ErrorUnexpectedAnswer),
+        (401, "ACCESS_DENIED", ErrorCode::AccessDenied),
+        (401, "INVALID_REQUEST", ErrorCode::InvalidRequest),
+        (401, "user_access_error", ErrorCode::UserAccessError),
+        (403, "PORTAL_DELETED", ErrorCode::PortalDeleted),
+    ] {
+        portal.inject(Some("profile"), Fault::error(status, code, "injected"));
+        let e = api_error(client.profile().await);
+        assert_eq!((e.code, e.status, e.method.as_str()), (want, status, "profile"), "{code}");
+    }
+
+    // REST 3.0's error object.
+    portal.inject(None, Fault::Body {
+        status: 400,
+        content_type: "application/json".into(),
+        body: include_str!("fixtures/examples/response.rest-v3.error.json").into(),
+    });
+    let e = api_error(client.profile().await);
+    assert!(e.code.as_str().starts_with("BITRIX_REST_V3_EXCEPTION"), "{e}");
+    assert!(e.description.contains("Required field `id`"), "{e}");
+}
+
+#[tokio::test]
+async fn scopes_and_credentials_are_enforced() {
+    let portal = Sandbox::start_with(SandboxConfig::default().scopes(["user"])).await.unwrap();
+    let client = portal.webhook_client().unwrap();
+    client.user_current().await.unwrap();
+    let e = api_error(client.crm_deal_list().await);
+    assert_eq!((e.code, e.status), (ErrorCode::InsufficientScope, 401));
+
+    let forged = portal.webhook_url().replace("/rest/1/", "/rest/2/");
+    let e = api_error(Client::webhook(&forged).unwrap().user_current().await);
+    assert_eq!((e.code.clone(), e.status), (ErrorCode::InvalidCredentials, 401));
+    assert!(!e.to_string().contains(forged.split('/').nth(5).unwrap()), "no webhook code in errors");
+}
+
+#[tokio::test]
+async fn malformed_answers_are_typed_errors() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.webhook_client().unwrap();
+
+    portal.inject(None, Fault::html(502));
+    match client.profile().await {
+        Err(Error::Http { status: 502, body_start, method }) => {
+            assert_eq!(method, "profile");
+            assert!(body_start.contains("<html>"));
+        }
+        other => panic!("{other:?}"),
+    }
+    for body in ["", "{\"result\": {\"ID\": \"1\"", "not json at all", "{\"time\": {}}", "[]"] {
+        portal.inject(None, Fault::body(body));
+        match client.profile().await {
+            Err(Error::Decode { method, status: 200, .. }) => assert_eq!(method, "profile"),
+            other => panic!("{body:?}: {other:?}"),
+        }
+    }
+    // A result of another shape than the schema says names the method and the problem.
+    portal.inject(None, Fault::body(r#"{"result": {"ID": "not a number"}}"#));
+    let e = client.profile().await.unwrap_err();
+    assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+    assert!(e.to_string().starts_with("profile: cannot decode response"), "{e}");
+
+    let small = Client::builder().webhook(&portal.webhook_url()).max_response_bytes(64).build().unwrap();
+    let e = small.user_current().await.unwrap_err();
+    assert!(matches!(e, Error::TooLarge { limit: 64, .. }), "{e:?}");
+
+    let closed = Client::webhook("http://127.0.0.1:9/rest/1/code/").unwrap();
+    match closed.profile().await {
+        Err(Error::Transport { kind: TransportKind::Connect, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn expired_token_is_renewed_once_and_the_call_retried() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.oauth_client().unwrap();
+    client.profile().await.unwrap();
+    portal.expire_access_tokens();
+    let me = client.user_current().await.unwrap();
+    assert_eq!(me.id, Some(1));
+    assert_eq!(portal.stats().refreshes, 1);
+    client.user_current().await.unwrap();
+    assert_eq!(portal.stats().refreshes, 1, "the renewed token is reused");
+}
+
+#[tokio::test]
+async fn expired_token_refreshes_once_for_fifty_concurrent_calls() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.oauth_client().unwrap();
+    client.profile().await.unwrap();
+    portal.expire_access_tokens();
+    let before = portal.stats().requests;
+    let calls: Vec<_> = (0..50).map(|_| tokio::spawn(client.user_current().into_future())).collect();
+    let mut ok = 0;
+    for call in calls {
+        call.await.unwrap().unwrap();
+        ok += 1;
+    }
+    assert_eq!(ok, 50);
+    assert_eq!(portal.stats().refreshes, 1);
+    assert_eq!(portal.stats().refresh_failures, 0);
+    // Each call was sent at most twice: once expired, once renewed.
+    assert!(portal.stats().requests - before <= 100);
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_cannot_be_reused() {
+    let portal = Sandbox::start().await.unwrap();
+    let tokens = portal.issue_tokens();
+    let first = Client::builder().portal(portal.url().as_str()).oauth(portal.oauth_app(), tokens.clone()).build().unwrap();
+    portal.expire_access_tokens();
+    first.profile().await.unwrap();
+    // A second client still holding the old pair: its renewal is refused, cleanly.
+    let stale = Client::builder().portal(portal.url().as_str()).oauth(portal.oauth_app(), tokens.clone()).build().unwrap();
+    match stale.profile().await {
+        Err(Error::Refresh(e)) => {
+            assert_eq!((e.code.clone(), e.status), (ErrorCode::InvalidGrant, 400));
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains(tokens.refresh_token.expose()), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(portal.stats().refresh_failures, 1);
+}
+
+#[tokio::test]
+async fn renewal_never_loops() {
+    // Tokens that expire at once: the retry after a renewal fails again and is returned.
+    let portal = Sandbox::start_with(SandboxConfig::default().access_token_ttl(Duration::ZERO)).await.unwrap();
+    let client = portal.oauth_client().unwrap();
+    let e = api_error(client.profile().await);
+    assert_eq!(e.code, ErrorCode::ExpiredToken);
+    assert_eq!(portal.stats().refreshes, 1);
+    assert_eq!(portal.stats().requests, 2);
+}
+
+#[tokio::test]
+async fn renewed_tokens_are_stored_before_the_retry() {
+    let portal = Sandbox::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("b24-call-path-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokens.json");
+    let initial = portal.issue_tokens();
+    let client = Client::builder()
+        .portal(portal.url().as_str())
+        .oauth(portal.oauth_app(), initial.clone())
+        .token_store(FileTokenStore::new(&path))
+        .build()
+        .unwrap();
+    portal.expire_access_tokens();
+    client.profile().await.unwrap();
+    let stored: Tokens = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_ne!(stored.refresh_token, initial.refresh_token);
+
+    // A new process starting from the store continues where the first left off.
+    let restarted = Client::builder()
+        .portal(portal.url().as_str())
+        .oauth_from_store(portal.oauth_app(), FileTokenStore::new(&path))
+        .build()
+        .unwrap();
+    restarted.profile().await.unwrap();
+    assert_eq!(portal.stats().refreshes, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn webhooks_never_refresh() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.webhook_client().unwrap();
+    portal.inject(None, Fault::error(401, "expired_token", "The access token provided has expired."));
+    let e = api_error(client.profile().await);
+    assert_eq!(e.code, ErrorCode::ExpiredToken);
+    assert_eq!(portal.stats().refreshes, 0);
+}
+
+#[tokio::test]
+async fn requests_are_plain_data_and_can_be_sent_later() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.webhook_client().unwrap();
+    let request = client.crm_deal_list().filter("=TITLE", "nothing");
+    assert_eq!(request.params().filter.as_ref().unwrap()["=TITLE"], json!("nothing"));
+    let list = bitrix24::crm::CrmDealList::new().order("ID", "DESC");
+    let spawned = tokio::spawn(client.request(list).into_future());
+    assert!(spawned.await.unwrap().unwrap().is_empty());
+    let shared = Arc::new(client);
+    assert!(format!("{shared:?}").contains("webhook"));
+}
