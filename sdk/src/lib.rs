@@ -14,6 +14,8 @@ mod error;
 mod generated;
 mod method;
 mod request;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 mod secret;
 mod types;
 pub mod wire;
