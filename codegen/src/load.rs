@@ -14,6 +14,8 @@ use crate::names::edit_distance;
 /// A schema file as written, before validation.
 pub(crate) struct RawFile {
     pub path: String,
+    /// Structural problems with the file's own keys, as `(item, message)`.
+    pub notes: Vec<(String, String)>,
     pub scope: Option<String>,
     pub description: Option<String>,
     pub methods: Vec<RawMethod>,
@@ -23,6 +25,8 @@ pub(crate) struct RawFile {
 pub(crate) struct RawMethod {
     /// How diagnostics name it: `method imbot.message.add`, or `method #3` without a name.
     pub label: String,
+    /// Structural problems in the method and its params, as `(item, message)`.
+    pub notes: Vec<(String, String)>,
     pub name: Option<String>,
     pub rust: Option<String>,
     pub description: Option<String>,
@@ -52,6 +56,8 @@ pub(crate) struct RawField {
 
 pub(crate) struct RawType {
     pub label: String,
+    /// Structural problems in the type, its fields and values, as `(item, message)`.
+    pub notes: Vec<(String, String)>,
     pub name: Option<String>,
     pub description: Option<String>,
     pub fields: Option<Vec<RawField>>,
@@ -99,24 +105,26 @@ pub(crate) fn parse_file(path: &str, text: &str, diags: &mut Diagnostics) -> Opt
             return None;
         }
     };
-    let mut r = Reader { path, diags };
+    let mut r = Reader { notes: Vec::new() };
     r.check_keys("", &table, FILE_KEYS);
     let scope = r.string("", &table, "scope", true);
     let description = r.string("", &table, "description", false);
-    let methods = r
-        .tables("", &table, "method")
+    let method_tables = r.tables("", &table, "method");
+    let type_tables = r.tables("", &table, "type");
+    let notes = std::mem::take(&mut r.notes);
+    let methods = method_tables
         .into_iter()
         .enumerate()
         .map(|(i, t)| r.method(i, t))
         .collect();
-    let types = r
-        .tables("", &table, "type")
+    let types = type_tables
         .into_iter()
         .enumerate()
         .map(|(i, t)| r.named_type(i, t))
         .collect();
     Some(RawFile {
         path: path.to_owned(),
+        notes,
         scope,
         description,
         methods,
@@ -136,9 +144,10 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-struct Reader<'a> {
-    path: &'a str,
-    diags: &'a mut Diagnostics,
+/// Walks one file's tables, collecting structural problems as `(item, message)`; each method and
+/// type takes the notes gathered while walking it, so they can be reported in file order.
+struct Reader {
+    notes: Vec<(String, String)>,
 }
 
 /// `"{kind} {name}"` when the table has a string `name` (or `value` for enum values), else
@@ -170,9 +179,9 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-impl Reader<'_> {
+impl Reader {
     fn error(&mut self, item: &str, message: impl Into<String>) {
-        self.diags.push(self.path, item, message);
+        self.notes.push((item.to_owned(), message.into()));
     }
 
     fn check_keys(&mut self, item: &str, table: &Table, known: &[&str]) {
@@ -287,6 +296,7 @@ impl Reader<'_> {
             label: item,
             params,
             deprecated,
+            notes: std::mem::take(&mut self.notes),
         }
     }
 
@@ -329,6 +339,7 @@ impl Reader<'_> {
             label: item,
             fields,
             values,
+            notes: std::mem::take(&mut self.notes),
         }
     }
 

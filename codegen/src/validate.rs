@@ -45,6 +45,8 @@ const RESERVED_PARAM_NAMES: &[&str] = &[
 struct Decl {
     path: String,
     module: String,
+    /// Position in its file's `[[type]]` array: tells the declaration from a duplicate.
+    index: usize,
 }
 
 /// Where a method's names are taken.
@@ -57,148 +59,44 @@ struct MethodDecl {
 pub(crate) fn validate(raw_files: Vec<RawFile>, diags: &mut Diagnostics) -> Schema {
     let mut v = Validator {
         diags,
-        types: BTreeMap::new(),
+        types: declare_types(&raw_files),
+        scopes: BTreeMap::new(),
+        methods: BTreeMap::new(),
+        rust_names: BTreeMap::new(),
+        type_names: BTreeMap::new(),
     };
-    let mut scopes: BTreeMap<String, String> = BTreeMap::new();
-    let mut files: Vec<(ScopeFile, Vec<Option<String>>)> = Vec::new();
-
-    // Every type name first: fields may refer to types declared further down or in common.toml.
-    for file in &raw_files {
-        let module = module_name(file);
-        for t in &file.types {
-            let Some(name) = &t.name else { continue };
-            match v.types.get(name) {
-                Some(first) => {
-                    let message = format!("duplicate type name (first declared in {})", first.path);
-                    v.diags.push(&file.path, &t.label, message);
-                }
-                None => {
-                    v.types.insert(
-                        name.clone(),
-                        Decl {
-                            path: file.path.clone(),
-                            module: module.clone(),
-                        },
-                    );
-                }
-            }
-        }
-    }
-
-    let mut methods: BTreeMap<String, MethodDecl> = BTreeMap::new();
-    let mut rust_names: BTreeMap<String, String> = BTreeMap::new();
-    let mut type_names: BTreeMap<String, String> = BTreeMap::new();
-    for raw in raw_files {
-        let module = module_name(&raw);
-        let path = raw.path.clone();
-        let is_common_file = Path::new(&raw.path)
-            .file_name()
-            .is_some_and(|n| n == "common.toml");
-        if let Some(scope) = &raw.scope {
-            v.scope(&path, scope, &module, is_common_file);
-            if let Some(first) = scopes.insert(module.clone(), path.clone()) {
-                v.diags.push(
-                    &path,
-                    "",
-                    format!("scope {scope:?} is also declared in {first}"),
-                );
-            }
-        }
-        if let Some(description) = &raw.description {
-            v.one_line(&path, "", "description", description);
-        }
-
-        let types: Vec<TypeDef> = raw
-            .types
-            .iter()
-            .filter_map(|t| v.named_type(&path, &module, t))
-            .collect();
-        let local_types: BTreeSet<&str> = types.iter().map(|t| t.name.as_str()).collect();
-        let mut file_methods = Vec::new();
-        let mut replacements = Vec::new();
-        for m in &raw.methods {
-            if is_common_file {
-                let message = "methods are not allowed in common.toml (it holds shared types only)";
-                v.diags.push(&path, &m.label, message);
-                continue;
-            }
-            let Some(method) = v.method(&path, &module, m) else {
-                continue;
-            };
-            if let Some(first) = methods.get(&method.name) {
-                v.diags.push(
-                    &path,
-                    &m.label,
-                    format!("duplicate method (first declared in {})", first.path),
-                );
-                continue;
-            }
-            if let Some(first) = rust_names.get(&method.rust) {
-                v.diags.push(
-                    &path,
-                    &m.label,
-                    format!("Rust name {:?} is also used by method {first}", method.rust),
-                );
-            } else if let Some(first) = type_names.get(&method.type_name) {
-                let message = format!(
-                    "request type {:?} is also the request type of method {first}",
-                    method.type_name
-                );
-                v.diags.push(&path, &m.label, message);
-            } else if local_types.contains(method.type_name.as_str()) {
-                let message = format!(
-                    "request type {:?} clashes with the type of that name in this file; rename the type (or set \"rust\" on the method)",
-                    method.type_name
-                );
-                v.diags.push(&path, &m.label, message);
-            }
-            rust_names
-                .entry(method.rust.clone())
-                .or_insert_with(|| method.name.clone());
-            type_names
-                .entry(method.type_name.clone())
-                .or_insert_with(|| method.name.clone());
-            methods.insert(
-                method.name.clone(),
-                MethodDecl {
-                    path: path.clone(),
-                    rust: method.rust.clone(),
-                    type_name: method.type_name.clone(),
-                },
-            );
-            replacements.push(match &m.deprecated {
-                RawDeprecated::Replacement(name) => Some(name.clone()),
-                _ => None,
-            });
-            file_methods.push(method);
-        }
-        v.recursion(&path, &types);
-        let file = ScopeFile {
-            path,
-            scope: raw.scope.unwrap_or_default(),
-            module,
-            description: raw.description,
-            methods: file_methods,
-            types,
-        };
-        files.push((file, replacements));
-    }
+    let mut files: Vec<ScopeFile> = raw_files.into_iter().map(|raw| v.file(raw)).collect();
 
     // Deprecation notes name the replacement's Rust names when the schema has it.
-    let mut out = Vec::with_capacity(files.len());
-    for (mut file, replacements) in files {
-        for (method, replacement) in file.methods.iter_mut().zip(replacements) {
-            if let (Some(d), Some(name)) = (&mut method.deprecated, replacement) {
-                d.replacement_rust = methods
-                    .get(&name)
-                    .map(|m| (m.rust.clone(), m.type_name.clone()));
-            }
+    for method in files.iter_mut().flat_map(|f| &mut f.methods) {
+        if let Some(d) = &mut method.deprecated
+            && let Some(replacement) = d.replacement.as_ref().and_then(|r| v.methods.get(r))
+        {
+            d.replacement_rust = Some((replacement.rust.clone(), replacement.type_name.clone()));
         }
-        out.push(file);
     }
     // common.toml first: every other module may refer to it.
-    out.sort_by_key(|f| f.module != "common");
-    Schema { files: out }
+    files.sort_by_key(|f| f.module != "common");
+    Schema { files }
+}
+
+/// Every type name, before any field is checked: fields may refer to types declared further down
+/// or in common.toml. The first declaration of a name wins; later ones are reported in place.
+fn declare_types(files: &[RawFile]) -> BTreeMap<String, Decl> {
+    let mut types = BTreeMap::new();
+    for file in files {
+        let module = module_name(file);
+        for (index, t) in file.types.iter().enumerate() {
+            if let Some(name) = &t.name {
+                types.entry(name.clone()).or_insert_with(|| Decl {
+                    path: file.path.clone(),
+                    module: module.clone(),
+                    index,
+                });
+            }
+        }
+    }
+    types
 }
 
 fn module_name(file: &RawFile) -> String {
@@ -211,9 +109,121 @@ fn module_name(file: &RawFile) -> String {
 struct Validator<'a> {
     diags: &'a mut Diagnostics,
     types: BTreeMap<String, Decl>,
+    /// Module name -> the file that declared the scope.
+    scopes: BTreeMap<String, String>,
+    /// Wire name -> where it is declared and its Rust names.
+    methods: BTreeMap<String, MethodDecl>,
+    /// Client method name -> wire name of the method that has it.
+    rust_names: BTreeMap<String, String>,
+    /// Request type name -> wire name of the method that has it.
+    type_names: BTreeMap<String, String>,
 }
 
 impl Validator<'_> {
+    /// Validates one file. Reports come in file order: the file's own keys, then each method,
+    /// then each type, each item's structural problems (from `load`) before its meaning.
+    fn file(&mut self, raw: RawFile) -> ScopeFile {
+        let module = module_name(&raw);
+        let path = raw.path.clone();
+        self.notes(&path, raw.notes);
+        let is_common_file = Path::new(&raw.path)
+            .file_name()
+            .is_some_and(|n| n == "common.toml");
+        if let Some(scope) = &raw.scope {
+            self.scope(&path, scope, &module, is_common_file);
+            if let Some(first) = self.scopes.get(&module) {
+                let message = format!("scope {scope:?} is also declared in {first}");
+                self.diags.push(&path, "", message);
+            } else {
+                self.scopes.insert(module.clone(), path.clone());
+            }
+        }
+        if let Some(description) = &raw.description {
+            self.one_line(&path, "", "description", description);
+        }
+
+        let local_types: BTreeSet<String> =
+            raw.types.iter().filter_map(|t| t.name.clone()).collect();
+        let mut methods = Vec::with_capacity(raw.methods.len());
+        for m in raw.methods {
+            self.notes(&path, m.notes.clone());
+            if is_common_file {
+                let message = "methods are not allowed in common.toml (it holds shared types only)";
+                self.diags.push(&path, &m.label, message);
+                continue;
+            }
+            if let Some(method) = self.method(&path, &module, &m, &local_types) {
+                methods.push(method);
+            }
+        }
+        let mut types = Vec::with_capacity(raw.types.len());
+        for (index, t) in raw.types.into_iter().enumerate() {
+            self.notes(&path, t.notes.clone());
+            if let Some(t) = self.named_type(&path, &module, index, &t) {
+                types.push(t);
+            }
+        }
+        self.recursion(&path, &types);
+        ScopeFile {
+            path,
+            scope: raw.scope.unwrap_or_default(),
+            module,
+            description: raw.description,
+            methods,
+            types,
+        }
+    }
+
+    /// Structural problems `load` found in an item.
+    fn notes(&mut self, path: &str, notes: Vec<(String, String)>) {
+        for (item, message) in notes {
+            self.diags.push(path, &item, message);
+        }
+    }
+
+    /// Claims a method's names, reporting the ones already taken.
+    fn register(
+        &mut self,
+        path: &str,
+        item: &str,
+        name: &str,
+        rust: &str,
+        type_name: &str,
+        local_types: &BTreeSet<String>,
+    ) {
+        if let Some(first) = self.methods.get(name) {
+            let message = format!("duplicate method (first declared in {})", first.path);
+            self.diags.push(path, item, message);
+            return;
+        }
+        if let Some(first) = self.rust_names.get(rust) {
+            let message = format!("Rust name {rust:?} is also used by method {first}");
+            self.diags.push(path, item, message);
+        } else if let Some(first) = self.type_names.get(type_name) {
+            let message =
+                format!("request type {type_name:?} is also the request type of method {first}");
+            self.diags.push(path, item, message);
+        } else if local_types.contains(type_name) {
+            let message = format!(
+                "request type {type_name:?} clashes with the type of that name in this file; \
+                 rename the type (or set \"rust\" on the method)"
+            );
+            self.diags.push(path, item, message);
+        }
+        self.rust_names
+            .entry(rust.to_owned())
+            .or_insert_with(|| name.to_owned());
+        self.type_names
+            .entry(type_name.to_owned())
+            .or_insert_with(|| name.to_owned());
+        let decl = MethodDecl {
+            path: path.to_owned(),
+            rust: rust.to_owned(),
+            type_name: type_name.to_owned(),
+        };
+        self.methods.insert(name.to_owned(), decl);
+    }
+
     fn scope(&mut self, path: &str, scope: &str, module: &str, is_common_file: bool) {
         if let Err(why) = check_snake(module) {
             let message = format!(
@@ -222,11 +232,8 @@ impl Validator<'_> {
             self.diags.push(path, "", message);
         }
         if is_common_file && scope != "common" {
-            self.diags.push(
-                path,
-                "",
-                format!("common.toml must declare scope = \"common\", not {scope:?}"),
-            );
+            let message = format!("common.toml must declare scope = \"common\", not {scope:?}");
+            self.diags.push(path, "", message);
         }
         if !is_common_file && module == "common" {
             self.diags
@@ -282,7 +289,13 @@ impl Validator<'_> {
         ok.then_some(ty)
     }
 
-    fn method(&mut self, path: &str, module: &str, m: &RawMethod) -> Option<Method> {
+    fn method(
+        &mut self,
+        path: &str,
+        module: &str,
+        m: &RawMethod,
+        local_types: &BTreeSet<String>,
+    ) -> Option<Method> {
         let item = m.label.as_str();
         let name = m.name.as_deref()?;
         let mut ok = true;
@@ -311,6 +324,9 @@ impl Validator<'_> {
             self.diags
                 .push(path, item, format!("request type {why}; set \"rust\""));
             ok = false;
+        }
+        if let (Some(rust), Some(type_name)) = (&rust, &type_name) {
+            self.register(path, item, name, rust, type_name, local_types);
         }
         let description = m
             .description
@@ -487,10 +503,23 @@ impl Validator<'_> {
         ok.then_some(fields)
     }
 
-    fn named_type(&mut self, path: &str, module: &str, t: &RawType) -> Option<TypeDef> {
+    fn named_type(
+        &mut self,
+        path: &str,
+        module: &str,
+        index: usize,
+        t: &RawType,
+    ) -> Option<TypeDef> {
         let item = t.label.as_str();
         let name = t.name.as_deref()?;
         let mut ok = true;
+        if let Some(first) = self.types.get(name)
+            && (first.path != path || first.index != index)
+        {
+            let message = format!("duplicate type name (first declared in {})", first.path);
+            self.diags.push(path, item, message);
+            ok = false;
+        }
         if let Err(why) = check_pascal(name) {
             self.diags.push(path, item, format!("type name {why}"));
             ok = false;
