@@ -16,10 +16,15 @@ pub(crate) const MAX_COMMANDS: usize = 50;
 pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let halt = params.flag("halt").unwrap_or(false);
     let commands: Vec<(String, String)> = match params.get("cmd") {
-        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), text(v).unwrap_or_default())).collect(),
-        Some(Value::Array(items)) => {
-            items.iter().enumerate().map(|(i, v)| (i.to_string(), text(v).unwrap_or_default())).collect()
-        }
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), text(v).unwrap_or_default()))
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), text(v).unwrap_or_default()))
+            .collect(),
         _ => Vec::new(),
     };
     let mut results = Map::new();
@@ -67,12 +72,20 @@ pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
 fn run(portal: &mut Portal, ctx: &mut Ctx, command: &str, results: &Map<String, Value>) -> Outcome {
     let (method, query) = command.split_once('?').unwrap_or((command, ""));
     if method.eq_ignore_ascii_case("batch") {
-        return Err(ApiErr::bad("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage"));
+        return Err(ApiErr::bad(
+            "ERROR_BATCH_METHOD_NOT_ALLOWED",
+            "Method is not allowed for batch usage",
+        ));
     }
     let mut params = match crate::wire::php::decode(query) {
         Ok(Value::Object(map)) => map,
         Ok(_) => Map::new(),
-        Err(e) => return Err(ApiErr::bad("INVALID_REQUEST", format!("cannot parse the command: {e}"))),
+        Err(e) => {
+            return Err(ApiErr::bad(
+                "INVALID_REQUEST",
+                format!("cannot parse the command: {e}"),
+            ));
+        }
     };
     for value in params.values_mut() {
         substitute(value, results);
@@ -82,7 +95,11 @@ fn run(portal: &mut Portal, ctx: &mut Ctx, command: &str, results: &Map<String, 
 
 /// An empty PHP array is `[]` in JSON whatever it holds; Bitrix24 sends empty batch maps so.
 fn php_map(map: Map<String, Value>) -> Value {
-    if map.is_empty() { Value::Array(Vec::new()) } else { Value::Object(map) }
+    if map.is_empty() {
+        Value::Array(Vec::new())
+    } else {
+        Value::Object(map)
+    }
 }
 
 fn error_value(e: &ApiErr) -> Value {

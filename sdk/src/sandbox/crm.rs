@@ -66,8 +66,15 @@ const DEAL_FIELDS: &[(&str, &str)] = &[
 ];
 
 /// Fields the system maintains; writes to them are ignored.
-const READ_ONLY: &[&str] =
-    &["ID", "DATE_CREATE", "DATE_MODIFY", "CREATED_BY_ID", "MODIFY_BY_ID", "STAGE_SEMANTIC_ID", "IS_NEW"];
+const READ_ONLY: &[&str] = &[
+    "ID",
+    "DATE_CREATE",
+    "DATE_MODIFY",
+    "CREATED_BY_ID",
+    "MODIFY_BY_ID",
+    "STAGE_SEMANTIC_ID",
+    "IS_NEW",
+];
 
 /// Names whose camelCase form is not the mechanical one.
 const CAMEL_EXCEPTIONS: &[(&str, &str)] = &[
@@ -87,31 +94,46 @@ fn deal_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
 
 fn deal_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = deal_id(params)?;
-    let deal = portal.deals.get(&id).ok_or_else(|| ApiErr::not_found("Deal"))?;
+    let deal = portal
+        .deals
+        .get(&id)
+        .ok_or_else(|| ApiErr::not_found("Deal"))?;
     Ok(Reply::of(Value::Object(deal.clone())))
 }
 
 fn deal_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let id = deal_id(params)?;
-    let deal = portal.deals.get_mut(&id).ok_or_else(|| ApiErr::not_found("Deal"))?;
+    let deal = portal
+        .deals
+        .get_mut(&id)
+        .ok_or_else(|| ApiErr::not_found("Deal"))?;
     for (key, value) in writable(params.nested("fields").0) {
         deal.insert(key, classic_value(value));
     }
     deal.insert("DATE_MODIFY".into(), Value::String(iso_now()));
-    deal.insert("MODIFY_BY_ID".into(), Value::String(ctx.user_id.to_string()));
+    deal.insert(
+        "MODIFY_BY_ID".into(),
+        Value::String(ctx.user_id.to_string()),
+    );
     Ok(Reply::of(true))
 }
 
 fn deal_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = deal_id(params)?;
-    portal.deals.remove(&id).ok_or_else(|| ApiErr::not_found("Deal"))?;
+    portal
+        .deals
+        .remove(&id)
+        .ok_or_else(|| ApiErr::not_found("Deal"))?;
     Ok(Reply::of(true))
 }
 
 fn deal_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let rows = query(portal.deals.values(), params, "ID")?;
     let select = Select::new(&params.list("select"), true);
-    let rows = rows.into_iter().map(|d| Value::Object(select.apply(d))).collect();
+    let rows = rows
+        .into_iter()
+        .map(|d| Value::Object(select.apply(d)))
+        .collect();
     page(rows, params)
 }
 
@@ -161,7 +183,10 @@ fn entity_type(params: &Params) -> Result<i64, ApiErr> {
 }
 
 fn item_id(params: &Params) -> Result<i64, ApiErr> {
-    params.int("id")?.filter(|id| *id > 0).ok_or_else(|| ApiErr::bad("NOT_FOUND", "Element not found"))
+    params
+        .int("id")?
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiErr::bad("NOT_FOUND", "Element not found"))
 }
 
 fn item_not_found() -> ApiErr {
@@ -172,7 +197,10 @@ fn item_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let entity = entity_type(params)?;
     let fields = params.nested("fields").0;
     let item = if entity == DEAL_TYPE {
-        let classic = fields.into_iter().map(|(k, v)| (upper_name(&k), v)).collect();
+        let classic = fields
+            .into_iter()
+            .map(|(k, v)| (upper_name(&k), v))
+            .collect();
         let id = portal.insert_deal(writable(classic), ctx.user_id);
         deal_as_item(&portal.deals[&id])
     } else {
@@ -197,7 +225,9 @@ fn item_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     } else {
         portal.items.get(&(entity, id)).cloned()
     };
-    Ok(Reply::of(json!({ "item": item.ok_or_else(item_not_found)? })))
+    Ok(Reply::of(
+        json!({ "item": item.ok_or_else(item_not_found)? }),
+    ))
 }
 
 fn item_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
@@ -205,14 +235,20 @@ fn item_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let fields = params.nested("fields").0;
     let item = if entity == DEAL_TYPE {
         let deal = portal.deals.get_mut(&id).ok_or_else(item_not_found)?;
-        let classic = fields.into_iter().map(|(k, v)| (upper_name(&k), v)).collect();
+        let classic = fields
+            .into_iter()
+            .map(|(k, v)| (upper_name(&k), v))
+            .collect();
         for (key, value) in writable(classic) {
             deal.insert(key, classic_value(value));
         }
         deal.insert("DATE_MODIFY".into(), Value::String(iso_now()));
         deal_as_item(deal)
     } else {
-        let item = portal.items.get_mut(&(entity, id)).ok_or_else(item_not_found)?;
+        let item = portal
+            .items
+            .get_mut(&(entity, id))
+            .ok_or_else(item_not_found)?;
         item.extend(fields.into_iter().filter(|(k, _)| k != "id"));
         item.insert("updatedBy".into(), json!(ctx.user_id));
         item.insert("updatedTime".into(), json!(iso_now()));
@@ -241,11 +277,19 @@ fn item_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
         deals = portal.deals.values().map(deal_as_item).collect();
         Box::new(deals.iter())
     } else {
-        Box::new(portal.items.range((entity, 0)..(entity + 1, 0)).map(|(_, item)| item))
+        Box::new(
+            portal
+                .items
+                .range((entity, 0)..(entity + 1, 0))
+                .map(|(_, item)| item),
+        )
     };
     let rows = query(source, params, "id")?;
     let select = Select::new(&params.list("select"), false);
-    let items: Vec<Value> = rows.into_iter().map(|i| Value::Object(select.apply(i))).collect();
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|i| Value::Object(select.apply(i)))
+        .collect();
     let mut reply = page(items, params)?;
     reply.result = json!({ "items": reply.result });
     Ok(reply)
@@ -265,7 +309,11 @@ fn deal_as_item(deal: &Map<String, Value>) -> Map<String, Value> {
     let mut item = Map::with_capacity(deal.len() + 1);
     item.insert("entityTypeId".into(), json!(DEAL_TYPE));
     for (key, value) in deal {
-        let kind = DEAL_FIELDS.iter().find(|(n, _)| n == key).map(|(_, k)| *k).unwrap_or("string");
+        let kind = DEAL_FIELDS
+            .iter()
+            .find(|(n, _)| n == key)
+            .map(|(_, k)| *k)
+            .unwrap_or("string");
         let typed = match kind {
             "integer" | "user" | "crm_company" | "crm_contact" | "crm_category" => {
                 int(value).map(Value::from).unwrap_or(Value::Null)
@@ -328,17 +376,25 @@ impl Select {
     fn new(select: &[Value], classic: bool) -> Self {
         let names: Vec<String> = select.iter().filter_map(text).collect();
         let all = names.is_empty() || names.iter().any(|n| n == "*");
-        let user_fields = names.iter().any(|n| n.eq_ignore_ascii_case("UF_*") || n == "uf*");
+        let user_fields = names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("UF_*") || n == "uf*");
         let mut fields: Vec<String> = names.into_iter().filter(|n| n != "*").collect();
         fields.push(if classic { "ID" } else { "id" }.to_owned());
-        Self { all, user_fields, fields }
+        Self {
+            all,
+            user_fields,
+            fields,
+        }
     }
 
     fn apply(&self, row: &Map<String, Value>) -> Map<String, Value> {
         row.iter()
             .filter(|(k, _)| {
                 let user_field = k.starts_with("UF_") || k.starts_with("uf");
-                (self.all && !user_field) || (user_field && self.user_fields) || self.fields.contains(k)
+                (self.all && !user_field)
+                    || (user_field && self.user_fields)
+                    || self.fields.contains(k)
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
@@ -356,9 +412,17 @@ const OPERATORS: &[&str] = &["!@", "!=", ">=", "<=", "@", "!", ">", "<", "=", "%
 
 impl Condition {
     fn parse(key: &str, value: &Value) -> Self {
-        let op = OPERATORS.iter().find(|op| key.starts_with(**op)).copied().unwrap_or("=");
+        let op = OPERATORS
+            .iter()
+            .find(|op| key.starts_with(**op))
+            .copied()
+            .unwrap_or("=");
         let field = key.strip_prefix(op).unwrap_or(key).to_owned();
-        Self { field, op, value: value.clone() }
+        Self {
+            field,
+            op,
+            value: value.clone(),
+        }
     }
 
     fn matches(&self, row: &Map<String, Value>) -> bool {
@@ -379,7 +443,10 @@ impl Condition {
             "!@" => !in_list(),
             "%" => {
                 let needle = text(&self.value).unwrap_or_default().to_lowercase();
-                text(have).unwrap_or_default().to_lowercase().contains(&needle)
+                text(have)
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains(&needle)
             }
             _ => false,
         }
@@ -391,7 +458,9 @@ impl Condition {
 fn compare(a: &Value, b: &Value) -> Ordering {
     match (float(a), float(b)) {
         (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-        _ => text(a).unwrap_or_default().cmp(&text(b).unwrap_or_default()),
+        _ => text(a)
+            .unwrap_or_default()
+            .cmp(&text(b).unwrap_or_default()),
     }
 }
 
@@ -405,13 +474,19 @@ fn query<'a>(
         .obj("filter")
         .map(|f| f.iter().map(|(k, v)| Condition::parse(k, v)).collect())
         .unwrap_or_default();
-    let mut rows: Vec<&Map<String, Value>> =
-        rows.filter(|row| conditions.iter().all(|c| c.matches(row))).collect();
+    let mut rows: Vec<&Map<String, Value>> = rows
+        .filter(|row| conditions.iter().all(|c| c.matches(row)))
+        .collect();
     let mut order: Vec<(String, bool)> = params
         .obj("order")
         .map(|o| {
             o.iter()
-                .map(|(k, v)| (k.clone(), text(v).is_some_and(|d| d.eq_ignore_ascii_case("DESC"))))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        text(v).is_some_and(|d| d.eq_ignore_ascii_case("DESC")),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -420,7 +495,10 @@ fn query<'a>(
     }
     rows.sort_by(|a, b| {
         for (field, desc) in &order {
-            let (x, y) = (a.get(field).unwrap_or(&Value::Null), b.get(field).unwrap_or(&Value::Null));
+            let (x, y) = (
+                a.get(field).unwrap_or(&Value::Null),
+                b.get(field).unwrap_or(&Value::Null),
+            );
             let ord = compare(x, y);
             if ord != Ordering::Equal {
                 return if *desc { ord.reverse() } else { ord };
@@ -443,7 +521,11 @@ pub(crate) fn page(rows: Vec<Value>, params: &Params) -> Outcome {
     let total = rows.len();
     let result: Vec<Value> = rows.into_iter().skip(start).take(PAGE).collect();
     let next = (start + PAGE < total).then(|| (start + PAGE) as i64);
-    Ok(Reply { result: Value::Array(result), total: Some(total as i64), next })
+    Ok(Reply {
+        result: Value::Array(result),
+        total: Some(total as i64),
+        next,
+    })
 }
 
 #[cfg(test)]
@@ -452,7 +534,13 @@ mod tests {
 
     #[test]
     fn camel_names_round_trip() {
-        for upper in ["ASSIGNED_BY_ID", "TITLE", "DATE_CREATE", "IS_MANUAL_OPPORTUNITY", "BEGINDATE"] {
+        for upper in [
+            "ASSIGNED_BY_ID",
+            "TITLE",
+            "DATE_CREATE",
+            "IS_MANUAL_OPPORTUNITY",
+            "BEGINDATE",
+        ] {
             assert_eq!(upper_name(&camel_name(upper)), upper);
         }
         assert_eq!(camel_name("ASSIGNED_BY_ID"), "assignedById");
@@ -461,7 +549,8 @@ mod tests {
 
     #[test]
     fn conditions_compare_numbers_as_numbers() {
-        let row: Map<String, Value> = serde_json::from_str(r#"{"ID":"10","TITLE":"Big Deal"}"#).unwrap();
+        let row: Map<String, Value> =
+            serde_json::from_str(r#"{"ID":"10","TITLE":"Big Deal"}"#).unwrap();
         assert!(Condition::parse(">ID", &json!(9)).matches(&row));
         assert!(!Condition::parse(">ID", &json!("10")).matches(&row));
         assert!(Condition::parse("@ID", &json!(["3", 10])).matches(&row));

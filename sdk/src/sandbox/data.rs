@@ -104,17 +104,25 @@ pub(crate) struct Portal {
 
 /// Unix seconds now.
 pub(crate) fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// `2024-08-29T10:29:54+00:00`, the format Bitrix24 uses for datetimes.
 pub(crate) fn iso_now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S+00:00")
+        .to_string()
 }
 
 impl Portal {
     pub(crate) fn new(config: &SandboxConfig, base: &Url) -> Self {
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
             ^ u64::from(base.port().unwrap_or(0)) << 48;
         let mut portal = Self {
             rng: seed | 1,
@@ -154,13 +162,18 @@ impl Portal {
             (2, "Boris", "Sales", "boris@sandbox.test"),
             (3, "Clara", "Support", "clara@sandbox.test"),
         ] {
-            portal.users.insert(id, user_record(id, name, last, email, false));
+            portal
+                .users
+                .insert(id, user_record(id, name, last, email, false));
         }
         for _ in 0..config.seed_deals {
             let id = portal.next_deal_id;
             let mut fields = Map::new();
             fields.insert("TITLE".into(), json!(format!("Deal #{id}")));
-            fields.insert("OPPORTUNITY".into(), json!(format!("{}.00", (id * 37) % 10_000)));
+            fields.insert(
+                "OPPORTUNITY".into(),
+                json!(format!("{}.00", (id * 37) % 10_000)),
+            );
             portal.insert_deal(fields, 1);
         }
         portal
@@ -174,7 +187,10 @@ impl Portal {
             self.rng ^= self.rng << 13;
             self.rng ^= self.rng >> 7;
             self.rng ^= self.rng << 17;
-            out.push_str(&format!("{:016x}", self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)));
+            out.push_str(&format!(
+                "{:016x}",
+                self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+            ));
         }
         out.truncate(bytes * 2);
         out
@@ -186,11 +202,10 @@ impl Portal {
         }
         let code = Secret::new(self.token(8));
         self.webhooks.insert(user_id, code.clone());
-        if !self.users.contains_key(&user_id) {
-            let name = format!("User{user_id}");
+        self.users.entry(user_id).or_insert_with(|| {
             let email = format!("user{user_id}@sandbox.test");
-            self.users.insert(user_id, user_record(user_id, &name, "Sandbox", &email, false));
-        }
+            user_record(user_id, &format!("User{user_id}"), "Sandbox", &email, false)
+        });
         code
     }
 
@@ -198,7 +213,13 @@ impl Portal {
     pub(crate) fn grant(&mut self, user_id: i64, ttl: Duration) -> Tokens {
         let access = self.token(16);
         let refresh = self.token(16);
-        self.access.insert(access.clone(), Grant { user_id, expires_at: Instant::now() + ttl });
+        self.access.insert(
+            access.clone(),
+            Grant {
+                user_id,
+                expires_at: Instant::now() + ttl,
+            },
+        );
         self.refresh.insert(refresh.clone(), user_id);
         let mut tokens = Tokens::new(access, refresh);
         tokens.expires_at = Some(unix_now() + ttl.as_secs() as i64);
@@ -266,29 +287,61 @@ impl Portal {
     /// The private chat between two users, created on first use.
     pub(crate) fn private_chat(&mut self, a: i64, b: i64) -> i64 {
         if let Some(chat) = self.chats.values().find(|c| {
-            c.kind == "P" && c.members.contains(&a) && c.members.contains(&b) && (a != b || c.members.len() == 1)
+            c.kind == "P"
+                && c.members.contains(&a)
+                && c.members.contains(&b)
+                && (a != b || c.members.len() == 1)
         }) {
             return chat.id;
         }
         self.new_chat(String::new(), "P", vec![a, b])
     }
 
-    pub(crate) fn new_chat(&mut self, title: String, kind: &'static str, mut members: Vec<i64>) -> i64 {
+    pub(crate) fn new_chat(
+        &mut self,
+        title: String,
+        kind: &'static str,
+        mut members: Vec<i64>,
+    ) -> i64 {
         members.dedup();
         let id = self.next_chat_id;
         self.next_chat_id += 1;
-        self.chats.insert(id, Chat { id, title, kind, members });
+        self.chats.insert(
+            id,
+            Chat {
+                id,
+                title,
+                kind,
+                members,
+            },
+        );
         id
     }
 
-    pub(crate) fn add_message(&mut self, dialog_id: String, chat_id: i64, author_id: i64, text: String) -> i64 {
+    pub(crate) fn add_message(
+        &mut self,
+        dialog_id: String,
+        chat_id: i64,
+        author_id: i64,
+        text: String,
+    ) -> i64 {
         let id = self.messages.len() as i64 + 1;
-        self.messages.push(StoredMessage { id, dialog_id, chat_id, author_id, text, deleted: false });
+        self.messages.push(StoredMessage {
+            id,
+            dialog_id,
+            chat_id,
+            author_id,
+            text,
+            deleted: false,
+        });
         id
     }
 
     pub(crate) fn message_mut(&mut self, id: i64) -> Option<&mut StoredMessage> {
-        usize::try_from(id - 1).ok().and_then(|i| self.messages.get_mut(i)).filter(|m| !m.deleted)
+        usize::try_from(id - 1)
+            .ok()
+            .and_then(|i| self.messages.get_mut(i))
+            .filter(|m| !m.deleted)
     }
 }
 
@@ -302,7 +355,13 @@ pub(crate) fn classic_value(value: Value) -> Value {
     }
 }
 
-pub(crate) fn user_record(id: i64, name: &str, last: &str, email: &str, is_bot: bool) -> Map<String, Value> {
+pub(crate) fn user_record(
+    id: i64,
+    name: &str,
+    last: &str,
+    email: &str,
+    is_bot: bool,
+) -> Map<String, Value> {
     let Value::Object(map) = json!({
         "ID": id.to_string(),
         "XML_ID": "",

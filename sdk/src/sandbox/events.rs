@@ -63,15 +63,24 @@ pub(crate) async fn deliver(shared: &Shared, events: Vec<PendingEvent>) {
         let sent = shared
             .http
             .post(&event.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .body(event.body)
             .send()
             .await;
         match sent {
             Ok(response) if response.status().is_success() => {
-                shared.counters.events_delivered.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .events_delivered
+                    .fetch_add(1, Ordering::Relaxed);
             }
-            Ok(response) => tracing::warn!(status = response.status().as_u16(), "event handler refused an event"),
+            Ok(response) => tracing::warn!(
+                status = response.status().as_u16(),
+                "event handler refused an event"
+            ),
             Err(e) => tracing::warn!("event handler unreachable: {}", e.without_url()),
         }
     }

@@ -69,7 +69,9 @@ fn is_url(s: &str) -> bool {
 
 fn register(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     app_only(ctx)?;
-    let code = params.str("CODE").ok_or_else(|| ApiErr::bad("CODE_ERROR", "Bot code isn't specified"))?;
+    let code = params
+        .str("CODE")
+        .ok_or_else(|| ApiErr::bad("CODE_ERROR", "Bot code isn't specified"))?;
     if let Some(bot) = portal.bots.values().find(|b| b.code == code) {
         return Ok(Reply::of(bot.id));
     }
@@ -77,35 +79,70 @@ fn register(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let handler = |key: &str| params.str(key).or_else(|| common.clone());
     let mut handlers = BTreeMap::new();
     for (param, event, code) in [
-        ("EVENT_MESSAGE_ADD", "ONIMBOTMESSAGEADD", "EVENT_MESSAGE_ADD_ERROR"),
-        ("EVENT_WELCOME_MESSAGE", "ONIMBOTJOINCHAT", "EVENT_WELCOME_MESSAGE_ERROR"),
-        ("EVENT_BOT_DELETE", "ONIMBOTDELETE", "EVENT_BOT_DELETE_ERROR"),
+        (
+            "EVENT_MESSAGE_ADD",
+            "ONIMBOTMESSAGEADD",
+            "EVENT_MESSAGE_ADD_ERROR",
+        ),
+        (
+            "EVENT_WELCOME_MESSAGE",
+            "ONIMBOTJOINCHAT",
+            "EVENT_WELCOME_MESSAGE_ERROR",
+        ),
+        (
+            "EVENT_BOT_DELETE",
+            "ONIMBOTDELETE",
+            "EVENT_BOT_DELETE_ERROR",
+        ),
     ] {
         match handler(param) {
             Some(url) if is_url(&url) => {
                 handlers.insert(event.to_owned(), url);
             }
-            _ => return Err(ApiErr::bad(code, format!("Event handler {param} is not a valid URL"))),
+            _ => {
+                return Err(ApiErr::bad(
+                    code,
+                    format!("Event handler {param} is not a valid URL"),
+                ));
+            }
         }
     }
     let properties = params.nested("PROPERTIES");
-    let name = properties.str("NAME").ok_or_else(|| ApiErr::bad("NAME_ERROR", "Bot name isn't specified"))?;
-    let id = new_bot_user(portal, &name, &properties.str("LAST_NAME").unwrap_or_default());
-    portal.bots.insert(id, Bot {
+    let name = properties
+        .str("NAME")
+        .ok_or_else(|| ApiErr::bad("NAME_ERROR", "Bot name isn't specified"))?;
+    let id = new_bot_user(
+        portal,
+        &name,
+        &properties.str("LAST_NAME").unwrap_or_default(),
+    );
+    portal.bots.insert(
         id,
-        code,
-        name,
-        openline: params.flag("OPENLINE").unwrap_or(false),
-        handlers,
-        v2: false,
-    });
+        Bot {
+            id,
+            code,
+            name,
+            openline: params.flag("OPENLINE").unwrap_or(false),
+            handlers,
+            v2: false,
+        },
+    );
     Ok(Reply::of(id))
 }
 
 /// Bots are portal users; their ids come from the user sequence.
 fn new_bot_user(portal: &mut Portal, name: &str, last_name: &str) -> i64 {
-    let id = portal.users.keys().next_back().copied().unwrap_or(0).max(100) + 1;
-    portal.users.insert(id, user_record(id, name, last_name, "", true));
+    let id = portal
+        .users
+        .keys()
+        .next_back()
+        .copied()
+        .unwrap_or(0)
+        .max(100)
+        + 1;
+    portal
+        .users
+        .insert(id, user_record(id, name, last_name, "", true));
     id
 }
 
@@ -134,7 +171,10 @@ fn update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let id = bot_of(portal, params)?;
     let fields = params.nested("FIELDS");
     let properties = fields.nested("PROPERTIES");
-    let bot = portal.bots.get_mut(&id).ok_or_else(|| ApiErr::bad("BOT_ID_ERROR", "Bot not found"))?;
+    let bot = portal
+        .bots
+        .get_mut(&id)
+        .ok_or_else(|| ApiErr::bad("BOT_ID_ERROR", "Bot not found"))?;
     if let Some(url) = fields.str("EVENT_MESSAGE_ADD") {
         bot.handlers.insert("ONIMBOTMESSAGEADD".into(), url);
     }
@@ -151,7 +191,10 @@ fn bot_list(portal: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
         .filter(|b| !b.v2)
         .map(|b| {
             let openline = if b.openline { "Y" } else { "N" };
-            (b.id.to_string(), json!({"ID": b.id, "NAME": b.name, "CODE": b.code, "OPENLINE": openline}))
+            (
+                b.id.to_string(),
+                json!({"ID": b.id, "NAME": b.name, "CODE": b.code, "OPENLINE": openline}),
+            )
         })
         .collect();
     Ok(Reply::of(Value::Object(bots)))
@@ -162,14 +205,22 @@ fn bot_list(portal: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
 /// Where a dialog id points from `author`'s side: the chat, and the id a reply should use.
 fn resolve_dialog(portal: &mut Portal, author: i64, dialog: &str) -> Result<i64, ApiErr> {
     if let Some(chat) = dialog.strip_prefix("chat") {
-        let id: i64 = chat.parse().map_err(|_| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
+        let id: i64 = chat
+            .parse()
+            .map_err(|_| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
         return match portal.chats.get(&id) {
             Some(chat) if chat.members.contains(&author) => Ok(id),
-            Some(_) => Err(ApiErr::new(403, "ACCESS_ERROR", "You do not have access to the specified dialog")),
+            Some(_) => Err(ApiErr::new(
+                403,
+                "ACCESS_ERROR",
+                "You do not have access to the specified dialog",
+            )),
             None => Err(ApiErr::bad("CHAT_ID", "Chat not found")),
         };
     }
-    let user: i64 = dialog.parse().map_err(|_| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
+    let user: i64 = dialog
+        .parse()
+        .map_err(|_| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
     if !portal.users.contains_key(&user) {
         return Err(ApiErr::bad("USER_ID", "User not found"));
     }
@@ -187,7 +238,9 @@ fn message_text(params: &Params) -> Result<String, ApiErr> {
 fn bot_message_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     app_only(ctx)?;
     let bot = bot_of(portal, params)?;
-    let dialog = params.str("DIALOG_ID").ok_or_else(|| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
+    let dialog = params
+        .str("DIALOG_ID")
+        .ok_or_else(|| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
     let text = message_text(params)?;
     let chat = resolve_dialog(portal, bot, &dialog)?;
     Ok(Reply::of(portal.add_message(dialog, chat, bot, text)))
@@ -196,27 +249,35 @@ fn bot_message_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outco
 fn message_update(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = params.req_int("MESSAGE_ID", "MESSAGE_ID_ERROR")?;
     let text = params.str("MESSAGE").unwrap_or_default();
-    let message = portal.message_mut(id).ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
+    let message = portal
+        .message_mut(id)
+        .ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
     message.text = text;
     Ok(Reply::of(true))
 }
 
 fn message_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = params.req_int("MESSAGE_ID", "MESSAGE_ID_ERROR")?;
-    let message = portal.message_mut(id).ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
+    let message = portal
+        .message_mut(id)
+        .ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
     message.deleted = true;
     Ok(Reply::of(true))
 }
 
 fn message_like(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = params.req_int("MESSAGE_ID", "MESSAGE_ID_ERROR")?;
-    portal.message_mut(id).ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
+    portal
+        .message_mut(id)
+        .ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
     Ok(Reply::of(true))
 }
 
 /// A person's message: stored, then delivered to every bot in the chat with a handler.
 fn user_message_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
-    let dialog = params.str("DIALOG_ID").ok_or_else(|| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
+    let dialog = params
+        .str("DIALOG_ID")
+        .ok_or_else(|| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
     let text = message_text(params)?;
     let author = ctx.user_id;
     let chat_id = resolve_dialog(portal, author, &dialog)?;
@@ -224,14 +285,26 @@ fn user_message_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
     let Some(chat) = portal.chats.get(&chat_id).cloned() else {
         return Ok(Reply::of(message_id));
     };
-    let bots: Vec<Bot> =
-        chat.members.iter().filter(|m| **m != author).filter_map(|m| portal.bots.get(m).cloned()).collect();
+    let bots: Vec<Bot> = chat
+        .members
+        .iter()
+        .filter(|m| **m != author)
+        .filter_map(|m| portal.bots.get(m).cloned())
+        .collect();
     for bot in bots {
         // From the bot's side a private dialog is the author's user id; a group is `chatN`.
-        let bot_dialog = if chat.kind == "P" { author.to_string() } else { format!("chat{chat_id}") };
+        let bot_dialog = if chat.kind == "P" {
+            author.to_string()
+        } else {
+            format!("chat{chat_id}")
+        };
         let command = text.strip_prefix('/').and_then(|rest| {
             let name = rest.split_whitespace().next().unwrap_or_default();
-            portal.commands.values().find(|c| c.bot_id == bot.id && c.command.eq_ignore_ascii_case(name)).cloned()
+            portal
+                .commands
+                .values()
+                .find(|c| c.bot_id == bot.id && c.command.eq_ignore_ascii_case(name))
+                .cloned()
         });
         let message = json!({
             "MESSAGE": text,
@@ -251,13 +324,21 @@ fn user_message_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
         let user = events::user_block(portal, author);
         let (event, url, bot_block) = match command {
             Some(command) => {
-                let params = text.trim_start_matches('/').split_once(' ').map(|(_, p)| p).unwrap_or("");
+                let params = text
+                    .trim_start_matches('/')
+                    .split_once(' ')
+                    .map(|(_, p)| p)
+                    .unwrap_or("");
                 let block = json!({ command.id.to_string(): {
                     "AUTH": {}, "BOT_ID": bot.id, "BOT_CODE": bot.code, "COMMAND": command.command,
                     "COMMAND_ID": command.id, "COMMAND_PARAMS": params, "COMMAND_CONTEXT": "TEXTAREA",
                     "MESSAGE_ID": message_id,
                 }});
-                ("ONIMCOMMANDADD", Some(command.handler), json!({"COMMAND": block}))
+                (
+                    "ONIMCOMMANDADD",
+                    Some(command.handler),
+                    json!({"COMMAND": block}),
+                )
             }
             None => {
                 let url = bot.handlers.get("ONIMBOTMESSAGEADD").cloned();
@@ -278,7 +359,11 @@ fn user_message_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
 // ------------------------------------------------------------------ chats
 
 fn chat_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
-    let owner = if ctx.via == Via::OAuth { bot_of(portal, params).unwrap_or(ctx.user_id) } else { ctx.user_id };
+    let owner = if ctx.via == Via::OAuth {
+        bot_of(portal, params).unwrap_or(ctx.user_id)
+    } else {
+        ctx.user_id
+    };
     let mut members = vec![owner];
     for user in params.list("USERS") {
         match super::params::int(&user) {
@@ -292,7 +377,11 @@ fn chat_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
 
 fn chat_of(portal: &Portal, params: &Params) -> Result<i64, ApiErr> {
     let id = params.req_int("CHAT_ID", "CHAT_ID_EMPTY")?;
-    portal.chats.contains_key(&id).then_some(id).ok_or_else(|| ApiErr::bad("CHAT_ID_EMPTY", "Chat not found"))
+    portal
+        .chats
+        .contains_key(&id)
+        .then_some(id)
+        .ok_or_else(|| ApiErr::bad("CHAT_ID_EMPTY", "Chat not found"))
 }
 
 fn chat_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
@@ -311,7 +400,9 @@ fn chat_leave(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
 
 fn chat_update_title(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = chat_of(portal, params)?;
-    let title = params.str("TITLE").ok_or_else(|| ApiErr::bad("TITLE_EMPTY", "Title can't be empty"))?;
+    let title = params
+        .str("TITLE")
+        .ok_or_else(|| ApiErr::bad("TITLE_EMPTY", "Title can't be empty"))?;
     if let Some(chat) = portal.chats.get_mut(&id) {
         chat.title = title;
     }
@@ -320,7 +411,11 @@ fn chat_update_title(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outco
 
 fn chat_user_add(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = chat_of(portal, params)?;
-    let users: Vec<i64> = params.list("USERS").iter().filter_map(super::params::int).collect();
+    let users: Vec<i64> = params
+        .list("USERS")
+        .iter()
+        .filter_map(super::params::int)
+        .collect();
     if users.is_empty() || users.iter().any(|u| !portal.users.contains_key(u)) {
         return Err(ApiErr::bad("WRONG_REQUEST", "User list is not valid"));
     }
@@ -345,7 +440,13 @@ fn chat_user_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcom
 
 fn chat_user_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = chat_of(portal, params)?;
-    Ok(Reply::of(json!(portal.chats.get(&id).map(|c| c.members.clone()).unwrap_or_default())))
+    Ok(Reply::of(json!(
+        portal
+            .chats
+            .get(&id)
+            .map(|c| c.members.clone())
+            .unwrap_or_default()
+    )))
 }
 
 // ------------------------------------------------------------------ commands
@@ -353,35 +454,63 @@ fn chat_user_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome 
 fn command_register(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     app_only(ctx)?;
     let bot_id = bot_of(portal, params)?;
-    let command = params.str("COMMAND").ok_or_else(|| ApiErr::bad("COMMAND_ERROR", "Command isn't specified"))?;
+    let command = params
+        .str("COMMAND")
+        .ok_or_else(|| ApiErr::bad("COMMAND_ERROR", "Command isn't specified"))?;
     let handler = params
         .str("EVENT_COMMAND_ADD")
         .filter(|u| is_url(u))
         .ok_or_else(|| ApiErr::bad("EVENT_COMMAND_ADD", "Event handler is not a valid URL"))?;
     let id = portal.next_command_id;
     portal.next_command_id += 1;
-    portal.commands.insert(id, Command { id, bot_id, command, handler });
+    portal.commands.insert(
+        id,
+        Command {
+            id,
+            bot_id,
+            command,
+            handler,
+        },
+    );
     Ok(Reply::of(id))
 }
 
 fn command_unregister(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     app_only(ctx)?;
     let id = params.req_int("COMMAND_ID", "COMMAND_ID_ERROR")?;
-    portal.commands.remove(&id).ok_or_else(|| ApiErr::bad("COMMAND_ID_ERROR", "Command not found"))?;
+    portal
+        .commands
+        .remove(&id)
+        .ok_or_else(|| ApiErr::bad("COMMAND_ID_ERROR", "Command not found"))?;
     Ok(Reply::of(true))
 }
 
 fn command_answer(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     app_only(ctx)?;
     let command_id = params.req_int("COMMAND_ID", "COMMAND_ID_ERROR")?;
-    let command =
-        portal.commands.get(&command_id).cloned().ok_or_else(|| ApiErr::bad("COMMAND_ID_ERROR", "Command not found"))?;
+    let command = portal
+        .commands
+        .get(&command_id)
+        .cloned()
+        .ok_or_else(|| ApiErr::bad("COMMAND_ID_ERROR", "Command not found"))?;
     let origin = params.req_int("MESSAGE_ID", "MESSAGE_ID_ERROR")?;
-    let origin = portal.message_mut(origin).map(|m| (m.dialog_id.clone(), m.chat_id, m.author_id));
-    let (_, chat, author) = origin.ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
+    let origin = portal
+        .message_mut(origin)
+        .map(|m| (m.dialog_id.clone(), m.chat_id, m.author_id));
+    let (_, chat, author) =
+        origin.ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
     let text = message_text(params)?;
-    let dialog = if portal.chats.get(&chat).is_some_and(|c| c.kind == "P") { author.to_string() } else { format!("chat{chat}") };
-    Ok(Reply::of(portal.add_message(dialog, chat, command.bot_id, text)))
+    let dialog = if portal.chats.get(&chat).is_some_and(|c| c.kind == "P") {
+        author.to_string()
+    } else {
+        format!("chat{chat}")
+    };
+    Ok(Reply::of(portal.add_message(
+        dialog,
+        chat,
+        command.bot_id,
+        text,
+    )))
 }
 
 // ------------------------------------------------------------------ imbot.v2
@@ -412,18 +541,27 @@ fn v2_user(portal: &Portal, id: i64) -> Value {
 }
 
 fn v2_bot_result(portal: &Portal, id: i64) -> Result<Reply, ApiErr> {
-    let bot = portal.bots.get(&id).ok_or_else(|| ApiErr::bad("BOT_NOT_FOUND", "Bot not found"))?;
-    Ok(Reply::of(json!({"bot": v2_bot(bot), "users": [v2_user(portal, id)]})))
+    let bot = portal
+        .bots
+        .get(&id)
+        .ok_or_else(|| ApiErr::bad("BOT_NOT_FOUND", "Bot not found"))?;
+    Ok(Reply::of(
+        json!({"bot": v2_bot(bot), "users": [v2_user(portal, id)]}),
+    ))
 }
 
 fn v2_register(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let fields = params.nested("fields");
-    let code = fields.str("code").ok_or_else(|| ApiErr::bad("BOT_CODE_REQUIRED", "Bot code is required"))?;
+    let code = fields
+        .str("code")
+        .ok_or_else(|| ApiErr::bad("BOT_CODE_REQUIRED", "Bot code is required"))?;
     if let Some(id) = portal.bots.values().find(|b| b.code == code).map(|b| b.id) {
         return v2_bot_result(portal, id);
     }
     let properties = fields.nested("properties");
-    let name = properties.str("name").ok_or_else(|| ApiErr::bad("BOT_NAME_REQUIRED", "Bot name is required"))?;
+    let name = properties
+        .str("name")
+        .ok_or_else(|| ApiErr::bad("BOT_NAME_REQUIRED", "Bot name is required"))?;
     let last_name = properties.str("lastName").unwrap_or_default();
     let mut handlers = BTreeMap::new();
     if let Some(url) = fields.str("webhookUrl").filter(|u| is_url(u)) {
@@ -431,16 +569,37 @@ fn v2_register(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     }
     let id = new_bot_user(portal, &name, &last_name);
     let openline = fields.flag("isSupportOpenline").unwrap_or(false);
-    portal.bots.insert(id, Bot { id, code, name, openline, handlers, v2: true });
+    portal.bots.insert(
+        id,
+        Bot {
+            id,
+            code,
+            name,
+            openline,
+            handlers,
+            v2: true,
+        },
+    );
     v2_bot_result(portal, id)
 }
 
 fn v2_bot_id(portal: &Portal, params: &Params) -> Result<i64, ApiErr> {
     if let Some(id) = params.int("botId")? {
-        return portal.bots.contains_key(&id).then_some(id).ok_or_else(|| ApiErr::bad("BOT_NOT_FOUND", "Bot not found"));
+        return portal
+            .bots
+            .contains_key(&id)
+            .then_some(id)
+            .ok_or_else(|| ApiErr::bad("BOT_NOT_FOUND", "Bot not found"));
     }
-    let code = params.str("code").ok_or_else(|| ApiErr::bad("BOT_ID_REQUIRED", "Bot id is required"))?;
-    portal.bots.values().find(|b| b.code == code).map(|b| b.id).ok_or_else(|| ApiErr::bad("BOT_NOT_FOUND", "Bot not found"))
+    let code = params
+        .str("code")
+        .ok_or_else(|| ApiErr::bad("BOT_ID_REQUIRED", "Bot id is required"))?;
+    portal
+        .bots
+        .values()
+        .find(|b| b.code == code)
+        .map(|b| b.id)
+        .ok_or_else(|| ApiErr::bad("BOT_NOT_FOUND", "Bot not found"))
 }
 
 fn v2_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
@@ -451,7 +610,9 @@ fn v2_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
 fn v2_list(portal: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
     let bots: Vec<Value> = portal.bots.values().map(v2_bot).collect();
     let users: Vec<Value> = portal.bots.keys().map(|id| v2_user(portal, *id)).collect();
-    Ok(Reply::of(json!({"bots": bots, "users": users, "hasNextPage": false})))
+    Ok(Reply::of(
+        json!({"bots": bots, "users": users, "hasNextPage": false}),
+    ))
 }
 
 fn v2_unregister(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
@@ -462,7 +623,9 @@ fn v2_unregister(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
 
 fn v2_send(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let bot = v2_bot_id(portal, params)?;
-    let dialog = params.str("dialogId").ok_or_else(|| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog id is required"))?;
+    let dialog = params
+        .str("dialogId")
+        .ok_or_else(|| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog id is required"))?;
     let fields = params.nested("fields");
     let text = fields.str("message").filter(|m| !m.trim().is_empty());
     let text = match text {
@@ -479,7 +642,9 @@ fn v2_update(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     v2_bot_id(portal, params)?;
     let id = params.req_int("messageId", "MESSAGE_NOT_FOUND")?;
     let text = params.nested("fields").str("message").unwrap_or_default();
-    let message = portal.message_mut(id).ok_or_else(|| ApiErr::bad("MESSAGE_NOT_FOUND", "Message not found"))?;
+    let message = portal
+        .message_mut(id)
+        .ok_or_else(|| ApiErr::bad("MESSAGE_NOT_FOUND", "Message not found"))?;
     message.text = text;
     Ok(Reply::of(json!({"result": true})))
 }
@@ -487,7 +652,9 @@ fn v2_update(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
 fn v2_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     v2_bot_id(portal, params)?;
     let id = params.req_int("messageId", "MESSAGE_NOT_FOUND")?;
-    let message = portal.message_mut(id).ok_or_else(|| ApiErr::bad("MESSAGE_NOT_FOUND", "Message not found"))?;
+    let message = portal
+        .message_mut(id)
+        .ok_or_else(|| ApiErr::bad("MESSAGE_NOT_FOUND", "Message not found"))?;
     message.deleted = true;
     Ok(Reply::of(json!({"result": true})))
 }

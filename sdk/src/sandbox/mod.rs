@@ -34,8 +34,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::{Client, Error, OAuthApp, Tokens};
-pub use data::StoredMessage;
 use data::Portal;
+pub use data::StoredMessage;
 
 /// Settings of a sandbox portal.
 #[derive(Debug, Clone)]
@@ -54,7 +54,9 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             access_token_ttl: Duration::from_secs(3600),
-            scopes: ["basic", "crm", "im", "imbot", "user"].map(String::from).to_vec(),
+            scopes: ["basic", "crm", "im", "imbot", "user"]
+                .map(String::from)
+                .to_vec(),
             seed_deals: 0,
         }
     }
@@ -105,19 +107,29 @@ pub enum Fault {
 impl Fault {
     /// An error envelope.
     pub fn error(status: u16, code: &str, description: &str) -> Self {
-        Self::Error { status, code: code.to_owned(), description: description.to_owned() }
+        Self::Error {
+            status,
+            code: code.to_owned(),
+            description: description.to_owned(),
+        }
     }
     /// A proxy's HTML error page with this status.
     pub fn html(status: u16) -> Self {
         Self::Body {
             status,
             content_type: "text/html".to_owned(),
-            body: format!("<html><head><title>{status}</title></head><body><h1>{status} Bad Gateway</h1><hr>nginx</body></html>"),
+            body: format!(
+                "<html><head><title>{status}</title></head><body><h1>{status} Bad Gateway</h1><hr>nginx</body></html>"
+            ),
         }
     }
     /// A raw body with status 200 and a JSON content type.
     pub fn body(body: &str) -> Self {
-        Self::Body { status: 200, content_type: "application/json".to_owned(), body: body.to_owned() }
+        Self::Body {
+            status: 200,
+            content_type: "application/json".to_owned(),
+            body: body.to_owned(),
+        }
     }
 }
 
@@ -162,8 +174,9 @@ impl Shared {
 
     pub(crate) fn take_fault(&self, method: &str) -> Option<Fault> {
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let index =
-            faults.iter().position(|(m, _)| m.as_deref().is_none_or(|m| m == method))?;
+        let index = faults
+            .iter()
+            .position(|(m, _)| m.as_deref().is_none_or(|m| m == method))?;
         faults.remove(index).map(|(_, fault)| fault)
     }
 }
@@ -211,7 +224,11 @@ impl Sandbox {
                 tracing::error!("sandbox server stopped: {e}");
             }
         });
-        Ok(Self { shared, addr, _shutdown: shutdown })
+        Ok(Self {
+            shared,
+            addr,
+            _shutdown: shutdown,
+        })
     }
 
     /// The portal's address, `http://127.0.0.1:<port>/`.
@@ -227,22 +244,35 @@ impl Sandbox {
     /// The incoming webhook URL of the portal's administrator (user 1).
     pub fn webhook_url(&self) -> String {
         let portal = self.shared.portal();
-        format!("{}rest/1/{}/", self.shared.base, portal.webhook_code.expose())
+        format!(
+            "{}rest/1/{}/",
+            self.shared.base,
+            portal.webhook_code.expose()
+        )
     }
 
     /// The OAuth application installed on the portal, renewing tokens at the sandbox's own
     /// `/oauth/token/`.
     pub fn oauth_app(&self) -> OAuthApp {
         let portal = self.shared.portal();
-        let token_url = self.shared.base.join("oauth/token/").unwrap_or_else(|_| self.shared.base.clone());
-        OAuthApp::new(portal.app.client_id.clone(), portal.app.client_secret.clone())
-            .with_token_url(token_url)
+        let token_url = self
+            .shared
+            .base
+            .join("oauth/token/")
+            .unwrap_or_else(|_| self.shared.base.clone());
+        OAuthApp::new(
+            portal.app.client_id.clone(),
+            portal.app.client_secret.clone(),
+        )
+        .with_token_url(token_url)
     }
 
     /// Issues a fresh token pair for the application acting as the administrator, as an
     /// installation or an authorization would.
     pub fn issue_tokens(&self) -> Tokens {
-        self.shared.portal().grant(1, self.shared.config.access_token_ttl)
+        self.shared
+            .portal()
+            .grant(1, self.shared.config.access_token_ttl)
     }
 
     /// A client authenticated with the administrator's webhook.
@@ -310,6 +340,8 @@ impl Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("url", &self.shared.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("url", &self.shared.base.as_str())
+            .finish_non_exhaustive()
     }
 }

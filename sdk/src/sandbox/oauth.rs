@@ -20,19 +20,40 @@ pub(crate) async fn token(
 ) -> Response {
     // Parameters come in the query (as documented) or in a form body.
     let mut params = serde_json::Map::new();
-    for source in [query.unwrap_or_default(), String::from_utf8_lossy(&body).into_owned()] {
+    for source in [
+        query.unwrap_or_default(),
+        String::from_utf8_lossy(&body).into_owned(),
+    ] {
         if let Ok(Value::Object(map)) = crate::wire::php::decode(&source) {
             params.extend(map);
         }
     }
-    let param = |k: &str| params.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let param = |k: &str| {
+        params
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let refuse = |status: StatusCode, code: &str, description: &str| {
-        shared.counters.refresh_failures.fetch_add(1, Ordering::Relaxed);
-        json_response(status, &json!({"error": code, "error_description": description}))
+        shared
+            .counters
+            .refresh_failures
+            .fetch_add(1, Ordering::Relaxed);
+        json_response(
+            status,
+            &json!({"error": code, "error_description": description}),
+        )
     };
     let mut portal = shared.portal();
-    if param("client_id") != portal.app.client_id || !portal.app.client_secret.ct_eq(&param("client_secret")) {
-        return refuse(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client credentials");
+    if param("client_id") != portal.app.client_id
+        || !portal.app.client_secret.ct_eq(&param("client_secret"))
+    {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client credentials",
+        );
     }
     let user_id = match param("grant_type").as_str() {
         "refresh_token" => match portal.refresh.remove(&param("refresh_token")) {
@@ -43,7 +64,13 @@ pub(crate) async fn token(
             Some(user_id) => user_id,
             None => return refuse(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid grant"),
         },
-        _ => return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Unsupported grant_type"),
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Unsupported grant_type",
+            );
+        }
     };
     let ttl = shared.config.access_token_ttl;
     let tokens = portal.grant(user_id, ttl);

@@ -15,7 +15,11 @@ pub(crate) struct ApiErr {
 
 impl ApiErr {
     pub(crate) fn new(status: u16, code: &str, description: impl Into<String>) -> Self {
-        Self { status, code: code.to_owned(), description: description.into() }
+        Self {
+            status,
+            code: code.to_owned(),
+            description: description.into(),
+        }
     }
     /// A method's validation error: 400 with a code.
     pub(crate) fn bad(code: &str, description: impl Into<String>) -> Self {
@@ -37,7 +41,11 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub(crate) fn of(result: impl Into<Value>) -> Self {
-        Self { result: result.into(), total: None, next: None }
+        Self {
+            result: result.into(),
+            total: None,
+            next: None,
+        }
     }
 }
 
@@ -52,7 +60,12 @@ impl Params {
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         self.0
             .get(key)
-            .or_else(|| self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+            .or_else(|| {
+                self.0
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v)
+            })
             .filter(|v| !v.is_null())
     }
 
@@ -70,7 +83,8 @@ impl Params {
     }
 
     pub(crate) fn req_int(&self, key: &str, code: &str) -> Result<i64, ApiErr> {
-        self.int(key)?.ok_or_else(|| ApiErr::bad(code, format!("{key} is required")))
+        self.int(key)?
+            .ok_or_else(|| ApiErr::bad(code, format!("{key} is required")))
     }
 
     pub(crate) fn flag(&self, key: &str) -> Option<bool> {
@@ -117,7 +131,9 @@ pub(crate) fn text(v: &Value) -> Option<String> {
 /// A scalar as an integer: numbers and numeric strings.
 pub(crate) fn int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }

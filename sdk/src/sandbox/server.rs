@@ -62,12 +62,25 @@ pub(crate) fn lookup(method: &str) -> Option<(&'static str, Handler)> {
 }
 
 /// Runs one method against the locked portal: scope check, then the handler.
-pub(crate) fn execute(portal: &mut Portal, ctx: &mut Ctx, method: &str, params: &Params) -> Outcome {
+pub(crate) fn execute(
+    portal: &mut Portal,
+    ctx: &mut Ctx,
+    method: &str,
+    params: &Params,
+) -> Outcome {
     let Some((scope, handler)) = lookup(method) else {
-        return Err(ApiErr::new(404, "ERROR_METHOD_NOT_FOUND", "Method not found!"));
+        return Err(ApiErr::new(
+            404,
+            "ERROR_METHOD_NOT_FOUND",
+            "Method not found!",
+        ));
     };
     if scope != "basic" && !ctx.shared.config.scopes.iter().any(|s| s == scope) {
-        let holder = if ctx.via == Via::Webhook { "webhook" } else { "access" };
+        let holder = if ctx.via == Via::Webhook {
+            "webhook"
+        } else {
+            "access"
+        };
         return Err(ApiErr::new(
             401,
             "insufficient_scope",
@@ -91,7 +104,13 @@ async fn rest(
     let (webhook, method) = match segments.as_slice() {
         [method] => (None, *method),
         [user, code, method] => (Some((*user, *code)), *method),
-        _ => return envelope_error(&ApiErr::new(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")),
+        _ => {
+            return envelope_error(&ApiErr::new(
+                404,
+                "ERROR_METHOD_NOT_FOUND",
+                "Method not found!",
+            ));
+        }
     };
     // `profile.json` and `profile` are the same call.
     let method = method.strip_suffix(".json").unwrap_or(method).to_owned();
@@ -112,7 +131,12 @@ async fn rest(
         match identity {
             Err(e) => (Err(e), Vec::new()),
             Ok((user_id, via)) => {
-                let mut ctx = Ctx { user_id, via, shared: &shared, events: Vec::new() };
+                let mut ctx = Ctx {
+                    user_id,
+                    via,
+                    shared: &shared,
+                    events: Vec::new(),
+                };
                 let outcome = execute(&mut portal, &mut ctx, &method, &params);
                 (outcome, ctx.events)
             }
@@ -138,13 +162,23 @@ fn webhook_user(portal: &Portal, user: &str, code: &str) -> Result<i64, ApiErr> 
 
 fn token_user(portal: &Portal, auth: Option<&Value>) -> Result<i64, ApiErr> {
     let Some(token) = auth.and_then(Value::as_str).filter(|t| !t.is_empty()) else {
-        return Err(ApiErr::new(401, "NO_AUTH_FOUND", "Wrong authorization data"));
+        return Err(ApiErr::new(
+            401,
+            "NO_AUTH_FOUND",
+            "Wrong authorization data",
+        ));
     };
     match portal.access.get(token) {
-        None => Err(ApiErr::new(401, "invalid_token", "The access token provided is invalid.")),
-        Some(grant) if grant.expires_at <= Instant::now() => {
-            Err(ApiErr::new(401, "expired_token", "The access token provided has expired."))
-        }
+        None => Err(ApiErr::new(
+            401,
+            "invalid_token",
+            "The access token provided is invalid.",
+        )),
+        Some(grant) if grant.expires_at <= Instant::now() => Err(ApiErr::new(
+            401,
+            "expired_token",
+            "The access token provided has expired.",
+        )),
         Some(grant) => Ok(grant.user_id),
     }
 }
@@ -153,7 +187,10 @@ fn token_user(portal: &Portal, auth: Option<&Value>) -> Result<i64, ApiErr> {
 fn read_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiErr> {
     let mut params = Map::new();
     if let Some(query) = query.filter(|q| !q.is_empty()) {
-        merge(&mut params, crate::wire::php::decode(query).map_err(form_error)?);
+        merge(
+            &mut params,
+            crate::wire::php::decode(query).map_err(form_error)?,
+        );
     }
     if !body.is_empty() {
         let content_type = headers
@@ -162,7 +199,10 @@ fn read_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<
             .unwrap_or("");
         let value = if content_type.starts_with("application/json") {
             serde_json::from_slice(body).map_err(|e| {
-                ApiErr::bad("INVALID_REQUEST", format!("request body is not valid JSON: {e}"))
+                ApiErr::bad(
+                    "INVALID_REQUEST",
+                    format!("request body is not valid JSON: {e}"),
+                )
             })?
         } else {
             let body = std::str::from_utf8(body)
@@ -183,7 +223,12 @@ fn merge(into: &mut Map<String, Value>, value: Value) {
         Value::Object(map) => into.extend(map),
         // A top-level PHP list has keys 0..n.
         Value::Array(items) => {
-            into.extend(items.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)));
+            into.extend(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (i.to_string(), v)),
+            );
         }
         _ => {}
     }
@@ -191,7 +236,10 @@ fn merge(into: &mut Map<String, Value>, value: Value) {
 
 /// The `time` block of a response.
 pub(crate) fn time_block(started: SystemTime, clock: Instant) -> Value {
-    let start = started.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let start = started
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     let elapsed = clock.elapsed().as_secs_f64();
     let date = super::data::iso_now();
     json!({
@@ -221,20 +269,37 @@ fn envelope_ok(reply: Reply, started: SystemTime, clock: Instant) -> Response {
 
 pub(crate) fn envelope_error(e: &ApiErr) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    json_response(status, &json!({"error": e.code, "error_description": e.description}))
+    json_response(
+        status,
+        &json!({"error": e.code, "error_description": e.description}),
+    )
 }
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
         .into_response()
 }
 
 fn fault_response(fault: Fault) -> Response {
     match fault {
-        Fault::Error { status, code, description } => {
-            envelope_error(&ApiErr { status, code, description })
-        }
-        Fault::Body { status, content_type, body } => {
+        Fault::Error {
+            status,
+            code,
+            description,
+        } => envelope_error(&ApiErr {
+            status,
+            code,
+            description,
+        }),
+        Fault::Body {
+            status,
+            content_type,
+            body,
+        } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
         }

@@ -52,7 +52,11 @@ fn profile(portal: &mut Portal, ctx: &mut Ctx, _: &Params) -> Outcome {
 
 fn app_info(_: &mut Portal, ctx: &mut Ctx, _: &Params) -> Outcome {
     if ctx.via == Via::Webhook {
-        return Err(ApiErr::new(401, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method"));
+        return Err(ApiErr::new(
+            401,
+            "WRONG_AUTH_TYPE",
+            "Current authorization type is denied for this method",
+        ));
     }
     Ok(Reply::of(json!({
         "ID": 7,
@@ -86,7 +90,8 @@ fn implemented() -> impl Iterator<Item = (&'static str, &'static str)> {
 fn methods(_: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let only = params.str("scope");
     let full = params.flag("full").unwrap_or(false);
-    let granted = |scope: &str| scope == "basic" || ctx.shared.config.scopes.iter().any(|s| s == scope);
+    let granted =
+        |scope: &str| scope == "basic" || ctx.shared.config.scopes.iter().any(|s| s == scope);
     let names: Vec<&str> = implemented()
         .filter(|(_, scope)| only.as_deref().is_none_or(|s| s == *scope))
         .filter(|(_, scope)| full || granted(scope))
@@ -101,7 +106,9 @@ fn method_get(_: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let available = found.is_some_and(|(_, scope)| {
         scope == "basic" || ctx.shared.config.scopes.iter().any(|s| s == scope)
     });
-    Ok(Reply::of(json!({"isExisting": found.is_some(), "isAvailable": available})))
+    Ok(Reply::of(
+        json!({"isExisting": found.is_some(), "isAvailable": available}),
+    ))
 }
 
 fn server_time(_: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
@@ -114,7 +121,11 @@ fn events(_: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
 
 fn event_bind(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     if ctx.via == Via::Webhook {
-        return Err(ApiErr::new(401, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method"));
+        return Err(ApiErr::new(
+            401,
+            "WRONG_AUTH_TYPE",
+            "Current authorization type is denied for this method",
+        ));
     }
     let event = params.str("event").unwrap_or_default().to_ascii_uppercase();
     let handler = params.str("handler").unwrap_or_default();
@@ -124,11 +135,22 @@ fn event_bind(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     if !handler.starts_with("http://") && !handler.starts_with("https://") {
         return Err(ApiErr::bad("ERROR_ARGUMENT", "Handler URL is not valid"));
     }
-    if portal.handlers.iter().any(|h| h.event == event && h.handler == handler) {
-        return Err(ApiErr::bad("ERROR_HANDLER_ALREADY_EXIST", "Handler already exists!"));
+    if portal
+        .handlers
+        .iter()
+        .any(|h| h.event == event && h.handler == handler)
+    {
+        return Err(ApiErr::bad(
+            "ERROR_HANDLER_ALREADY_EXIST",
+            "Handler already exists!",
+        ));
     }
     let user_id = params.int("auth_type")?.unwrap_or(0);
-    portal.handlers.push(super::data::EventHandler { event, handler, user_id });
+    portal.handlers.push(super::data::EventHandler {
+        event,
+        handler,
+        user_id,
+    });
     Ok(Reply::of(true))
 }
 
@@ -136,7 +158,9 @@ fn event_unbind(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let event = params.str("event").unwrap_or_default().to_ascii_uppercase();
     let handler = params.str("handler").unwrap_or_default();
     let before = portal.handlers.len();
-    portal.handlers.retain(|h| !(h.event == event && h.handler == handler));
+    portal
+        .handlers
+        .retain(|h| !(h.event == event && h.handler == handler));
     Ok(Reply::of(json!({"count": before - portal.handlers.len()})))
 }
 
@@ -150,7 +174,11 @@ fn event_get(portal: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
 }
 
 fn user_current(portal: &mut Portal, ctx: &mut Ctx, _: &Params) -> Outcome {
-    let user = portal.users.get(&ctx.user_id).cloned().ok_or_else(|| ApiErr::not_found("User"))?;
+    let user = portal
+        .users
+        .get(&ctx.user_id)
+        .cloned()
+        .ok_or_else(|| ApiErr::not_found("User"))?;
     Ok(Reply::of(Value::Object(user)))
 }
 
@@ -159,11 +187,19 @@ fn user_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let matches = |user: &serde_json::Map<String, Value>| {
         filter.0.iter().all(|(key, want)| {
             let key = key.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
-            let have = user.get(key).and_then(super::params::text).unwrap_or_default();
+            let have = user
+                .get(key)
+                .and_then(super::params::text)
+                .unwrap_or_default();
             super::params::text(want).is_some_and(|w| w == have)
         })
     };
-    let rows: Vec<Value> =
-        portal.users.values().filter(|u| matches(u)).cloned().map(Value::Object).collect();
-    Ok(super::crm::page(rows, params)?)
+    let rows: Vec<Value> = portal
+        .users
+        .values()
+        .filter(|u| matches(u))
+        .cloned()
+        .map(Value::Object)
+        .collect();
+    super::crm::page(rows, params)
 }
