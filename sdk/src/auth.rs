@@ -111,11 +111,20 @@ pub(crate) async fn refresh(
         .append_pair("client_id", &app.client_id)
         .append_pair("client_secret", app.client_secret.expose())
         .append_pair("refresh_token", refresh_token.expose());
-    tracing::debug!(host = app.token_url.host_str().unwrap_or(""), "refreshing OAuth token");
-    let response =
-        http.get(url).send().await.map_err(|e| Error::transport(REFRESH_METHOD, e))?;
+    tracing::debug!(
+        host = app.token_url.host_str().unwrap_or(""),
+        "refreshing OAuth token"
+    );
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| Error::transport(REFRESH_METHOD, e))?;
     let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|e| Error::transport(REFRESH_METHOD, e))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Error::transport(REFRESH_METHOD, e))?;
 
     #[derive(Deserialize)]
     struct Answer {
@@ -233,7 +242,10 @@ impl TokenStore for FileTokenStore {
 
 fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -254,9 +266,15 @@ mod tests {
     fn token_responses_from_the_docs_parse() {
         let body = include_str!("../tests/fixtures/examples/oauth.token.refresh.response.json");
         let tokens: Tokens = serde_json::from_str(body).unwrap();
-        assert_eq!(tokens.refresh_token.expose(), "3s6lr4kr3cv2od4v853gvrchb875bwxb");
+        assert_eq!(
+            tokens.refresh_token.expose(),
+            "3s6lr4kr3cv2od4v853gvrchb875bwxb"
+        );
         assert_eq!(tokens.expires_at, Some(1780319382));
-        assert_eq!(tokens.member_id.as_deref(), Some("a223c6b3710f85df22e9377d6c4f7553"));
+        assert_eq!(
+            tokens.member_id.as_deref(),
+            Some("a223c6b3710f85df22e9377d6c4f7553")
+        );
         assert!(!format!("{tokens:?}").contains("3s6lr4kr"));
     }
 
@@ -272,7 +290,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(store.path())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(store.path(), b"{not json").unwrap();

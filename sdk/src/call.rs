@@ -89,7 +89,8 @@ impl Client {
                 }
                 Outcome::Err(e) => {
                     tracing::debug!(method, status, code = %e.code, "error");
-                    let expired = matches!(e.code, ErrorCode::ExpiredToken | ErrorCode::InvalidToken);
+                    let expired =
+                        matches!(e.code, ErrorCode::ExpiredToken | ErrorCode::InvalidToken);
                     match (&inner.auth, token) {
                         (Auth::OAuth(session), Some(used)) if expired && !renewed => {
                             renewed = true;
@@ -123,7 +124,10 @@ impl OAuthSession {
     }
 
     fn current(&self) -> Option<Arc<Tokens>> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn set_current(&self, tokens: Tokens) -> Arc<Tokens> {
@@ -137,7 +141,9 @@ impl OAuthSession {
     /// refresh. The new pair is saved before any call uses it.
     async fn renew_after(&self, http: &reqwest::Client, used: &Tokens) -> Result<(), Error> {
         let _guard = self.refresh_lock.lock().await;
-        let current = self.current().ok_or_else(|| Error::Config("OAuth: no tokens".to_owned()))?;
+        let current = self
+            .current()
+            .ok_or_else(|| Error::Config("OAuth: no tokens".to_owned()))?;
         if current.access_token != used.access_token {
             return Ok(());
         }
@@ -161,8 +167,10 @@ impl OAuthSession {
 
 /// Serializes parameters to a JSON object; `()` means no parameters.
 fn encode_params(method: &str, params: &(impl Serialize + ?Sized)) -> Result<Vec<u8>, Error> {
-    let encoded = serde_json::to_vec(params)
-        .map_err(|e| Error::Encode { method: method.to_owned(), message: e.to_string() })?;
+    let encoded = serde_json::to_vec(params).map_err(|e| Error::Encode {
+        method: method.to_owned(),
+        message: e.to_string(),
+    })?;
     match encoded.first() {
         Some(b'{') => Ok(encoded),
         _ if encoded == b"null" => Ok(b"{}".to_vec()),
@@ -193,8 +201,10 @@ fn json_body(params: &[u8], access_token: Option<&str>) -> Vec<u8> {
 }
 
 fn form_body(method: &str, params: &[u8]) -> Result<String, Error> {
-    let value: serde_json::Value = serde_json::from_slice(params)
-        .map_err(|e| Error::Encode { method: method.to_owned(), message: e.to_string() })?;
+    let value: serde_json::Value = serde_json::from_slice(params).map_err(|e| Error::Encode {
+        method: method.to_owned(),
+        message: e.to_string(),
+    })?;
     Ok(crate::wire::php::encode(&value))
 }
 
@@ -218,13 +228,20 @@ async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<String, Error> {
-    let too_large = || Error::TooLarge { method: method.to_owned(), limit };
+    let too_large = || Error::TooLarge {
+        method: method.to_owned(),
+        limit,
+    };
     let declared = response.content_length().unwrap_or(0);
     if declared > limit as u64 {
         return Err(too_large());
     }
     let mut body = Vec::with_capacity(declared as usize);
-    while let Some(chunk) = response.chunk().await.map_err(|e| Error::transport(method, e))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Error::transport(method, e))?
+    {
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -248,7 +265,10 @@ mod tests {
 
     #[test]
     fn token_is_spliced_into_json_objects() {
-        assert_eq!(json_body(b"{\"a\":1}", Some("t")), b"{\"auth\":\"t\",\"a\":1}");
+        assert_eq!(
+            json_body(b"{\"a\":1}", Some("t")),
+            b"{\"auth\":\"t\",\"a\":1}"
+        );
         assert_eq!(json_body(b"{}", Some("t")), b"{\"auth\":\"t\"}");
         assert_eq!(json_body(b"{}", None), b"{}");
         let body = json_body(b"{\"a\":[1,{\"b\":2}]}", Some("t\"x"));
@@ -260,6 +280,11 @@ mod tests {
     #[test]
     fn params_must_be_a_map() {
         assert_eq!(encode_params("m", &()).unwrap(), b"{}");
-        assert!(encode_params("m", &[1, 2]).unwrap_err().to_string().contains("must serialize to a map"));
+        assert!(
+            encode_params("m", &[1, 2])
+                .unwrap_err()
+                .to_string()
+                .contains("must serialize to a map")
+        );
     }
 }

@@ -118,7 +118,9 @@ impl Client {
             app = app.with_token_url(parse_url("B24_OAUTH_URL", &url)?);
         }
         let tokens = Tokens::new(need("B24_ACCESS_TOKEN")?, need("B24_REFRESH_TOKEN")?);
-        let mut builder = Self::builder().portal(&need("B24_PORTAL")?).oauth(app, tokens);
+        let mut builder = Self::builder()
+            .portal(&need("B24_PORTAL")?)
+            .oauth(app, tokens);
         if let Some(path) = var("B24_TOKEN_FILE") {
             builder = builder.token_store(crate::auth::FileTokenStore::new(path));
         }
@@ -238,10 +240,14 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let (endpoint, auth) = match (self.webhook, self.oauth) {
             (Some(_), Some(_)) => {
-                return Err(Error::Config("choose a webhook or OAuth, not both".to_owned()));
+                return Err(Error::Config(
+                    "choose a webhook or OAuth, not both".to_owned(),
+                ));
             }
             (None, None) => {
-                return Err(Error::Config("no credentials: set a webhook URL or OAuth".to_owned()));
+                return Err(Error::Config(
+                    "no credentials: set a webhook URL or OAuth".to_owned(),
+                ));
             }
             (Some(url), None) => (webhook_endpoint(&url)?, Auth::Webhook),
             (None, Some((app, initial))) => {
@@ -250,8 +256,9 @@ impl ClientBuilder {
                 })?;
                 let portal = portal_url("portal", &portal)?;
                 let base = Secret::new(format!("{}rest/", portal.as_str()));
-                let store =
-                    self.store.unwrap_or_else(|| Arc::new(MemoryTokenStore::new()) as Arc<_>);
+                let store = self
+                    .store
+                    .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()) as Arc<_>);
                 let session = OAuthSession {
                     app,
                     store,
@@ -277,7 +284,9 @@ impl ClientBuilder {
                 endpoint,
                 auth,
                 encoding: self.encoding,
-                max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                max_response_bytes: self
+                    .max_response_bytes
+                    .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             }),
         })
     }
@@ -286,7 +295,9 @@ impl ClientBuilder {
 fn parse_url(what: &str, url: &str) -> Result<Url, Error> {
     let parsed = Url::parse(url.trim()).map_err(|e| Error::Config(format!("{what}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(Error::Config(format!("{what}: expected an http:// or https:// URL")));
+        return Err(Error::Config(format!(
+            "{what}: expected an http:// or https:// URL"
+        )));
     }
     Ok(parsed)
 }
@@ -308,8 +319,10 @@ fn webhook_endpoint(url: &str) -> Result<Endpoint, Error> {
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(Error::Config(SHAPE.to_owned()));
     }
-    let segments: Vec<&str> =
-        parsed.path_segments().map(|s| s.filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let segments: Vec<&str> = parsed
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
     let (user, code) = match segments.as_slice() {
         // A URL copied with a method at the end (`.../profile.json`) still works.
         ["rest", user, code] | ["rest", user, code, _] => (*user, *code),
@@ -337,8 +350,16 @@ mod tests {
         );
         assert!(!format!("{client:?}").contains("s3cr3tcode"));
         let with_method = Client::webhook("http://127.0.0.1:8080/rest/7/abc/profile.json").unwrap();
-        assert_eq!(with_method.inner.endpoint.method_url("x"), "http://127.0.0.1:8080/rest/7/abc/x");
-        for bad in ["ftp://x/rest/1/c/", "https://x/rest/one/c/", "https://x/api/1/c/", "s3cr3tcode"] {
+        assert_eq!(
+            with_method.inner.endpoint.method_url("x"),
+            "http://127.0.0.1:8080/rest/7/abc/x"
+        );
+        for bad in [
+            "ftp://x/rest/1/c/",
+            "https://x/rest/one/c/",
+            "https://x/api/1/c/",
+            "s3cr3tcode",
+        ] {
             let e = Client::webhook(bad).unwrap_err().to_string();
             assert!(e.contains("expected https://"), "{e}");
             assert!(!e.contains("s3cr3tcode"));
@@ -347,17 +368,24 @@ mod tests {
 
     #[test]
     fn from_vars_prefers_the_webhook_and_names_missing_variables() {
-        let vars = |name: &str| (name == "B24_WEBHOOK_URL").then(|| "https://p.example/rest/1/c/".to_owned());
+        let vars = |name: &str| {
+            (name == "B24_WEBHOOK_URL").then(|| "https://p.example/rest/1/c/".to_owned())
+        };
         assert!(Client::from_vars(vars).is_ok());
-        let e = Client::from_vars(|name| (name == "B24_PORTAL").then(|| "https://p.example".to_owned()))
-            .unwrap_err();
+        let e = Client::from_vars(|name| {
+            (name == "B24_PORTAL").then(|| "https://p.example".to_owned())
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("B24_CLIENT_ID is not set"), "{e}");
     }
 
     #[test]
     fn oauth_needs_a_portal() {
         let app = OAuthApp::new("id", "secret");
-        let e = Client::builder().oauth(app, Tokens::new("a", "r")).build().unwrap_err();
+        let e = Client::builder()
+            .oauth(app, Tokens::new("a", "r"))
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("portal"));
     }
 }

@@ -33,7 +33,8 @@ trait Scalar<T> {
     const EXPECTING: &'static str;
     fn from_i64<E: de::Error>(v: i64) -> Result<T, E>;
     fn from_u64<E: de::Error>(v: u64) -> Result<T, E> {
-        i64::try_from(v).map_err(|_| E::custom(format_args!("{v} is out of range")))
+        i64::try_from(v)
+            .map_err(|_| E::custom(format_args!("{v} is out of range")))
             .and_then(Self::from_i64)
     }
     fn from_f64<E: de::Error>(v: f64) -> Result<T, E>;
@@ -65,7 +66,11 @@ impl<'de, C: Scalar<T>, T> Visitor<'de> for ScalarVisitor<C, T> {
         d.deserialize_any(self)
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        if !v && C::FALSE_IS_ABSENT { Ok(None) } else { C::from_bool(v).map(Some) }
+        if !v && C::FALSE_IS_ABSENT {
+            Ok(None)
+        } else {
+            C::from_bool(v).map(Some)
+        }
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
         C::from_i64(v).map(Some)
@@ -77,10 +82,18 @@ impl<'de, C: Scalar<T>, T> Visitor<'de> for ScalarVisitor<C, T> {
         C::from_f64(v).map(Some)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if v.is_empty() { Ok(None) } else { C::from_str(v).map(Some) }
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            C::from_str(v).map(Some)
+        }
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        if v.is_empty() { Ok(None) } else { C::from_string(v).map(Some) }
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            C::from_string(v).map(Some)
+        }
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // `[]` is PHP's empty value; anything else in a list is a type error.
@@ -105,7 +118,10 @@ macro_rules! scalar_codec {
     ($codec:ty, $t:ty, |$v:ident, $s:ident| $ser:expr) => {
         impl<'de> DeserializeAs<'de, $t> for $codec {
             fn deserialize_as<D: Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
-                required(scalar::<$codec, $t, D>(d)?, <$codec as Scalar<$t>>::EXPECTING)
+                required(
+                    scalar::<$codec, $t, D>(d)?,
+                    <$codec as Scalar<$t>>::EXPECTING,
+                )
             }
         }
         impl<'de> DeserializeAs<'de, Option<$t>> for $codec {
@@ -256,7 +272,10 @@ macro_rules! bool_scalar {
                 match v {
                     0 => Ok(false),
                     1 => Ok(true),
-                    _ => Err(E::invalid_value(de::Unexpected::Signed(v), &Self::EXPECTING)),
+                    _ => Err(E::invalid_value(
+                        de::Unexpected::Signed(v),
+                        &Self::EXPECTING,
+                    )),
                 }
             }
             fn from_f64<E: de::Error>(v: f64) -> Result<bool, E> {
@@ -278,7 +297,11 @@ macro_rules! bool_scalar {
 bool_scalar!(Bool);
 bool_scalar!(YesNo);
 scalar_codec!(Bool, bool, |v, s| s.serialize_bool(*v));
-scalar_codec!(YesNo, bool, |v, s| s.serialize_str(if *v { "Y" } else { "N" }));
+scalar_codec!(YesNo, bool, |v, s| s.serialize_str(if *v {
+    "Y"
+} else {
+    "N"
+}));
 
 /// `date`: `"2024-08-29"` when sending; a datetime with offset is accepted and its date kept.
 pub struct Date;
@@ -322,7 +345,8 @@ impl Scalar<ChronoDateTime<FixedOffset>> for DateTime {
             .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &Self::EXPECTING))
     }
 }
-scalar_codec!(DateTime, ChronoDateTime<FixedOffset>, |v, s| s.collect_str(&v.to_rfc3339()));
+scalar_codec!(DateTime, ChronoDateTime<FixedOffset>, |v, s| s
+    .collect_str(&v.to_rfc3339()));
 
 /// Optional named types, [`crate::DialogId`], [`crate::File`] and `any`: the type's own serde
 /// implementation, with Bitrix24's empty spellings (`null`, `""`, `false`, `[]`) read as `None`.
@@ -354,7 +378,11 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
         d.deserialize_any(self)
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        if v { T::deserialize(v.into_deserializer()).map(Some) } else { Ok(None) }
+        if v {
+            T::deserialize(v.into_deserializer()).map(Some)
+        } else {
+            Ok(None)
+        }
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
         T::deserialize(v.into_deserializer()).map(Some)
@@ -373,7 +401,10 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         // An empty PHP array arrives as `[]` whatever its declared type; `T` sees anything else.
-        let mut seq = PeekSeq { first: None, rest: seq };
+        let mut seq = PeekSeq {
+            first: None,
+            rest: seq,
+        };
         match seq.rest.next_element::<serde_json::Value>()? {
             None => Ok(None),
             Some(first) => {
@@ -440,10 +471,18 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for ListVisitor<T, C> {
         d.deserialize_any(self)
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        if v { Err(E::invalid_type(de::Unexpected::Bool(v), &self)) } else { Ok(None) }
+        if v {
+            Err(E::invalid_type(de::Unexpected::Bool(v), &self))
+        } else {
+            Ok(None)
+        }
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if v.is_empty() { Ok(None) } else { Err(E::invalid_type(de::Unexpected::Str(v), &self)) }
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            Err(E::invalid_type(de::Unexpected::Str(v), &self))
+        }
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
@@ -463,7 +502,8 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for ListVisitor<T, C> {
 
 impl<'de, T, C: DeserializeAs<'de, T>> DeserializeAs<'de, Vec<T>> for List<C> {
     fn deserialize_as<D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-        Ok(d.deserialize_any(ListVisitor::<T, C>(PhantomData))?.unwrap_or_default())
+        Ok(d.deserialize_any(ListVisitor::<T, C>(PhantomData))?
+            .unwrap_or_default())
     }
 }
 impl<'de, T, C: DeserializeAs<'de, T>> DeserializeAs<'de, Option<Vec<T>>> for List<C> {
@@ -510,10 +550,18 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for MapVisitor<T, C> {
         d.deserialize_any(self)
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        if v { Err(E::invalid_type(de::Unexpected::Bool(v), &self)) } else { Ok(None) }
+        if v {
+            Err(E::invalid_type(de::Unexpected::Bool(v), &self))
+        } else {
+            Ok(None)
+        }
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if v.is_empty() { Ok(None) } else { Err(E::invalid_type(de::Unexpected::Str(v), &self)) }
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            Err(E::invalid_type(de::Unexpected::Str(v), &self))
+        }
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // A PHP list where a map was expected: keep the positions as keys, as PHP would.
@@ -545,7 +593,8 @@ impl<'de> Deserialize<'de> for MapKey {
 
 impl<'de, T, C: DeserializeAs<'de, T>> DeserializeAs<'de, BTreeMap<String, T>> for Map<C> {
     fn deserialize_as<D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, T>, D::Error> {
-        Ok(d.deserialize_any(MapVisitor::<T, C>(PhantomData))?.unwrap_or_default())
+        Ok(d.deserialize_any(MapVisitor::<T, C>(PhantomData))?
+            .unwrap_or_default())
     }
 }
 impl<'de, T, C: DeserializeAs<'de, T>> DeserializeAs<'de, Option<BTreeMap<String, T>>> for Map<C> {
@@ -626,7 +675,12 @@ mod tests {
         assert_eq!(decode::<i64, Int>("3.0").unwrap(), 3);
         assert!(decode::<i64, Int>("\"4x\"").is_err());
         assert!(decode::<i64, Int>("3.5").is_err());
-        assert!(decode::<i64, Int>("\"\"").unwrap_err().to_string().contains("empty"));
+        assert!(
+            decode::<i64, Int>("\"\"")
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
     }
 
     #[test]
@@ -650,7 +704,13 @@ mod tests {
 
     #[test]
     fn booleans_accept_every_spelling() {
-        for (json, want) in [("\"Y\"", true), ("\"N\"", false), ("1", true), ("\"0\"", false), ("true", true)] {
+        for (json, want) in [
+            ("\"Y\"", true),
+            ("\"N\"", false),
+            ("1", true),
+            ("\"0\"", false),
+            ("true", true),
+        ] {
             assert_eq!(decode::<bool, YesNo>(json).unwrap(), want, "{json}");
             assert_eq!(decode::<bool, Bool>(json).unwrap(), want, "{json}");
         }
@@ -668,21 +728,39 @@ mod tests {
     fn dates_and_datetimes() {
         let d = NaiveDate::from_ymd_opt(2024, 8, 29).unwrap();
         assert_eq!(decode::<NaiveDate, Date>("\"2024-08-29\"").unwrap(), d);
-        assert_eq!(decode::<NaiveDate, Date>("\"2024-08-29T10:00:00+03:00\"").unwrap(), d);
+        assert_eq!(
+            decode::<NaiveDate, Date>("\"2024-08-29T10:00:00+03:00\"").unwrap(),
+            d
+        );
         assert_eq!(encode::<NaiveDate, Date>(&d), "\"2024-08-29\"");
-        let t = decode::<ChronoDateTime<FixedOffset>, DateTime>("\"2024-08-29T10:29:54+03:00\"").unwrap();
+        let t = decode::<ChronoDateTime<FixedOffset>, DateTime>("\"2024-08-29T10:29:54+03:00\"")
+            .unwrap();
         assert_eq!(t.offset().local_minus_utc(), 3 * 3600);
         assert_eq!(encode::<_, DateTime>(&t), "\"2024-08-29T10:29:54+03:00\"");
-        assert!(decode::<ChronoDateTime<FixedOffset>, DateTime>("\"24.08.2023 13:19:39\"").is_err());
+        assert!(
+            decode::<ChronoDateTime<FixedOffset>, DateTime>("\"24.08.2023 13:19:39\"").is_err()
+        );
     }
 
     #[test]
     fn lists_accept_sparse_php_arrays() {
-        assert_eq!(decode::<Vec<i64>, List<Int>>("[1,\"2\"]").unwrap(), vec![1, 2]);
-        assert_eq!(decode::<Vec<i64>, List<Int>>("{\"0\":1,\"5\":\"2\"}").unwrap(), vec![1, 2]);
-        assert_eq!(decode::<Vec<i64>, List<Int>>("\"\"").unwrap(), Vec::<i64>::new());
+        assert_eq!(
+            decode::<Vec<i64>, List<Int>>("[1,\"2\"]").unwrap(),
+            vec![1, 2]
+        );
+        assert_eq!(
+            decode::<Vec<i64>, List<Int>>("{\"0\":1,\"5\":\"2\"}").unwrap(),
+            vec![1, 2]
+        );
+        assert_eq!(
+            decode::<Vec<i64>, List<Int>>("\"\"").unwrap(),
+            Vec::<i64>::new()
+        );
         assert_eq!(opt::<Vec<i64>, List<Int>>("null"), None);
-        assert_eq!(encode::<Vec<i64>, List<IntStr>>(&vec![1, 2]), "[\"1\",\"2\"]");
+        assert_eq!(
+            encode::<Vec<i64>, List<IntStr>>(&vec![1, 2]),
+            "[\"1\",\"2\"]"
+        );
     }
 
     #[test]
@@ -717,7 +795,11 @@ mod tests {
         }
         impl From<&str> for E {
             fn from(s: &str) -> Self {
-                if s == "A" { E::A } else { E::Unknown(s.to_owned()) }
+                if s == "A" {
+                    E::A
+                } else {
+                    E::Unknown(s.to_owned())
+                }
             }
         }
         impl<'de> Deserialize<'de> for E {
@@ -726,7 +808,10 @@ mod tests {
             }
         }
         assert_eq!(serde_json::from_str::<E>("\"A\"").unwrap(), E::A);
-        assert_eq!(serde_json::from_str::<E>("7").unwrap(), E::Unknown("7".into()));
+        assert_eq!(
+            serde_json::from_str::<E>("7").unwrap(),
+            E::Unknown("7".into())
+        );
         assert_eq!(opt::<E, Obj>("\"\""), None);
     }
 }

@@ -36,7 +36,9 @@ pub enum Error {
     },
     /// The response could not be decoded: malformed JSON, or a `result` of another shape than
     /// the schema says.
-    #[error("{method}: cannot decode response (HTTP {status}): {message}; body starts with {body_start:?}")]
+    #[error(
+        "{method}: cannot decode response (HTTP {status}): {message}; body starts with {body_start:?}"
+    )]
     Decode {
         /// Wire name of the method.
         method: String,
@@ -110,7 +112,11 @@ impl Error {
         } else {
             TransportKind::Broken
         };
-        Self::Transport { method: method.to_owned(), kind, source: source.without_url() }
+        Self::Transport {
+            method: method.to_owned(),
+            kind,
+            source: source.without_url(),
+        }
     }
 }
 
@@ -238,8 +244,14 @@ mod tests {
     #[test]
     fn codes_round_trip_and_unknown_codes_are_kept() {
         assert_eq!(ErrorCode::from("expired_token"), ErrorCode::ExpiredToken);
-        assert_eq!(ErrorCode::from("QUERY_LIMIT_EXCEEDED").as_str(), "QUERY_LIMIT_EXCEEDED");
-        assert_eq!(ErrorCode::from("MESSAGE_EMPTY"), ErrorCode::Other("MESSAGE_EMPTY".into()));
+        assert_eq!(
+            ErrorCode::from("QUERY_LIMIT_EXCEEDED").as_str(),
+            "QUERY_LIMIT_EXCEEDED"
+        );
+        assert_eq!(
+            ErrorCode::from("MESSAGE_EMPTY"),
+            ErrorCode::Other("MESSAGE_EMPTY".into())
+        );
         assert_eq!(ErrorCode::from(""), ErrorCode::Unspecified);
     }
 
@@ -251,6 +263,9 @@ mod tests {
             description: "Access denied".into(),
             status: 403,
         };
-        assert_eq!(e.to_string(), "imbot.message.add: ACCESS_DENIED (403): Access denied");
+        assert_eq!(
+            e.to_string(),
+            "imbot.message.add: ACCESS_DENIED (403): Access denied"
+        );
     }
 }

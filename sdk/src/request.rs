@@ -54,6 +54,8 @@ impl<M: Method> IntoFuture for Request<M> {
 
 impl<M: std::fmt::Debug> std::fmt::Debug for Request<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Request").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("Request")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }

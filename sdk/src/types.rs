@@ -90,7 +90,9 @@ impl<'de> Deserialize<'de> for DialogId {
                 Ok(DialogId::User(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<DialogId, E> {
-                i64::try_from(v).map(DialogId::User).map_err(|_| E::custom("user id out of range"))
+                i64::try_from(v)
+                    .map(DialogId::User)
+                    .map_err(|_| E::custom("user id out of range"))
             }
         }
         d.deserialize_any(V)
@@ -109,7 +111,10 @@ pub struct File {
 impl File {
     /// A file from its name and raw bytes.
     pub fn new(name: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
-        Self { name: name.into(), content: content.into() }
+        Self {
+            name: name.into(),
+            content: content.into(),
+        }
     }
 }
 
@@ -148,8 +153,14 @@ mod tests {
         assert_eq!(DialogId::from("chat42"), DialogId::Chat(42));
         assert_eq!(DialogId::from("27"), DialogId::User(27));
         assert_eq!(DialogId::from("sg12"), DialogId::Other("sg12".into()));
-        assert_eq!(serde_json::to_string(&DialogId::Chat(42)).unwrap(), "\"chat42\"");
-        assert_eq!(serde_json::from_str::<DialogId>("27").unwrap(), DialogId::User(27));
+        assert_eq!(
+            serde_json::to_string(&DialogId::Chat(42)).unwrap(),
+            "\"chat42\""
+        );
+        assert_eq!(
+            serde_json::from_str::<DialogId>("27").unwrap(),
+            DialogId::User(27)
+        );
     }
 
     #[test]

@@ -37,7 +37,10 @@ async fn typed_calls_work_with_a_webhook() {
 async fn deals_round_trip_with_typed_fields() {
     let portal = Sandbox::start().await.unwrap();
     let client = portal.oauth_client().unwrap();
-    let fields = DealFields::new().title("Roof repair").opportunity(1500.5).opened(true);
+    let fields = DealFields::new()
+        .title("Roof repair")
+        .opportunity(1500.5)
+        .opened(true);
     let id = client.crm_deal_add().fields(fields).await.unwrap();
     let deal = client.crm_deal_get(id).await.unwrap();
     assert_eq!(deal.id, Some(id));
@@ -48,11 +51,26 @@ async fn deals_round_trip_with_typed_fields() {
     // The classic API stores every scalar as a string; the codec reads it back typed.
     assert_eq!(portal.deal(id).unwrap()["OPPORTUNITY"], "1500.5");
 
-    assert!(client.crm_deal_update(id).fields(DealFields::new().title("Roof")).await.unwrap());
+    assert!(
+        client
+            .crm_deal_update(id)
+            .fields(DealFields::new().title("Roof"))
+            .await
+            .unwrap()
+    );
     for n in 0..3 {
-        client.crm_deal_add().fields(DealFields::new().title(format!("d{n}")).opportunity(10.0)).await.unwrap();
+        client
+            .crm_deal_add()
+            .fields(DealFields::new().title(format!("d{n}")).opportunity(10.0))
+            .await
+            .unwrap();
     }
-    let big = client.crm_deal_list().filter(">OPPORTUNITY", 1000).select(["ID", "TITLE"]).await.unwrap();
+    let big = client
+        .crm_deal_list()
+        .filter(">OPPORTUNITY", 1000)
+        .select(["ID", "TITLE"])
+        .await
+        .unwrap();
     assert_eq!(big.len(), 1);
     assert_eq!(big[0].title.as_deref(), Some("Roof"));
     assert_eq!(big[0].opportunity, None, "not selected");
@@ -64,13 +82,19 @@ async fn deals_round_trip_with_typed_fields() {
 async fn universal_items_see_deals_in_camel_case() {
     let portal = Sandbox::start().await.unwrap();
     let client = portal.oauth_client().unwrap();
-    let data = bitrix24::crm::CrmItemData::new().title("Via items").opportunity(42.0);
+    let data = bitrix24::crm::CrmItemData::new()
+        .title("Via items")
+        .opportunity(42.0);
     let created = client.crm_item_add(2, data).await.unwrap().item;
     let id = created.id.unwrap();
     assert_eq!(created.entity_type_id, Some(2));
     let classic = client.crm_deal_get(id).await.unwrap();
     assert_eq!(classic.title.as_deref(), Some("Via items"));
-    let page = client.crm_item_list(2).filter("=title", "Via items").await.unwrap();
+    let page = client
+        .crm_item_list(2)
+        .filter("=title", "Via items")
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].opportunity, Some(42.0));
 }
@@ -78,9 +102,16 @@ async fn universal_items_see_deals_in_camel_case() {
 #[tokio::test]
 async fn form_encoding_gives_the_same_results_as_json() {
     let portal = Sandbox::start().await.unwrap();
-    let form = Client::builder().webhook(&portal.webhook_url()).encoding(Encoding::Form).build().unwrap();
+    let form = Client::builder()
+        .webhook(&portal.webhook_url())
+        .encoding(Encoding::Form)
+        .build()
+        .unwrap();
     let json = portal.webhook_client().unwrap();
-    let fields = DealFields::new().title("Ä & b=c [x] +1").opportunity(7.25).contact_ids([3, 4]);
+    let fields = DealFields::new()
+        .title("Ä & b=c [x] +1")
+        .opportunity(7.25)
+        .contact_ids([3, 4]);
     let id = form.crm_deal_add().fields(fields).await.unwrap();
     let via_json = json.crm_deal_get(id).await.unwrap();
     let via_form = form.crm_deal_get(id).await.unwrap();
@@ -102,8 +133,14 @@ async fn every_error_shape_maps_to_a_typed_error() {
         .await
         .unwrap();
     let e = api_error(client.imbot_message_add("1", " ").bot_id(bot).await);
-    assert_eq!((e.code.clone(), e.status), (ErrorCode::Other("MESSAGE_EMPTY".into()), 400));
-    assert_eq!(e.to_string(), "imbot.message.add: MESSAGE_EMPTY (400): Message can't be empty");
+    assert_eq!(
+        (e.code.clone(), e.status),
+        (ErrorCode::Other("MESSAGE_EMPTY".into()), 400)
+    );
+    assert_eq!(
+        e.to_string(),
+        "imbot.message.add: MESSAGE_EMPTY (400): Message can't be empty"
+    );
 
     // An empty code: only the description says what happened.
     let e = api_error(client.crm_deal_get(999).await);
@@ -121,7 +158,10 @@ async fn every_error_shape_maps_to_a_typed_error() {
             .event_handler("http://127.0.0.1:9/h")
             .await,
     );
-    assert_eq!((e.code, e.status), (ErrorCode::Other("WRONG_AUTH_TYPE".into()), 401));
+    assert_eq!(
+        (e.code, e.status),
+        (ErrorCode::Other("WRONG_AUTH_TYPE".into()), 401)
+    );
 
     // System codes, injected as a portal would send them.
     for (status, code, want) in [
@@ -129,7 +169,11 @@ async fn every_error_shape_maps_to_a_typed_error() {
         (429, "OPERATION_TIME_LIMIT", ErrorCode::OperationTimeLimit),
         (401, "OVERLOAD_LIMIT", ErrorCode::OverloadLimit),
         (500, "INTERNAL_SERVER_ERROR", ErrorCode::InternalServerError),
-        (500, "ERROR_UNEXPECTED_ANSWER", ErrorCode::ErrorUnexpectedAnswer),
+        (
+            500,
+            "ERROR_UNEXPECTED_ANSWER",
+            ErrorCode::ErrorUnexpectedAnswer,
+        ),
         (401, "ACCESS_DENIED", ErrorCode::AccessDenied),
         (401, "INVALID_REQUEST", ErrorCode::InvalidRequest),
         (401, "user_access_error", ErrorCode::UserAccessError),
@@ -137,23 +181,35 @@ async fn every_error_shape_maps_to_a_typed_error() {
     ] {
         portal.inject(Some("profile"), Fault::error(status, code, "injected"));
         let e = api_error(client.profile().await);
-        assert_eq!((e.code, e.status, e.method.as_str()), (want, status, "profile"), "{code}");
+        assert_eq!(
+            (e.code, e.status, e.method.as_str()),
+            (want, status, "profile"),
+            "{code}"
+        );
     }
 
     // REST 3.0's error object.
-    portal.inject(None, Fault::Body {
-        status: 400,
-        content_type: "application/json".into(),
-        body: include_str!("fixtures/examples/response.rest-v3.error.json").into(),
-    });
+    portal.inject(
+        None,
+        Fault::Body {
+            status: 400,
+            content_type: "application/json".into(),
+            body: include_str!("fixtures/examples/response.rest-v3.error.json").into(),
+        },
+    );
     let e = api_error(client.profile().await);
-    assert!(e.code.as_str().starts_with("BITRIX_REST_V3_EXCEPTION"), "{e}");
+    assert!(
+        e.code.as_str().starts_with("BITRIX_REST_V3_EXCEPTION"),
+        "{e}"
+    );
     assert!(e.description.contains("Required field `id`"), "{e}");
 }
 
 #[tokio::test]
 async fn scopes_and_credentials_are_enforced() {
-    let portal = Sandbox::start_with(SandboxConfig::default().scopes(["user"])).await.unwrap();
+    let portal = Sandbox::start_with(SandboxConfig::default().scopes(["user"]))
+        .await
+        .unwrap();
     let client = portal.webhook_client().unwrap();
     client.user_current().await.unwrap();
     let e = api_error(client.crm_deal_list().await);
@@ -161,8 +217,14 @@ async fn scopes_and_credentials_are_enforced() {
 
     let forged = portal.webhook_url().replace("/rest/1/", "/rest/2/");
     let e = api_error(Client::webhook(&forged).unwrap().user_current().await);
-    assert_eq!((e.code.clone(), e.status), (ErrorCode::InvalidCredentials, 401));
-    assert!(!e.to_string().contains(forged.split('/').nth(5).unwrap()), "no webhook code in errors");
+    assert_eq!(
+        (e.code.clone(), e.status),
+        (ErrorCode::InvalidCredentials, 401)
+    );
+    assert!(
+        !e.to_string().contains(forged.split('/').nth(5).unwrap()),
+        "no webhook code in errors"
+    );
 }
 
 #[tokio::test]
@@ -172,16 +234,30 @@ async fn malformed_answers_are_typed_errors() {
 
     portal.inject(None, Fault::html(502));
     match client.profile().await {
-        Err(Error::Http { status: 502, body_start, method }) => {
+        Err(Error::Http {
+            status: 502,
+            body_start,
+            method,
+        }) => {
             assert_eq!(method, "profile");
             assert!(body_start.contains("<html>"));
         }
         other => panic!("{other:?}"),
     }
-    for body in ["", "{\"result\": {\"ID\": \"1\"", "not json at all", "{\"time\": {}}", "[]"] {
+    for body in [
+        "",
+        "{\"result\": {\"ID\": \"1\"",
+        "not json at all",
+        "{\"time\": {}}",
+        "[]",
+    ] {
         portal.inject(None, Fault::body(body));
         match client.profile().await {
-            Err(Error::Decode { method, status: 200, .. }) => assert_eq!(method, "profile"),
+            Err(Error::Decode {
+                method,
+                status: 200,
+                ..
+            }) => assert_eq!(method, "profile"),
             other => panic!("{body:?}: {other:?}"),
         }
     }
@@ -189,15 +265,25 @@ async fn malformed_answers_are_typed_errors() {
     portal.inject(None, Fault::body(r#"{"result": {"ID": "not a number"}}"#));
     let e = client.profile().await.unwrap_err();
     assert!(matches!(e, Error::Decode { .. }), "{e:?}");
-    assert!(e.to_string().starts_with("profile: cannot decode response"), "{e}");
+    assert!(
+        e.to_string().starts_with("profile: cannot decode response"),
+        "{e}"
+    );
 
-    let small = Client::builder().webhook(&portal.webhook_url()).max_response_bytes(64).build().unwrap();
+    let small = Client::builder()
+        .webhook(&portal.webhook_url())
+        .max_response_bytes(64)
+        .build()
+        .unwrap();
     let e = small.user_current().await.unwrap_err();
     assert!(matches!(e, Error::TooLarge { limit: 64, .. }), "{e:?}");
 
     let closed = Client::webhook("http://127.0.0.1:9/rest/1/code/").unwrap();
     match closed.profile().await {
-        Err(Error::Transport { kind: TransportKind::Connect, .. }) => {}
+        Err(Error::Transport {
+            kind: TransportKind::Connect,
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
 }
@@ -222,7 +308,9 @@ async fn expired_token_refreshes_once_for_fifty_concurrent_calls() {
     client.profile().await.unwrap();
     portal.expire_access_tokens();
     let before = portal.stats().requests;
-    let calls: Vec<_> = (0..50).map(|_| tokio::spawn(client.user_current().into_future())).collect();
+    let calls: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(client.user_current().into_future()))
+        .collect();
     let mut ok = 0;
     for call in calls {
         call.await.unwrap().unwrap();
@@ -239,11 +327,19 @@ async fn expired_token_refreshes_once_for_fifty_concurrent_calls() {
 async fn a_rotated_refresh_token_cannot_be_reused() {
     let portal = Sandbox::start().await.unwrap();
     let tokens = portal.issue_tokens();
-    let first = Client::builder().portal(portal.url().as_str()).oauth(portal.oauth_app(), tokens.clone()).build().unwrap();
+    let first = Client::builder()
+        .portal(portal.url().as_str())
+        .oauth(portal.oauth_app(), tokens.clone())
+        .build()
+        .unwrap();
     portal.expire_access_tokens();
     first.profile().await.unwrap();
     // A second client still holding the old pair: its renewal is refused, cleanly.
-    let stale = Client::builder().portal(portal.url().as_str()).oauth(portal.oauth_app(), tokens.clone()).build().unwrap();
+    let stale = Client::builder()
+        .portal(portal.url().as_str())
+        .oauth(portal.oauth_app(), tokens.clone())
+        .build()
+        .unwrap();
     match stale.profile().await {
         Err(Error::Refresh(e)) => {
             assert_eq!((e.code.clone(), e.status), (ErrorCode::InvalidGrant, 400));
@@ -258,7 +354,9 @@ async fn a_rotated_refresh_token_cannot_be_reused() {
 #[tokio::test]
 async fn renewal_never_loops() {
     // Tokens that expire at once: the retry after a renewal fails again and is returned.
-    let portal = Sandbox::start_with(SandboxConfig::default().access_token_ttl(Duration::ZERO)).await.unwrap();
+    let portal = Sandbox::start_with(SandboxConfig::default().access_token_ttl(Duration::ZERO))
+        .await
+        .unwrap();
     let client = portal.oauth_client().unwrap();
     let e = api_error(client.profile().await);
     assert_eq!(e.code, ErrorCode::ExpiredToken);
@@ -299,7 +397,14 @@ async fn renewed_tokens_are_stored_before_the_retry() {
 async fn webhooks_never_refresh() {
     let portal = Sandbox::start().await.unwrap();
     let client = portal.webhook_client().unwrap();
-    portal.inject(None, Fault::error(401, "expired_token", "The access token provided has expired."));
+    portal.inject(
+        None,
+        Fault::error(
+            401,
+            "expired_token",
+            "The access token provided has expired.",
+        ),
+    );
     let e = api_error(client.profile().await);
     assert_eq!(e.code, ErrorCode::ExpiredToken);
     assert_eq!(portal.stats().refreshes, 0);
@@ -310,7 +415,10 @@ async fn requests_are_plain_data_and_can_be_sent_later() {
     let portal = Sandbox::start().await.unwrap();
     let client = portal.webhook_client().unwrap();
     let request = client.crm_deal_list().filter("=TITLE", "nothing");
-    assert_eq!(request.params().filter.as_ref().unwrap()["=TITLE"], json!("nothing"));
+    assert_eq!(
+        request.params().filter.as_ref().unwrap()["=TITLE"],
+        json!("nothing")
+    );
     let list = bitrix24::crm::CrmDealList::new().order("ID", "DESC");
     let spawned = tokio::spawn(client.request(list).into_future());
     assert!(spawned.await.unwrap().unwrap().is_empty());

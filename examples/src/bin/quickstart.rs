@@ -21,8 +21,14 @@ use bitrix24::{Client, Secret};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let real_portal = ["B24_WEBHOOK_URL", "B24_PORTAL"].iter().any(|v| std::env::var_os(v).is_some());
-    if real_portal { read_only_tour().await } else { offline_echo_bot().await }
+    let real_portal = ["B24_WEBHOOK_URL", "B24_PORTAL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if real_portal {
+        read_only_tour().await
+    } else {
+        offline_echo_bot().await
+    }
 }
 
 /// Read-only calls against the portal configured in the environment.
@@ -30,14 +36,32 @@ async fn read_only_tour() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
     println!("bitrix24 quickstart: {}", client.portal());
     let profile = client.profile().await?;
-    println!("  profile: user {} {} (admin: {:?})", profile.id, display(&profile.name), profile.admin);
+    println!(
+        "  profile: user {} {} (admin: {:?})",
+        profile.id,
+        display(&profile.name),
+        profile.admin
+    );
     let me = client.user_current().await?;
-    println!("  user.current: {} {} <{}>", display(&me.name), display(&me.last_name), display(&me.email));
-    let deals = client.crm_deal_list().select(["ID", "TITLE", "OPPORTUNITY", "CURRENCY_ID"]).await?;
+    println!(
+        "  user.current: {} {} <{}>",
+        display(&me.name),
+        display(&me.last_name),
+        display(&me.email)
+    );
+    let deals = client
+        .crm_deal_list()
+        .select(["ID", "TITLE", "OPPORTUNITY", "CURRENCY_ID"])
+        .await?;
     println!("  crm.deal.list: {} deals on the first page", deals.len());
     for deal in deals.iter().take(10) {
         let amount = deal.opportunity.unwrap_or_default();
-        println!("    #{} {} ({amount} {})", deal.id.unwrap_or_default(), display(&deal.title), display(&deal.currency_id));
+        println!(
+            "    #{} {} ({amount} {})",
+            deal.id.unwrap_or_default(),
+            display(&deal.title),
+            display(&deal.currency_id)
+        );
     }
     Ok(())
 }
@@ -51,21 +75,34 @@ struct Bot {
 
 async fn offline_echo_bot() -> Result<(), Box<dyn Error>> {
     let portal = Sandbox::start().await?;
-    println!("bitrix24 quickstart: offline sandbox portal at {}", portal.url());
+    println!(
+        "bitrix24 quickstart: offline sandbox portal at {}",
+        portal.url()
+    );
     let app = portal.oauth_client()?;
     for title in ["Roof repair", "Roof inspection", "Office chairs"] {
-        app.crm_deal_add().fields(DealFields::new().title(title).opportunity(1200.0)).await?;
+        app.crm_deal_add()
+            .fields(DealFields::new().title(title).opportunity(1200.0))
+            .await?;
     }
 
     // The bot's event handler: a plain HTTP endpoint, as Bitrix24 requires.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let handler_url = format!("http://{}/bot", listener.local_addr()?);
-    let bot = Bot { client: app.clone(), application_token: portal.application_token() };
-    let router = axum::Router::new().route("/bot", post(on_event)).with_state(bot);
+    let bot = Bot {
+        client: app.clone(),
+        application_token: portal.application_token(),
+    };
+    let router = axum::Router::new()
+        .route("/bot", post(on_event))
+        .with_state(bot);
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let bot_id = app
-        .imbot_register("echo_bot", BotProperties::new().name("Echo").last_name("Bot"))
+        .imbot_register(
+            "echo_bot",
+            BotProperties::new().name("Echo").last_name("Bot"),
+        )
         .event_handler(&handler_url)
         .await?;
     println!("  bot \"Echo\" registered as user {bot_id}; its events go to {handler_url}");
@@ -81,7 +118,11 @@ async fn offline_echo_bot() -> Result<(), Box<dyn Error>> {
         }
         boris.im_message_add(bot_id, text).await?;
         for message in &portal.messages()[shown..] {
-            let who = if message.author_id == bot_id { "Echo " } else { "Boris" };
+            let who = if message.author_id == bot_id {
+                "Echo "
+            } else {
+                "Boris"
+            };
             println!("    {who} > {}", message.text);
             shown += 1;
         }
@@ -100,7 +141,9 @@ async fn on_event(State(bot): State<Bot>, body: String) -> StatusCode {
     let Ok(event) = bitrix24::wire::php::decode(&body) else {
         return StatusCode::BAD_REQUEST;
     };
-    let token = event["auth"]["application_token"].as_str().unwrap_or_default();
+    let token = event["auth"]["application_token"]
+        .as_str()
+        .unwrap_or_default();
     if !bot.application_token.ct_eq(token) {
         return StatusCode::FORBIDDEN;
     }
@@ -110,7 +153,10 @@ async fn on_event(State(bot): State<Bot>, body: String) -> StatusCode {
     let params = &event["data"]["PARAMS"];
     let dialog = params["DIALOG_ID"].as_str().unwrap_or_default();
     let text = params["MESSAGE"].as_str().unwrap_or_default();
-    let bot_id = event["data"]["BOT"].as_object().and_then(|bots| bots.keys().next()).and_then(|id| id.parse::<i64>().ok());
+    let bot_id = event["data"]["BOT"]
+        .as_object()
+        .and_then(|bots| bots.keys().next())
+        .and_then(|id| id.parse::<i64>().ok());
     let reply = if text.starts_with("Привет") {
         "Введите строку поиска".to_owned()
     } else {
@@ -133,8 +179,15 @@ async fn on_event(State(bot): State<Bot>, body: String) -> StatusCode {
 }
 
 async fn search(client: &Client, text: &str) -> Result<String, bitrix24::Error> {
-    let deals = client.crm_deal_list().filter("%TITLE", text).select(["ID", "TITLE"]).await?;
-    let titles: Vec<String> = deals.iter().map(|d| format!("{} (#{})", display(&d.title), d.id.unwrap_or_default())).collect();
+    let deals = client
+        .crm_deal_list()
+        .filter("%TITLE", text)
+        .select(["ID", "TITLE"])
+        .await?;
+    let titles: Vec<String> = deals
+        .iter()
+        .map(|d| format!("{} (#{})", display(&d.title), d.id.unwrap_or_default()))
+        .collect();
     Ok(match titles.len() {
         0 => format!("No deals match \"{text}\""),
         n => format!("{n} deal(s) match \"{text}\": {}", titles.join(", ")),
@@ -144,4 +197,3 @@ async fn search(client: &Client, text: &str) -> Result<String, bitrix24::Error> 
 fn display(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("-")
 }
-

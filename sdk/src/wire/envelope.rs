@@ -138,25 +138,42 @@ pub(crate) enum Outcome {
 pub(crate) fn parse(method: &str, status: u16, body: String) -> Result<Outcome, Error> {
     let not_envelope = |message: String, body: &str| {
         if (200..300).contains(&status) {
-            Error::Decode { method: method.to_owned(), status, message, body_start: body_start(body) }
+            Error::Decode {
+                method: method.to_owned(),
+                status,
+                message,
+                body_start: body_start(body),
+            }
         } else {
-            Error::Http { method: method.to_owned(), status, body_start: body_start(body) }
+            Error::Http {
+                method: method.to_owned(),
+                status,
+                body_start: body_start(body),
+            }
         }
     };
     let envelope: Envelope = match serde_json::from_str(&body) {
         Ok(envelope) => envelope,
         Err(e) => {
-            let message =
-                if body.trim().is_empty() { "empty body".to_owned() } else { format!("not JSON: {e}") };
+            let message = if body.trim().is_empty() {
+                "empty body".to_owned()
+            } else {
+                format!("not JSON: {e}")
+            };
             return Err(not_envelope(message, &body));
         }
     };
     if let Some(error) = envelope.error {
         let (code, description) = match error {
-            ErrorField::Code(code) => {
-                (code.into_owned(), envelope.error_description.unwrap_or_default().into_owned())
-            }
-            ErrorField::V3 { code, message, validation } => {
+            ErrorField::Code(code) => (
+                code.into_owned(),
+                envelope.error_description.unwrap_or_default().into_owned(),
+            ),
+            ErrorField::V3 {
+                code,
+                message,
+                validation,
+            } => {
                 let mut description = message.unwrap_or_default().into_owned();
                 for v in validation {
                     let field = v.field.unwrap_or_default();
@@ -174,12 +191,22 @@ pub(crate) fn parse(method: &str, status: u16, body: String) -> Result<Outcome, 
         }));
     }
     let Some(result) = envelope.result else {
-        return Err(not_envelope("neither `result` nor `error` in the envelope".to_owned(), &body));
+        return Err(not_envelope(
+            "neither `result` nor `error` in the envelope".to_owned(),
+            &body,
+        ));
     };
     let start = result.get().as_ptr() as usize - body.as_ptr() as usize;
     let range = start..start + result.get().len();
     let (time, total, next) = (envelope.time, envelope.total, envelope.next);
-    Ok(Outcome::Ok(RawResponse { status, body, result: range, time, total, next }))
+    Ok(Outcome::Ok(RawResponse {
+        status,
+        body,
+        result: range,
+        time,
+        total,
+        next,
+    }))
 }
 
 /// The start of a body for an error message, cut on a character boundary.
@@ -246,16 +273,33 @@ mod tests {
             e.code.as_str(),
             "BITRIX_REST_V3_EXCEPTION_VALIDATION_REQUESTVALIDATIONEXCEPTION"
         );
-        assert!(e.description.contains("id: Required field `id` is not specified"), "{}", e.description);
+        assert!(
+            e.description
+                .contains("id: Required field `id` is not specified"),
+            "{}",
+            e.description
+        );
     }
 
     #[test]
     fn non_envelopes_are_typed_errors() {
         let html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
-        assert!(matches!(parse("m", 502, html.into()), Err(Error::Http { status: 502, .. })));
-        assert!(matches!(parse("m", 200, "".into()), Err(Error::Decode { .. })));
-        assert!(matches!(parse("m", 200, "{\"result\": [1,".into()), Err(Error::Decode { .. })));
-        assert!(matches!(parse("m", 200, "{\"time\":{}}".into()), Err(Error::Decode { .. })));
+        assert!(matches!(
+            parse("m", 502, html.into()),
+            Err(Error::Http { status: 502, .. })
+        ));
+        assert!(matches!(
+            parse("m", 200, "".into()),
+            Err(Error::Decode { .. })
+        ));
+        assert!(matches!(
+            parse("m", 200, "{\"result\": [1,".into()),
+            Err(Error::Decode { .. })
+        ));
+        assert!(matches!(
+            parse("m", 200, "{\"time\":{}}".into()),
+            Err(Error::Decode { .. })
+        ));
         let e = parse("m", 200, "x".repeat(10_000)).unwrap_err().to_string();
         assert!(e.len() < 600, "{e}");
     }
