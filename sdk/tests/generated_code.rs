@@ -1,0 +1,87 @@
+//! The generated API as a user meets it: names and constants from the schema, requests on the
+//! wire, lenient decoding of named types, and client methods that build typed requests.
+
+use bitrix24::{Method, Paging};
+use serde_json::json;
+
+#[test]
+fn basic_scope_is_generated_by_default() {
+    // `basic` is a default feature; `common` is always generated.
+    assert_eq!(<bitrix24::basic::Profile as Method>::NAME, "profile");
+    assert_eq!(<bitrix24::basic::Profile as Method>::SCOPE, "basic");
+    assert!(<bitrix24::basic::Profile as Method>::IDEMPOTENT);
+    assert_eq!(bitrix24::common::SortOrder::from("ASC").as_str(), "ASC");
+}
+
+#[cfg(all(feature = "imbot", feature = "user"))]
+#[allow(deprecated)] // imbot.message.add is outdated in the docs, and still the best-known method.
+mod imbot_and_user {
+    use super::*;
+    use bitrix24::imbot::{Bot, BotType, ImbotMessageAdd};
+    use bitrix24::user::UserGet;
+
+    #[test]
+    fn method_constants_come_from_the_schema() {
+        assert_eq!(<ImbotMessageAdd as Method>::NAME, "imbot.message.add");
+        assert_eq!(<ImbotMessageAdd as Method>::SCOPE, "imbot");
+        assert!(!<ImbotMessageAdd as Method>::IDEMPOTENT);
+        assert!(<ImbotMessageAdd as Method>::BATCHABLE);
+        assert_eq!(<ImbotMessageAdd as Method>::PAGING, Paging::None);
+        assert_eq!(<UserGet as Method>::PAGING, Paging::Start);
+    }
+
+    #[test]
+    fn requests_use_wire_names_and_skip_unset_params() {
+        let request = ImbotMessageAdd::new("chat42", "Hi").bot_id(7).system(true);
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({ "DIALOG_ID": "chat42", "MESSAGE": "Hi", "BOT_ID": 7, "SYSTEM": "Y" })
+        );
+    }
+
+    #[test]
+    fn map_setters_add_entries_and_list_setters_replace() {
+        let request = UserGet::new()
+            .filter(">=ID", 10)
+            .filter("ACTIVE", true)
+            .select(["ID"])
+            .select(["ID", "NAME"]);
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({ "FILTER": { ">=ID": 10, "ACTIVE": true }, "select": ["ID", "NAME"] })
+        );
+    }
+
+    #[test]
+    fn named_types_decode_leniently_and_keep_unknown_keys() {
+        let bot: Bot =
+            serde_json::from_value(json!({ "ID": "7", "NAME": "", "OPENLINE": "Y", "UF_X": 1 }))
+                .unwrap();
+        assert_eq!(bot.id, 7);
+        assert_eq!(bot.name, None, "an empty string is an absent value");
+        assert_eq!(bot.openline, Some(true));
+        assert_eq!(bot.extra.get("UF_X"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn enums_keep_values_the_schema_does_not_know() {
+        assert_eq!(BotType::from("H"), BotType::Human);
+        assert_eq!(serde_json::to_value(BotType::Human).unwrap(), json!("H"));
+        let new: BotType = serde_json::from_value(json!("Z")).unwrap();
+        assert_eq!(new, BotType::Unknown("Z".to_owned()));
+        assert_eq!(new.as_str(), "Z");
+    }
+
+    #[test]
+    fn client_methods_build_the_same_typed_request() {
+        let client =
+            bitrix24::Client::webhook("https://example.bitrix24.com/rest/1/secret/").unwrap();
+        let request = client.imbot_message_add("chat42", "Hi").bot_id(7);
+        assert_eq!(
+            request.params(),
+            &ImbotMessageAdd::new("chat42", "Hi").bot_id(7)
+        );
+        let list = client.user_get().filter("ACTIVE", true);
+        assert_eq!(list.params(), &UserGet::new().filter("ACTIVE", true));
+    }
+}
