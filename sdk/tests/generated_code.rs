@@ -1,8 +1,7 @@
 //! The generated API as a user meets it: names and constants from the schema, requests on the
 //! wire, lenient decoding of named types, and client methods that build typed requests.
 
-use bitrix24::{Method, Paging};
-use serde_json::json;
+use bitrix24::Method;
 
 #[test]
 fn basic_scope_is_generated_by_default() {
@@ -16,9 +15,10 @@ fn basic_scope_is_generated_by_default() {
 #[cfg(all(feature = "imbot", feature = "user"))]
 #[allow(deprecated)] // imbot.message.add is outdated in the docs, and still the best-known method.
 mod imbot_and_user {
-    use super::*;
     use bitrix24::imbot::{Bot, BotType, ImbotMessageAdd};
     use bitrix24::user::UserGet;
+    use bitrix24::{Method, Paging};
+    use serde_json::json;
 
     #[test]
     fn method_constants_come_from_the_schema() {
