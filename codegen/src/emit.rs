@@ -317,15 +317,19 @@ impl Module<'_> {
             }
             parts.push(quote!(skip_serializing_if = "Option::is_none"));
         }
-        // A type with serde of its own (named types, files, dialog ids, `any`) needs a codec only
-        // where the codec adds something: reading Bitrix24's empty spellings (`""`, `false`,
-        // `[]`) as `None` when an optional field is decoded.
-        if !has_own_serde(&f.ty) || (decode && !f.required) {
-            let with = format!(
-                "{}::codec::As::<{}>",
-                self.paths.rt_text,
-                self.codec_text(&f.ty, !f.required)
-            );
+        // A codec is only attached where it changes something: when sending, for the types whose
+        // wire spelling differs from their own serde (`yn`, `int_str`, dates); when decoding, for
+        // every type but a required one with serde of its own, since the codecs are what accept
+        // Bitrix24's other spellings and read its empty values as `None`. Fewer `with`s also
+        // means less serde code per request, and requests are most of the generated code.
+        let needs_codec = if decode {
+            !has_own_serde(&f.ty) || !f.required
+        } else {
+            has_wire_spelling(&f.ty)
+        };
+        if needs_codec {
+            let codec = self.codec_text(&f.ty, !f.required);
+            let with = format!("{}::codec::As::<{codec}>", self.paths.rt_text);
             parts.push(quote!(with = #with));
         }
         if parts.is_empty() {
@@ -709,6 +713,16 @@ fn codec_name(ty: &Ty, optional: bool) -> &'static str {
         Ty::Map(_) => "Map",
         Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } if optional => "Obj",
         Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } => "Same",
+    }
+}
+
+/// Whether encoding `ty` needs its codec: the codecs of the other types write exactly what the
+/// Rust type's own serde writes (a string, a number, a bool, a list, a map, the named type).
+fn has_wire_spelling(ty: &Ty) -> bool {
+    match ty {
+        Ty::IntStr | Ty::YesNo | Ty::Date | Ty::DateTime => true,
+        Ty::List(inner) | Ty::Map(inner) => has_wire_spelling(inner),
+        _ => false,
     }
 }
 
