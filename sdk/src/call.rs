@@ -7,6 +7,7 @@
 //! method adds a few lines of machine code; the protocol is compiled once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde::Serialize;
@@ -15,25 +16,63 @@ use serde::de::DeserializeOwned;
 use crate::auth::{self, Tokens};
 use crate::client::{Auth, Encoding, OAuthSession};
 use crate::codec::Same;
-use crate::error::{Error, ErrorCode};
+use crate::error::{ApiError, Error, ErrorCode};
+use crate::retry::{self, Verdict};
 use crate::wire::envelope::{self, Outcome, RawResponse};
 use crate::{Client, Method};
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
 
+/// How [`Client::call_raw`] may treat a call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Sending the call twice has the effect of sending it once: it may be retried after a
+    /// failure that happened once the portal may have executed it.
+    pub idempotent: bool,
+    /// A REST 3.0 method: called under `/rest/api/`, JSON only; non-idempotent calls carry an
+    /// `Idempotency-Key`, which makes them safe to retry too.
+    pub rest_v3: bool,
+}
+
+impl CallOptions {
+    /// The options generated methods declare.
+    pub fn of<M: Method>() -> Self {
+        Self {
+            idempotent: M::IDEMPOTENT,
+            rest_v3: M::REST_V3,
+        }
+    }
+
+    /// Marks the call idempotent.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Marks the call as REST 3.0.
+    pub fn rest_v3(mut self, rest_v3: bool) -> Self {
+        self.rest_v3 = rest_v3;
+        self
+    }
+}
+
 impl Client {
     /// Sends a typed request and decodes its result. Generated methods and
     /// [`crate::Request`] end here.
     pub async fn send<M: Method>(&self, params: &M) -> Result<M::Output, Error> {
         let params = encode_params(M::NAME, params)?;
-        let response = self.call_raw(M::NAME, &params).await?;
+        let response = self
+            .call_raw(M::NAME, &params, CallOptions::of::<M>())
+            .await?;
         response.decode::<M::Output, M::OutputCodec>(M::NAME)
     }
 
     /// Calls any method, including ones the schema does not know, with any serializable
     /// parameters (a struct, a map, `serde_json::json!({..})`, or `()` for none), and decodes
-    /// `result` into `R` (`serde_json::Value` to look at it first).
+    /// `result` into `R` (`serde_json::Value` to look at it first). The call counts as not
+    /// idempotent; use [`Client::call_with`] to say otherwise.
     ///
     /// ```no_run
     /// # async fn run(client: bitrix24::Client) -> Result<(), bitrix24::Error> {
@@ -46,22 +85,50 @@ impl Client {
         method: &str,
         params: &(impl Serialize + ?Sized),
     ) -> Result<R, Error> {
+        self.call_with(method, params, CallOptions::default()).await
+    }
+
+    /// [`Client::call`] with explicit [`CallOptions`].
+    pub async fn call_with<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &(impl Serialize + ?Sized),
+        options: CallOptions,
+    ) -> Result<R, Error> {
         let params = encode_params(method, params)?;
-        let response = self.call_raw(method, &params).await?;
+        let response = self.call_raw(method, &params, options).await?;
         response.decode::<R, Same>(method)
     }
 
     /// The non-generic core: sends `params` (a JSON object) to `method` and returns the
-    /// successful envelope, or the error it amounts to.
-    pub async fn call_raw(&self, method: &str, params: &[u8]) -> Result<RawResponse, Error> {
+    /// successful envelope, or the error it amounts to, after the retries the
+    /// [`RetryPolicy`](crate::RetryPolicy) and the failure allow.
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        params: &[u8],
+        options: CallOptions,
+    ) -> Result<RawResponse, Error> {
         let inner = &self.inner;
-        let url = inner.endpoint.method_url(method);
-        let form_params = match inner.encoding {
-            Encoding::Json => None,
-            Encoding::Form => Some(form_body(method, params)?),
+        let url = inner.endpoint.method_url(method, options.rest_v3);
+        // REST 3.0 reads JSON only.
+        let form_params = match (inner.encoding, options.rest_v3) {
+            (Encoding::Form, false) => Some(form_body(method, params)?),
+            _ => None,
         };
+        let idempotency_key = (options.rest_v3 && !options.idempotent).then(idempotency_key);
+        let retry_safe = options.idempotent || idempotency_key.is_some();
+        let policy = &inner.retry;
         let mut renewed = false;
+        let mut retries = 0;
         loop {
+            if let Some(wait) = inner.limiter.frozen_for(method) {
+                if wait > policy.max_freeze_wait {
+                    return Err(frozen(method, wait));
+                }
+                tracing::debug!(method, ?wait, "method frozen by its operating-time limit");
+                tokio::time::sleep(wait).await;
+            }
             let token = match &inner.auth {
                 Auth::Webhook => None,
                 Auth::OAuth(session) => Some(session.tokens().await?),
@@ -71,37 +138,128 @@ impl Client {
                 None => (JSON, json_body(params, access)),
                 Some(form) => (FORM, prefix_form(form, access)),
             };
-            tracing::debug!(method, bytes = body.len(), "calling");
-            let response = inner
-                .http
-                .post(&url)
-                .header(CONTENT_TYPE, content_type)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| Error::transport(method, e))?;
-            let status = response.status().as_u16();
-            let text = read_body(method, response, inner.max_response_bytes).await?;
-            match envelope::parse(method, status, text)? {
-                Outcome::Ok(raw) => {
-                    tracing::debug!(method, status, "ok");
+            let attempt =
+                self.attempt(method, &url, content_type, body, idempotency_key.as_deref());
+            let error = match attempt.await {
+                Ok(Outcome::Ok(raw)) => {
+                    inner
+                        .limiter
+                        .note_reset(method, raw.time().and_then(|t| t.operating_reset_at));
                     return Ok(raw);
                 }
-                Outcome::Err(e) => {
-                    tracing::debug!(method, status, code = %e.code, "error");
+                Ok(Outcome::Err(e)) => {
                     let expired =
                         matches!(e.code, ErrorCode::ExpiredToken | ErrorCode::InvalidToken);
-                    match (&inner.auth, token) {
+                    match (&inner.auth, &token) {
                         (Auth::OAuth(session), Some(used)) if expired && !renewed => {
                             renewed = true;
-                            session.renew_after(&inner.http, &used).await?;
+                            session.renew_after(&inner.http, used).await?;
+                            continue;
                         }
-                        _ => return Err(Error::Api(e)),
+                        _ => {}
                     }
+                    match e.code {
+                        ErrorCode::QueryLimitExceeded => inner.limiter.saturate(),
+                        ErrorCode::OperationTimeLimit => {
+                            let wait = inner.limiter.freeze(method, policy.max_freeze_wait);
+                            if wait <= policy.max_freeze_wait && retries < policy.max_retries {
+                                retries += 1;
+                                continue;
+                            }
+                        }
+                        _ => {}
+                    }
+                    Error::Api(e)
                 }
+                Err(e) => e,
+            };
+            let verdict = retry::classify(&error);
+            let may_retry = match verdict {
+                Verdict::Retry => true,
+                Verdict::RetryIfIdempotent => retry_safe,
+                Verdict::Fail => false,
+            };
+            if may_retry && retries < policy.max_retries {
+                retries += 1;
+                let delay = policy.backoff(retries);
+                tracing::debug!(method, retries, ?delay, "retrying after: {error}");
+                tokio::time::sleep(delay).await;
+                continue;
             }
+            // The portal may have run the call and nobody knows: say so instead of guessing.
+            if verdict == Verdict::RetryIfIdempotent
+                && !retry_safe
+                && !matches!(error, Error::Api(_))
+            {
+                return Err(Error::OutcomeUnknown {
+                    method: method.to_owned(),
+                    source: Box::new(error),
+                });
+            }
+            return Err(error);
         }
     }
+
+    /// One HTTP exchange: wait for the rate limiter, POST, read and parse the answer.
+    async fn attempt(
+        &self,
+        method: &str,
+        url: &str,
+        content_type: HeaderValue,
+        body: Vec<u8>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Outcome, Error> {
+        let inner = &self.inner;
+        inner.limiter.acquire().await;
+        tracing::debug!(method, bytes = body.len(), "calling");
+        let mut request = inner
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Error::transport(method, e))?;
+        let status = response.status().as_u16();
+        let text = read_body(method, response, inner.max_response_bytes).await?;
+        let outcome = envelope::parse(method, status, text)?;
+        if let Outcome::Err(e) = &outcome {
+            tracing::debug!(method, status, code = %e.code, "error answer");
+        }
+        Ok(outcome)
+    }
+}
+
+/// The error for a call that would wait longer than allowed for its frozen method.
+fn frozen(method: &str, wait: Duration) -> Error {
+    Error::Api(ApiError {
+        method: method.to_owned(),
+        code: ErrorCode::OperationTimeLimit,
+        description: format!(
+            "method is frozen by its operating-time limit for another {}s",
+            wait.as_secs()
+        ),
+        status: 429,
+    })
+}
+
+/// A fresh `Idempotency-Key`: 128 random bits in hex, unique per logical call and reused by its
+/// retries, so the portal runs the call at most once.
+fn idempotency_key() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let (a, b) = (RandomState::new(), RandomState::new());
+    format!(
+        "{:016x}{:016x}",
+        a.hash_one(n),
+        b.hash_one((n, std::process::id()))
+    )
 }
 
 impl OAuthSession {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::auth::{MemoryTokenStore, OAuthApp, TokenStore, Tokens};
-use crate::{Error, Method, Request, Secret};
+use crate::{Error, Method, RateLimit, RateLimiter, Request, RetryPolicy, Secret};
 
 /// A connection to one Bitrix24 portal. Cheap to clone: clones share the connection pool, the
 /// tokens and the single-flight token refresh.
@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     pub(crate) auth: Auth,
     pub(crate) encoding: Encoding,
     pub(crate) max_response_bytes: usize,
+    pub(crate) limiter: Arc<RateLimiter>,
+    pub(crate) retry: RetryPolicy,
 }
 
 /// Where method calls go. The webhook form embeds a secret and is never printed.
@@ -39,12 +41,26 @@ pub(crate) struct Endpoint {
     pub(crate) portal: Url,
     /// Base URL that method names are appended to, ending in `/`.
     base: Secret,
+    /// The same for REST 3.0 methods: `/rest/api/` in place of `/rest/`.
+    base_v3: Secret,
 }
 
 impl Endpoint {
-    pub(crate) fn method_url(&self, method: &str) -> String {
-        let mut url = String::with_capacity(self.base.expose().len() + method.len());
-        url.push_str(self.base.expose());
+    /// `{portal}/rest/` + credentials in the path for webhooks; `api/` goes after `rest/`.
+    fn new(portal: Url, credentials: &str) -> Self {
+        let base = Secret::new(format!("{}rest/{credentials}", portal.as_str()));
+        let base_v3 = Secret::new(format!("{}rest/api/{credentials}", portal.as_str()));
+        Self {
+            portal,
+            base,
+            base_v3,
+        }
+    }
+
+    pub(crate) fn method_url(&self, method: &str, rest_v3: bool) -> String {
+        let base = if rest_v3 { &self.base_v3 } else { &self.base };
+        let mut url = String::with_capacity(base.expose().len() + method.len());
+        url.push_str(base.expose());
         url.push_str(method);
         url
     }
@@ -164,6 +180,8 @@ pub struct ClientBuilder {
     timeout: Option<Duration>,
     max_response_bytes: Option<usize>,
     http: Option<reqwest::Client>,
+    limiter: Option<Arc<RateLimiter>>,
+    retry: Option<RetryPolicy>,
 }
 
 /// Default limits: generous for list pages and batches, small enough that a runaway body can't
@@ -236,6 +254,26 @@ impl ClientBuilder {
         self
     }
 
+    /// The portal's request budget (default [`RateLimit::STANDARD`]); calls wait for a free
+    /// slot instead of being refused with `QUERY_LIMIT_EXCEEDED`.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.limiter = Some(Arc::new(RateLimiter::new(limit)));
+        self
+    }
+
+    /// Shares a rate limiter with other clients of the same portal (clones of one client share
+    /// theirs already).
+    pub fn rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// When failed calls are retried (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     /// Checks the configuration and creates the client.
     pub fn build(self) -> Result<Client, Error> {
         let (endpoint, auth) = match (self.webhook, self.oauth) {
@@ -255,7 +293,6 @@ impl ClientBuilder {
                     Error::Config("OAuth needs the portal address (`portal`)".to_owned())
                 })?;
                 let portal = portal_url("portal", &portal)?;
-                let base = Secret::new(format!("{}rest/", portal.as_str()));
                 let store = self
                     .store
                     .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()) as Arc<_>);
@@ -266,7 +303,7 @@ impl ClientBuilder {
                     initial,
                     refresh_lock: tokio::sync::Mutex::new(()),
                 };
-                (Endpoint { portal, base }, Auth::OAuth(Box::new(session)))
+                (Endpoint::new(portal, ""), Auth::OAuth(Box::new(session)))
             }
         };
         let http = match self.http {
@@ -287,6 +324,10 @@ impl ClientBuilder {
                 max_response_bytes: self
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                limiter: self
+                    .limiter
+                    .unwrap_or_else(|| Arc::new(RateLimiter::new(RateLimit::STANDARD))),
+                retry: self.retry.unwrap_or_default(),
             }),
         })
     }
@@ -332,8 +373,7 @@ fn webhook_endpoint(url: &str) -> Result<Endpoint, Error> {
         return Err(Error::Config(SHAPE.to_owned()));
     }
     let portal = portal_url("webhook URL", url)?;
-    let base = Secret::new(format!("{}rest/{user}/{code}/", portal.as_str()));
-    Ok(Endpoint { portal, base })
+    Ok(Endpoint::new(portal, &format!("{user}/{code}/")))
 }
 
 #[cfg(test)]
@@ -345,7 +385,7 @@ mod tests {
         let client = Client::webhook("https://example.bitrix24.com/rest/1/s3cr3tcode/").unwrap();
         assert_eq!(client.portal().as_str(), "https://example.bitrix24.com/");
         assert_eq!(
-            client.inner.endpoint.method_url("profile"),
+            client.inner.endpoint.method_url("profile", false),
             "https://example.bitrix24.com/rest/1/s3cr3tcode/profile"
         );
         assert!(!format!("{client:?}").contains("s3cr3tcode"));

@@ -57,6 +57,19 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The call failed in a way that leaves open whether the portal executed it (a timeout, a
+    /// broken connection, a gateway error page, a cut-off answer), and it was not retried
+    /// because sending it twice could do it twice. Check before repeating it.
+    #[error(
+        "{method}: outcome unknown, not retried because the method is not idempotent: {source}"
+    )]
+    OutcomeUnknown {
+        /// Wire name of the method.
+        method: String,
+        /// What happened.
+        #[source]
+        source: Box<Error>,
+    },
     /// The request could not be encoded.
     #[error("{method}: cannot encode parameters: {message}")]
     Encode {

@@ -12,8 +12,10 @@ mod client;
 pub mod codec;
 mod error;
 mod generated;
+mod limiter;
 mod method;
 mod request;
+mod retry;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 mod secret;
@@ -21,11 +23,14 @@ mod types;
 pub mod wire;
 
 pub use auth::{FileTokenStore, MemoryTokenStore, OAuthApp, TokenStore, Tokens};
+pub use call::CallOptions;
 pub use client::{Client, ClientBuilder, Encoding};
 pub use error::{ApiError, Error, ErrorCode, TransportKind};
 pub use generated::*;
+pub use limiter::{RateLimit, RateLimiter};
 pub use method::{Method, Paging};
 pub use request::Request;
+pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use types::{DialogId, File};
 pub use wire::envelope::{RawResponse, Time};

@@ -48,6 +48,8 @@ pub trait Method: Serialize + Send + Sync + 'static {
     const BATCHABLE: bool;
     /// How the method pages through long results.
     const PAGING: Paging;
+    /// A REST 3.0 method (`/rest/api/`): JSON only, its own error format, `Idempotency-Key`.
+    const REST_V3: bool = false;
     /// The decoded `result` of the response envelope.
     type Output: Send + 'static;
     /// Decodes [`Self::Output`] leniently (see [`crate::codec`]).

@@ -8,8 +8,30 @@ use std::time::Duration;
 
 use bitrix24::crm::DealFields;
 use bitrix24::sandbox::{Fault, Sandbox, SandboxConfig};
-use bitrix24::{Client, Encoding, Error, ErrorCode, FileTokenStore, Tokens, TransportKind};
+use bitrix24::{
+    Client, ClientBuilder, Encoding, Error, ErrorCode, FileTokenStore, RateLimit, RetryPolicy,
+    Tokens, TransportKind,
+};
 use serde_json::{Value, json};
+
+/// These tests are about the call path, not the rate limit: give the client room.
+fn fast(builder: ClientBuilder) -> ClientBuilder {
+    builder.rate_limit(RateLimit::new(10_000, 10_000.0))
+}
+
+/// An OAuth client for the sandbox's application.
+fn oauth(portal: &Sandbox) -> ClientBuilder {
+    fast(
+        Client::builder()
+            .portal(portal.url().as_str())
+            .oauth(portal.oauth_app(), portal.issue_tokens()),
+    )
+}
+
+/// The administrator's webhook client.
+fn webhook(portal: &Sandbox) -> ClientBuilder {
+    fast(Client::builder().webhook(&portal.webhook_url()))
+}
 
 fn api_error(result: Result<impl std::fmt::Debug, Error>) -> bitrix24::ApiError {
     match result {
@@ -21,7 +43,7 @@ fn api_error(result: Result<impl std::fmt::Debug, Error>) -> bitrix24::ApiError 
 #[tokio::test]
 async fn typed_calls_work_with_a_webhook() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.webhook_client().unwrap();
+    let client = webhook(&portal).build().unwrap();
     let me = client.user_current().await.unwrap();
     assert_eq!(me.id, Some(1));
     assert_eq!(me.name.as_deref(), Some("Anna"));
@@ -36,7 +58,7 @@ async fn typed_calls_work_with_a_webhook() {
 #[tokio::test]
 async fn deals_round_trip_with_typed_fields() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.oauth_client().unwrap();
+    let client = oauth(&portal).build().unwrap();
     let fields = DealFields::new()
         .title("Roof repair")
         .opportunity(1500.5)
@@ -81,7 +103,7 @@ async fn deals_round_trip_with_typed_fields() {
 #[tokio::test]
 async fn universal_items_see_deals_in_camel_case() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.oauth_client().unwrap();
+    let client = oauth(&portal).build().unwrap();
     let data = bitrix24::crm::CrmItemData::new()
         .title("Via items")
         .opportunity(42.0);
@@ -107,7 +129,7 @@ async fn form_encoding_gives_the_same_results_as_json() {
         .encoding(Encoding::Form)
         .build()
         .unwrap();
-    let json = portal.webhook_client().unwrap();
+    let json = webhook(&portal).build().unwrap();
     let fields = DealFields::new()
         .title("Ä & b=c [x] +1")
         .opportunity(7.25)
@@ -124,7 +146,9 @@ async fn form_encoding_gives_the_same_results_as_json() {
 #[tokio::test]
 async fn every_error_shape_maps_to_a_typed_error() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.oauth_client().unwrap();
+    // Retries and freezes would hide the injected errors; they have tests of their own.
+    let policy = RetryPolicy::none().max_freeze_wait(Duration::ZERO);
+    let client = oauth(&portal).retry_policy(policy).build().unwrap();
 
     // A method's own code, with its description and status.
     let bot = client
@@ -210,7 +234,7 @@ async fn scopes_and_credentials_are_enforced() {
     let portal = Sandbox::start_with(SandboxConfig::default().scopes(["user"]))
         .await
         .unwrap();
-    let client = portal.webhook_client().unwrap();
+    let client = webhook(&portal).build().unwrap();
     client.user_current().await.unwrap();
     let e = api_error(client.crm_deal_list().await);
     assert_eq!((e.code, e.status), (ErrorCode::InsufficientScope, 401));
@@ -230,7 +254,10 @@ async fn scopes_and_credentials_are_enforced() {
 #[tokio::test]
 async fn malformed_answers_are_typed_errors() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.webhook_client().unwrap();
+    let client = webhook(&portal)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
 
     portal.inject(None, Fault::html(502));
     match client.profile().await {
@@ -278,7 +305,11 @@ async fn malformed_answers_are_typed_errors() {
     let e = small.user_current().await.unwrap_err();
     assert!(matches!(e, Error::TooLarge { limit: 64, .. }), "{e:?}");
 
-    let closed = Client::webhook("http://127.0.0.1:9/rest/1/code/").unwrap();
+    let closed = Client::builder()
+        .webhook("http://127.0.0.1:9/rest/1/code/")
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
     match closed.profile().await {
         Err(Error::Transport {
             kind: TransportKind::Connect,
@@ -291,7 +322,7 @@ async fn malformed_answers_are_typed_errors() {
 #[tokio::test]
 async fn expired_token_is_renewed_once_and_the_call_retried() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.oauth_client().unwrap();
+    let client = oauth(&portal).build().unwrap();
     client.profile().await.unwrap();
     portal.expire_access_tokens();
     let me = client.user_current().await.unwrap();
@@ -304,7 +335,7 @@ async fn expired_token_is_renewed_once_and_the_call_retried() {
 #[tokio::test]
 async fn expired_token_refreshes_once_for_fifty_concurrent_calls() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.oauth_client().unwrap();
+    let client = oauth(&portal).build().unwrap();
     client.profile().await.unwrap();
     portal.expire_access_tokens();
     let before = portal.stats().requests;
@@ -357,7 +388,7 @@ async fn renewal_never_loops() {
     let portal = Sandbox::start_with(SandboxConfig::default().access_token_ttl(Duration::ZERO))
         .await
         .unwrap();
-    let client = portal.oauth_client().unwrap();
+    let client = oauth(&portal).build().unwrap();
     let e = api_error(client.profile().await);
     assert_eq!(e.code, ErrorCode::ExpiredToken);
     assert_eq!(portal.stats().refreshes, 1);
@@ -396,7 +427,7 @@ async fn renewed_tokens_are_stored_before_the_retry() {
 #[tokio::test]
 async fn webhooks_never_refresh() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.webhook_client().unwrap();
+    let client = webhook(&portal).build().unwrap();
     portal.inject(
         None,
         Fault::error(
@@ -413,7 +444,7 @@ async fn webhooks_never_refresh() {
 #[tokio::test]
 async fn requests_are_plain_data_and_can_be_sent_later() {
     let portal = Sandbox::start().await.unwrap();
-    let client = portal.webhook_client().unwrap();
+    let client = webhook(&portal).build().unwrap();
     let request = client.crm_deal_list().filter("=TITLE", "nothing");
     assert_eq!(
         request.params().filter.as_ref().unwrap()["=TITLE"],

@@ -1,0 +1,236 @@
+//! Client-side mirror of the portal's request limits, so calls wait here instead of being
+//! refused there.
+//!
+//! A portal counts requests in a leaky bucket: each request adds one, the bucket drains at a
+//! fixed rate, and a request arriving at a full bucket gets `QUERY_LIMIT_EXCEEDED`. The
+//! [`RateLimiter`] runs the same bucket as a GCRA schedule: every request reserves the next free
+//! slot and sleeps until it, so any number of concurrent callers (all clones of a client share one
+//! limiter) never overfill the portal's bucket. It also remembers, per method, when the portal's
+//! operating-time budget resets, and holds back calls to a method the portal has frozen.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A portal's request budget: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Requests the bucket holds before the portal refuses.
+    pub burst: u32,
+    /// Requests per second the bucket drains.
+    pub per_second: f64,
+}
+
+impl RateLimit {
+    /// Every plan but Enterprise: 50 requests, draining 2 per second.
+    pub const STANDARD: Self = Self {
+        burst: 50,
+        per_second: 2.0,
+    };
+    /// Enterprise plans: 250 requests, draining 5 per second.
+    pub const ENTERPRISE: Self = Self {
+        burst: 250,
+        per_second: 5.0,
+    };
+
+    /// A custom budget (on-premise portals configure their own).
+    pub fn new(burst: u32, per_second: f64) -> Self {
+        Self { burst, per_second }
+    }
+}
+
+/// How many requests of the bucket the client leaves unused: the portal sees arrivals with
+/// network jitter, and other clients on the same IP share its bucket.
+const HEADROOM: u32 = 2;
+
+/// A rate limiter for one portal. Cheap to share: put one `Arc<RateLimiter>` into every client
+/// that talks to the same portal (clones of a [`crate::Client`] already share theirs).
+#[derive(Debug)]
+pub struct RateLimiter {
+    /// Time between two requests at the drain rate.
+    interval: Duration,
+    /// How far ahead of now the schedule may run: the burst the client allows itself.
+    tolerance: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Theoretical arrival time: when the bucket will be empty again.
+    tat: Instant,
+    /// Per method: when its operating-time budget resets (from the last `time` block).
+    reset_at: HashMap<String, i64>,
+    /// Per method: frozen by `OPERATION_TIME_LIMIT` until this instant.
+    frozen: HashMap<String, Instant>,
+    waits: u64,
+    waited: Duration,
+}
+
+impl RateLimiter {
+    /// A limiter mirroring `limit`.
+    pub fn new(limit: RateLimit) -> Self {
+        let per_second = if limit.per_second.is_finite() && limit.per_second > 0.0 {
+            limit.per_second
+        } else {
+            f64::MAX
+        };
+        let interval = Duration::from_secs_f64((1.0 / per_second).min(3600.0));
+        let burst = limit.burst.saturating_sub(HEADROOM).max(1);
+        Self {
+            interval,
+            tolerance: interval * (burst - 1),
+            state: Mutex::new(State {
+                tat: Instant::now(),
+                reset_at: HashMap::new(),
+                frozen: HashMap::new(),
+                waits: 0,
+                waited: Duration::ZERO,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for a slot in the bucket; call right before sending. Returns how long it waited.
+    pub async fn acquire(&self) -> Duration {
+        let now = Instant::now();
+        let ready = {
+            let mut state = self.state();
+            let start = state.tat.max(now);
+            state.tat = start + self.interval;
+            let ready = start.checked_sub(self.tolerance).unwrap_or(now).max(now);
+            if ready > now {
+                state.waits += 1;
+                state.waited += ready - now;
+            }
+            ready
+        };
+        if ready > now {
+            tokio::time::sleep_until(ready).await;
+        }
+        ready - now
+    }
+
+    /// The portal refused with `QUERY_LIMIT_EXCEEDED`: its bucket is fuller than this schedule
+    /// thought (another client shares it), so treat ours as full from now on.
+    pub fn saturate(&self) {
+        let full = Instant::now() + self.tolerance;
+        let mut state = self.state();
+        state.tat = state.tat.max(full);
+    }
+
+    /// Records a successful response's `operating_reset_at` for `method`.
+    pub(crate) fn note_reset(&self, method: &str, reset_at: Option<i64>) {
+        if let Some(reset_at) = reset_at {
+            let mut state = self.state();
+            match state.reset_at.get_mut(method) {
+                Some(known) => *known = reset_at,
+                None => {
+                    state.reset_at.insert(method.to_owned(), reset_at);
+                }
+            }
+        }
+    }
+
+    /// `method` answered `OPERATION_TIME_LIMIT`: freeze it until its budget resets (the last
+    /// known `operating_reset_at`, else `fallback` from now). Returns the freeze length.
+    pub(crate) fn freeze(&self, method: &str, fallback: Duration) -> Duration {
+        let mut state = self.state();
+        let now_unix = chrono::Utc::now().timestamp();
+        let wait = state
+            .reset_at
+            .get(method)
+            .map(|reset| Duration::from_secs(reset.saturating_sub(now_unix).max(1) as u64))
+            .filter(|wait| *wait <= Duration::from_secs(600))
+            .unwrap_or(fallback);
+        state
+            .frozen
+            .insert(method.to_owned(), Instant::now() + wait);
+        wait
+    }
+
+    /// How long `method` stays frozen, if it is.
+    pub(crate) fn frozen_for(&self, method: &str) -> Option<Duration> {
+        let mut state = self.state();
+        let until = *state.frozen.get(method)?;
+        let now = Instant::now();
+        if until <= now {
+            state.frozen.remove(method);
+            return None;
+        }
+        Some(until - now)
+    }
+
+    /// How many acquisitions had to wait, and for how long in total.
+    pub fn waits(&self) -> (u64, Duration) {
+        let state = self.state();
+        (state.waits, state.waited)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_then_drain_rate() {
+        let limiter = RateLimiter::new(RateLimit::STANDARD);
+        let start = Instant::now();
+        for _ in 0..48 {
+            limiter.acquire().await;
+        }
+        assert_eq!(Instant::now(), start, "the burst goes through at once");
+        limiter.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_millis(500));
+        for _ in 0..10 {
+            limiter.acquire().await;
+        }
+        assert_eq!(Instant::now() - start, Duration::from_millis(5500));
+        assert_eq!(limiter.waits().0, 11);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_callers_never_exceed_the_bucket() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(RateLimit::new(10, 5.0)));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    limiter.acquire().await;
+                    Instant::now() - start
+                })
+            })
+            .collect();
+        let mut times = Vec::new();
+        for task in tasks {
+            times.push(task.await.unwrap());
+        }
+        times.sort();
+        // A server bucket of 10 draining 5/s: at any instant t, arrivals so far <= 10 + 5t.
+        for (i, t) in times.iter().enumerate() {
+            assert!(
+                i as f64 + 1.0 <= 10.0 + 5.0 * t.as_secs_f64() + 1e-9,
+                "arrival {i} at {t:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn saturation_and_freezes() {
+        let limiter = RateLimiter::new(RateLimit::new(10, 10.0));
+        limiter.saturate();
+        assert_eq!(limiter.acquire().await, Duration::from_millis(100));
+        assert_eq!(limiter.frozen_for("crm.deal.list"), None);
+        let wait = limiter.freeze("crm.deal.list", Duration::from_secs(30));
+        assert_eq!(wait, Duration::from_secs(30));
+        assert!(limiter.frozen_for("crm.deal.list").is_some());
+        assert_eq!(limiter.frozen_for("crm.deal.get"), None, "only that method");
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert_eq!(limiter.frozen_for("crm.deal.list"), None);
+    }
+}
