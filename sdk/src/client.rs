@@ -391,8 +391,12 @@ mod tests {
         assert!(!format!("{client:?}").contains("s3cr3tcode"));
         let with_method = Client::webhook("http://127.0.0.1:8080/rest/7/abc/profile.json").unwrap();
         assert_eq!(
-            with_method.inner.endpoint.method_url("x"),
+            with_method.inner.endpoint.method_url("x", false),
             "http://127.0.0.1:8080/rest/7/abc/x"
+        );
+        assert_eq!(
+            with_method.inner.endpoint.method_url("x", true),
+            "http://127.0.0.1:8080/rest/api/7/abc/x"
         );
         for bad in [
             "ftp://x/rest/1/c/",
