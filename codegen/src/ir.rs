@@ -258,6 +258,7 @@ fn parse_ty(rest: &mut &str, depth: usize) -> Result<Ty, String> {
             if depth >= MAX_DEPTH {
                 return Err(format!("nested deeper than {MAX_DEPTH} levels"));
             }
+            // `has_argument` saw the one-byte '<'.
             *rest = rest[1..].trim_start();
             if rest.is_empty() {
                 return Err(format!("expected a type after \"{word}<\""));

@@ -29,6 +29,25 @@ const RESERVED_METHOD_NAMES: &[&str] = &[
     "call_raw",
     "batch",
 ];
+/// Module names the `bitrix24` crate uses at its root (`sdk/src/lib.rs`): a scope module of the
+/// same name would be shadowed by them in the crate's `pub use generated::*` and silently become
+/// unreachable.
+const RESERVED_MODULE_NAMES: &[&str] = &[
+    "auth",
+    "call",
+    "client",
+    "codec",
+    "error",
+    "generated",
+    "limiter",
+    "method",
+    "request",
+    "retry",
+    "sandbox",
+    "secret",
+    "types",
+    "wire",
+];
 /// Param names whose setters would clash with `new` on the request or with a method of
 /// `Request<M>`, which forwards every setter.
 const RESERVED_PARAM_NAMES: &[&str] = &[
@@ -229,6 +248,11 @@ impl Validator<'_> {
             let message = format!(
                 "scope {scope:?} does not make a module name ({why}); use lowercase letters, digits, \"_\" and \".\""
             );
+            self.diags.push(path, "", message);
+        }
+        if RESERVED_MODULE_NAMES.contains(&module) {
+            let message =
+                format!("scope {scope:?} would be hidden by the runtime's own `{module}` module");
             self.diags.push(path, "", message);
         }
         if is_common_file && scope != "common" {

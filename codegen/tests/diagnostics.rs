@@ -453,6 +453,10 @@ fn scope_rules() {
         errors(&[("schema/x.toml", "description = \"No scope.\"\n")]),
         ["schema/x.toml: missing required key \"scope\""]
     );
+    assert_eq!(
+        errors(&[("schema/call.toml", "scope = \"call\"\n")]),
+        ["schema/call.toml: scope \"call\" would be hidden by the runtime's own `call` module"]
+    );
 }
 
 #[test]
