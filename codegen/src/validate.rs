@@ -88,10 +88,9 @@ pub(crate) fn validate(raw_files: Vec<RawFile>, diags: &mut Diagnostics) -> Sche
 
     // Deprecation notes name the replacement's Rust names when the schema has it.
     for method in files.iter_mut().flat_map(|f| &mut f.methods) {
-        if let Some(d) = &mut method.deprecated
-            && let Some(replacement) = d.replacement.as_ref().and_then(|r| v.methods.get(r))
-        {
-            d.replacement_rust = Some((replacement.rust.clone(), replacement.type_name.clone()));
+        if let Some(d) = &mut method.deprecated {
+            let replacement = d.replacement.as_ref().and_then(|r| v.methods.get(r));
+            d.replacement_rust = replacement.map(|r| (r.rust.clone(), r.type_name.clone()));
         }
     }
     // common.toml first: every other module may refer to it.
@@ -342,9 +341,7 @@ impl Validator<'_> {
             "the runtime's Client",
         );
         let type_name = rust.as_deref().map(pascal_case);
-        if let Some(type_name) = &type_name
-            && let Err(why) = check_pascal(type_name)
-        {
+        if let Some(Err(why)) = type_name.as_deref().map(check_pascal) {
             self.diags
                 .push(path, item, format!("request type {why}; set \"rust\""));
             ok = false;
@@ -537,8 +534,10 @@ impl Validator<'_> {
         let item = t.label.as_str();
         let name = t.name.as_deref()?;
         let mut ok = true;
-        if let Some(first) = self.types.get(name)
-            && (first.path != path || first.index != index)
+        if let Some(first) = self
+            .types
+            .get(name)
+            .filter(|d| d.path != path || d.index != index)
         {
             let message = format!("duplicate type name (first declared in {})", first.path);
             self.diags.push(path, item, message);
