@@ -127,12 +127,21 @@ fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
 }
 
+/// Doc comment lines as `#[doc]` strings, which carry the space that follows `///`.
+fn doc_strings(lines: &[impl AsRef<str>]) -> Vec<String> {
+    let line = |l: &str| {
+        if l.is_empty() {
+            String::new()
+        } else {
+            format!(" {l}")
+        }
+    };
+    lines.iter().map(|l| line(l.as_ref())).collect()
+}
+
 /// `#[doc = ".."]` per line: prettyplease prints them as `///` comments.
 fn doc(lines: &[impl AsRef<str>]) -> TokenStream {
-    let lines = lines.iter().map(|l| match l.as_ref() {
-        "" => String::new(),
-        l => format!(" {l}"),
-    });
+    let lines = doc_strings(lines);
     quote! { #(#[doc = #lines])* }
 }
 
@@ -218,18 +227,8 @@ impl Module<'_> {
             None if self.file.module == "common" => "Types shared by several scopes.".to_owned(),
             None => format!("Methods of the `{}` scope.", self.file.scope),
         };
-        let docs = [
-            summary,
-            String::new(),
-            format!("Generated from `{file_name}` by `bitrix24-codegen`."),
-        ];
-        let docs = docs.iter().map(|l| {
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!(" {l}")
-            }
-        });
+        let generated_from = format!("Generated from `{file_name}` by `bitrix24-codegen`.");
+        let docs = doc_strings(&[summary, String::new(), generated_from]);
         let methods = self.file.methods.iter().map(|m| self.method(m));
         let types = self.file.types.iter().map(|t| self.named_type(t));
         quote! {
@@ -465,21 +464,34 @@ impl Module<'_> {
         }
     }
 
+    /// Everything one method becomes: the request struct and its impls, and inside the SDK the
+    /// client method and the forwarding setters.
     fn method(&self, m: &Method) -> TokenStream {
-        let Paths {
-            rt,
-            serde,
-            serde_crate,
-            ..
-        } = self.paths;
-        let ty = ident(&m.type_name);
-        let name = &m.name;
-        let summary = [
+        let docs = doc(&[
             m.description.clone(),
             String::new(),
-            format!("`POST /rest/{name}` · [Bitrix24 docs]({})", m.doc_url),
-        ];
-        let docs = doc(&summary);
+            format!("`POST /rest/{}` · [Bitrix24 docs]({})", m.name, m.doc_url),
+        ]);
+        let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
+        let request = self.request_struct(m, &docs);
+        let method_impl = self.method_impl(m);
+        let client = self.client_methods.then(|| self.client_impls(m, &docs));
+        quote! {
+            #request
+
+            #allow_deprecated
+            #method_impl
+
+            #client
+        }
+    }
+
+    /// The request struct, its constructor and its setters.
+    fn request_struct(&self, m: &Method, docs: &TokenStream) -> TokenStream {
+        let Paths {
+            serde, serde_crate, ..
+        } = self.paths;
+        let ty = ident(&m.type_name);
         let deprecated = m.deprecated.as_ref().map(|d| deprecation(d, false));
         let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
         let all_optional = m.params.iter().all(|p| !p.required);
@@ -488,60 +500,17 @@ impl Module<'_> {
             .params
             .iter()
             .map(|p| self.field(p, false, format!("The `{}` parameter.", p.name)));
-        let constructor = self.constructor(
-            &m.params,
-            false,
-            if all_optional {
-                "Creates the request; every parameter is optional."
-            } else {
-                "Creates the request from its required parameters."
-            },
-        );
-        let optional: Vec<&Field> = m.params.iter().filter(|p| !p.required).collect();
-        let setters = optional.iter().map(|p| self.setter(p, false));
-
-        let scope = &self.file.scope;
-        let idempotent = m.idempotent;
-        let batchable = m.batchable;
-        let paging = ident(match m.paging {
-            Paging::None => "None",
-            Paging::Start => "Start",
-            Paging::Keyset => "Keyset",
-        });
-        let output = self.rust_ty(&m.result);
-        let output_codec = self.codec(&m.result, false);
-
-        let client = self.client_methods.then(|| {
-            let method = ident(&m.rust);
-            let required: Vec<&Field> = m.params.iter().filter(|p| p.required).collect();
-            let args = required.iter().map(|p| self.required_arg(p).0);
-            let names = required.iter().map(|p| ident(&p.rust));
-            let deprecated = m.deprecated.as_ref().map(|d| deprecation(d, true));
-            // `&self` counts as an argument for clippy.
-            let allow = allow_too_many_arguments(required.len() + 1);
-            let forwarding = (!optional.is_empty()).then(|| {
-                let setters = optional.iter().map(|p| self.setter(p, true));
-                quote! {
-                    #allow_deprecated
-                    impl #rt::Request<#ty> {
-                        #(#setters)*
-                    }
-                }
-            });
-            quote! {
-                #allow_deprecated
-                impl #rt::Client {
-                    #docs
-                    #deprecated
-                    #allow
-                    pub fn #method(&self, #(#args),*) -> #rt::Request<#ty> {
-                        self.request(#ty::new(#(#names),*))
-                    }
-                }
-                #forwarding
-            }
-        });
-
+        let constructor_doc = if all_optional {
+            "Creates the request; every parameter is optional."
+        } else {
+            "Creates the request from its required parameters."
+        };
+        let constructor = self.constructor(&m.params, false, constructor_doc);
+        let setters = m
+            .params
+            .iter()
+            .filter(|p| !p.required)
+            .map(|p| self.setter(p, false));
         quote! {
             #docs
             #deprecated
@@ -557,8 +526,23 @@ impl Module<'_> {
                 #constructor
                 #(#setters)*
             }
+        }
+    }
 
-            #allow_deprecated
+    /// `impl Method`: the facts the call path needs about the method.
+    fn method_impl(&self, m: &Method) -> TokenStream {
+        let rt = &self.paths.rt;
+        let ty = ident(&m.type_name);
+        let (name, scope, idempotent, batchable) =
+            (&m.name, &self.file.scope, m.idempotent, m.batchable);
+        let paging = ident(match m.paging {
+            Paging::None => "None",
+            Paging::Start => "Start",
+            Paging::Keyset => "Keyset",
+        });
+        let output = self.rust_ty(&m.result);
+        let output_codec = self.codec(&m.result, false);
+        quote! {
             impl #rt::Method for #ty {
                 const NAME: &'static str = #name;
                 const SCOPE: &'static str = #scope;
@@ -568,8 +552,44 @@ impl Module<'_> {
                 type Output = #output;
                 type OutputCodec = #output_codec;
             }
+        }
+    }
 
-            #client
+    /// `client.imbot_message_add(required..)` and the optional params' setters on its
+    /// `Request<M>`, so a call reads `client.imbot_message_add("chat42", "Hi").bot_id(7).await`.
+    fn client_impls(&self, m: &Method, docs: &TokenStream) -> TokenStream {
+        let rt = &self.paths.rt;
+        let ty = ident(&m.type_name);
+        let method = ident(&m.rust);
+        let required: Vec<&Field> = m.params.iter().filter(|p| p.required).collect();
+        let args = required.iter().map(|p| self.required_arg(p).0);
+        let names = required.iter().map(|p| ident(&p.rust));
+        let deprecated = m.deprecated.as_ref().map(|d| deprecation(d, true));
+        let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
+        // `&self` counts as an argument for clippy.
+        let allow = allow_too_many_arguments(required.len() + 1);
+        let optional: Vec<&Field> = m.params.iter().filter(|p| !p.required).collect();
+        let forwarding = (!optional.is_empty()).then(|| {
+            let setters = optional.iter().map(|p| self.setter(p, true));
+            quote! {
+                #allow_deprecated
+                impl #rt::Request<#ty> {
+                    #(#setters)*
+                }
+            }
+        });
+        quote! {
+            #allow_deprecated
+            impl #rt::Client {
+                #docs
+                #deprecated
+                #allow
+                pub fn #method(&self, #(#args),*) -> #rt::Request<#ty> {
+                    self.request(#ty::new(#(#names),*))
+                }
+            }
+
+            #forwarding
         }
     }
 
