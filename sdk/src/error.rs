@@ -70,6 +70,12 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A batch command that did not run: an earlier command failed and the batch halts.
+    #[error("{method}: not executed: an earlier command of the batch failed and the batch halts")]
+    NotExecuted {
+        /// Wire name of the method.
+        method: String,
+    },
     /// The request could not be encoded.
     #[error("{method}: cannot encode parameters: {message}")]
     Encode {

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod batch;
 mod call;
 mod client;
 pub mod codec;
