@@ -8,7 +8,7 @@ fn basic_scope_is_generated_by_default() {
     // `basic` is a default feature; `common` is always generated.
     assert_eq!(<bitrix24::basic::Profile as Method>::NAME, "profile");
     assert_eq!(<bitrix24::basic::Profile as Method>::SCOPE, "basic");
-    assert!(<bitrix24::basic::Profile as Method>::IDEMPOTENT);
+    const { assert!(<bitrix24::basic::Profile as Method>::IDEMPOTENT) };
     assert_eq!(bitrix24::common::SortOrder::from("ASC").as_str(), "ASC");
 }
 
@@ -24,8 +24,11 @@ mod imbot_and_user {
     fn method_constants_come_from_the_schema() {
         assert_eq!(<ImbotMessageAdd as Method>::NAME, "imbot.message.add");
         assert_eq!(<ImbotMessageAdd as Method>::SCOPE, "imbot");
-        assert!(!<ImbotMessageAdd as Method>::IDEMPOTENT);
-        assert!(<ImbotMessageAdd as Method>::BATCHABLE);
+        const {
+            assert!(
+                !<ImbotMessageAdd as Method>::IDEMPOTENT && <ImbotMessageAdd as Method>::BATCHABLE
+            )
+        };
         assert_eq!(<ImbotMessageAdd as Method>::PAGING, Paging::None);
         assert_eq!(<UserGet as Method>::PAGING, Paging::Start);
     }
