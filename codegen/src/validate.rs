@@ -26,14 +26,18 @@ const RESERVED_METHOD_NAMES: &[&str] = &[
     "request",
     "send",
     "call",
+    "call_with",
     "call_raw",
     "batch",
+    "batch2",
+    "batch3",
 ];
 /// Module names the `bitrix24` crate uses at its root (`sdk/src/lib.rs`): a scope module of the
 /// same name would be shadowed by them in the crate's `pub use generated::*` and silently become
 /// unreachable.
 const RESERVED_MODULE_NAMES: &[&str] = &[
     "auth",
+    "batch",
     "call",
     "client",
     "codec",
