@@ -379,23 +379,24 @@ fn set_path(target: &mut Value, path: &[String], value: Value) {
 
 /// The `result` of a `batch` call. Empty maps arrive as `[]`.
 #[derive(Deserialize)]
-struct BatchAnswer {
+pub(crate) struct BatchAnswer {
     #[serde(default, with = "As::<Map<Same>>")]
-    result: BTreeMap<String, Box<RawValue>>,
+    pub(crate) result: BTreeMap<String, Box<RawValue>>,
     #[serde(default, with = "As::<Map<Same>>")]
-    result_error: BTreeMap<String, CommandError>,
+    pub(crate) result_error: BTreeMap<String, CommandError>,
     #[serde(default, with = "As::<Map<crate::codec::Int>>")]
-    result_total: BTreeMap<String, i64>,
+    pub(crate) result_total: BTreeMap<String, i64>,
     #[serde(default, with = "As::<Map<crate::codec::Int>>")]
-    result_next: BTreeMap<String, i64>,
+    pub(crate) result_next: BTreeMap<String, i64>,
 }
 
+/// One command's error inside a `batch` answer.
 #[derive(Deserialize)]
-struct CommandError {
+pub(crate) struct CommandError {
     #[serde(default)]
-    error: String,
+    pub(crate) error: String,
     #[serde(default)]
-    error_description: String,
+    pub(crate) error_description: String,
 }
 
 #[derive(Debug)]

@@ -15,6 +15,7 @@ mod error;
 mod generated;
 mod limiter;
 mod method;
+pub mod paging;
 mod request;
 mod retry;
 #[cfg(feature = "sandbox")]
@@ -30,6 +31,7 @@ pub use error::{ApiError, Error, ErrorCode, TransportKind};
 pub use generated::*;
 pub use limiter::{RateLimit, RateLimiter};
 pub use method::{Method, Paging};
+pub use paging::{ListMethod, ListOptions, Page, Progress};
 pub use request::Request;
 pub use retry::RetryPolicy;
 pub use secret::Secret;

@@ -32,6 +32,10 @@ impl<M: Method> Request<M> {
         &self.params
     }
 
+    pub(crate) fn into_parts(self) -> (Client, M) {
+        (self.client, self.params)
+    }
+
     /// The parameters alone, e.g. to put them into a batch.
     pub fn into_params(self) -> M {
         self.params
