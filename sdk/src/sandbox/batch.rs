@@ -1,10 +1,17 @@
 //! `batch`: up to 50 commands in one request, each a `method?<PHP query>` string, run in
 //! order against the same portal state, with `$result[key][field]` references to earlier
 //! results and `halt` to stop at the first error.
-
-use std::time::{Instant, SystemTime};
+//!
+//! The answer has the documented five maps (`result`, `result_error`, `result_total`,
+//! `result_next`, `result_time`); an empty one is `[]`, as PHP encodes an empty array.
+//! Commands past the 50th are not run: each gets `ERROR_BATCH_LENGTH_EXCEEDED` in
+//! `result_error` (what a portal does with the overflow; the docs list the code with status
+//! 400). A batch is one request for the rate limit; for operating time it costs the sum of its
+//! commands, each also charged to its own method (see [`super::limits`]). Only `$result`
+//! references are documented, so only they are expanded.
 
 use serde_json::{Map, Value};
+use tokio::time::Instant;
 
 use super::data::Portal;
 use super::params::{ApiErr, Outcome, Params, Reply, text};
@@ -38,11 +45,11 @@ pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
             errors.insert(key, error_value(&e));
             continue;
         }
-        let (started, clock) = (SystemTime::now(), Instant::now());
-        let outcome = run(portal, ctx, &command, &results);
-        times.insert(key.clone(), time_block(started, clock));
+        let started = Instant::now();
+        let (method, outcome) = run(portal, ctx, &command, &results);
         match outcome {
             Ok(reply) => {
+                times.insert(key.clone(), time_block(ctx.shared, &method, started));
                 if let Some(total) = reply.total {
                     totals.insert(key.clone(), total.into());
                 }
@@ -69,28 +76,36 @@ pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
     Ok(Reply::of(result))
 }
 
-fn run(portal: &mut Portal, ctx: &mut Ctx, command: &str, results: &Map<String, Value>) -> Outcome {
+/// Runs one command; returns its method name with the outcome.
+fn run(
+    portal: &mut Portal,
+    ctx: &mut Ctx,
+    command: &str,
+    results: &Map<String, Value>,
+) -> (String, Outcome) {
     let (method, query) = command.split_once('?').unwrap_or((command, ""));
+    let method = method.trim().to_owned();
     if method.eq_ignore_ascii_case("batch") {
-        return Err(ApiErr::bad(
+        let e = ApiErr::new(
+            405,
             "ERROR_BATCH_METHOD_NOT_ALLOWED",
             "Method is not allowed for batch usage",
-        ));
+        );
+        return (method, Err(e));
     }
     let mut params = match crate::wire::php::decode(query) {
         Ok(Value::Object(map)) => map,
         Ok(_) => Map::new(),
         Err(e) => {
-            return Err(ApiErr::bad(
-                "INVALID_REQUEST",
-                format!("cannot parse the command: {e}"),
-            ));
+            let e = ApiErr::bad("INVALID_REQUEST", format!("cannot parse the command: {e}"));
+            return (method, Err(e));
         }
     };
     for value in params.values_mut() {
         substitute(value, results);
     }
-    execute(portal, ctx, method, &Params(params))
+    let outcome = execute(portal, ctx, &method, &Params(params));
+    (method, outcome)
 }
 
 /// An empty PHP array is `[]` in JSON whatever it holds; Bitrix24 sends empty batch maps so.

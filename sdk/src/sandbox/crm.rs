@@ -2,13 +2,13 @@
 //! `crm.item.*` (camelCase fields, typed scalars). Deals are one store seen through both, as on
 //! a real portal where `crm.item.*` with `entityTypeId=2` reads and writes deals.
 
-use std::cmp::Ordering;
-
 use serde_json::{Map, Value, json};
 
-use super::data::{Portal, classic_value, iso_now};
+use super::data::{Portal, iso_now, unix_now};
 use super::params::{ApiErr, Outcome, Params, Reply, float, int, text};
+use super::query::{ListQuery, PAGE};
 use super::server::{Ctx, Handler};
+use super::store::{Deal, DealStore};
 
 pub(crate) const METHODS: &[(&str, &str, Handler)] = &[
     ("crm.deal.add", "crm", deal_add),
@@ -24,9 +24,6 @@ pub(crate) const METHODS: &[(&str, &str, Handler)] = &[
     ("crm.item.list", "crm", item_list),
     ("crm.item.fields", "crm", item_fields),
 ];
-
-/// Rows per list page, as on every portal.
-pub(crate) const PAGE: usize = 50;
 
 /// The deal entity type id of the universal methods.
 const DEAL_TYPE: i64 = 2;
@@ -89,52 +86,56 @@ const CAMEL_EXCEPTIONS: &[(&str, &str)] = &[
 
 fn deal_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let fields = writable(params.nested("fields").0);
-    Ok(Reply::of(portal.insert_deal(fields, ctx.user_id)))
+    Ok(Reply::of(portal.deals.insert(
+        fields,
+        ctx.user_id,
+        unix_now(),
+    )))
 }
 
 fn deal_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = deal_id(params)?;
     let deal = portal
         .deals
-        .get(&id)
+        .get(id)
         .ok_or_else(|| ApiErr::not_found("Deal"))?;
-    Ok(Reply::of(Value::Object(deal.clone())))
+    Ok(Reply::of(Value::Object(deal)))
 }
 
 fn deal_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let id = deal_id(params)?;
-    let deal = portal
-        .deals
-        .get_mut(&id)
-        .ok_or_else(|| ApiErr::not_found("Deal"))?;
-    for (key, value) in writable(params.nested("fields").0) {
-        deal.insert(key, classic_value(value));
+    let fields = writable(params.nested("fields").0);
+    if !portal.deals.update(id, fields, ctx.user_id, unix_now()) {
+        return Err(ApiErr::not_found("Deal"));
     }
-    deal.insert("DATE_MODIFY".into(), Value::String(iso_now()));
-    deal.insert(
-        "MODIFY_BY_ID".into(),
-        Value::String(ctx.user_id.to_string()),
-    );
     Ok(Reply::of(true))
 }
 
 fn deal_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let id = deal_id(params)?;
-    portal
-        .deals
-        .remove(&id)
-        .ok_or_else(|| ApiErr::not_found("Deal"))?;
+    if !portal.deals.remove(id) {
+        return Err(ApiErr::not_found("Deal"));
+    }
     Ok(Reply::of(true))
 }
 
-fn deal_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
-    let rows = query(portal.deals.values(), params, "ID")?;
+fn deal_list(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
+    let query = ListQuery::parse(params, "ID")?;
+    let store = &portal.deals;
+    let rows = store.range(query.lo, query.hi, query.descending());
+    let page = query.run(rows, |(id, deal), field| store.field(*id, deal, field));
+    ctx.examined = page.examined;
     let select = Select::new(&params.list("select"), true);
-    let rows = rows
+    let rows = page
+        .rows
         .into_iter()
-        .map(|d| Value::Object(select.apply(d)))
+        .map(|(id, deal)| Value::Object(select.apply(&store.classic(id, deal))))
         .collect();
-    page(rows, params)
+    Ok(Reply {
+        result: Value::Array(rows),
+        total: page.total,
+        next: page.next,
+    })
 }
 
 fn deal_fields(_: &mut Portal, _: &mut Ctx, _: &Params) -> Outcome {
@@ -201,8 +202,10 @@ fn item_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
             .into_iter()
             .map(|(k, v)| (upper_name(&k), v))
             .collect();
-        let id = portal.insert_deal(writable(classic), ctx.user_id);
-        deal_as_item(&portal.deals[&id])
+        let id = portal
+            .deals
+            .insert(writable(classic), ctx.user_id, unix_now());
+        deal_as_item(&portal.deals.get(id).unwrap_or_default())
     } else {
         let id = portal.next_item_id;
         portal.next_item_id += 1;
@@ -221,7 +224,7 @@ fn item_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
 fn item_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let (entity, id) = (entity_type(params)?, item_id(params)?);
     let item = if entity == DEAL_TYPE {
-        portal.deals.get(&id).map(deal_as_item)
+        portal.deals.get(id).map(|d| deal_as_item(&d))
     } else {
         portal.items.get(&(entity, id)).cloned()
     };
@@ -234,16 +237,17 @@ fn item_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let (entity, id) = (entity_type(params)?, item_id(params)?);
     let fields = params.nested("fields").0;
     let item = if entity == DEAL_TYPE {
-        let deal = portal.deals.get_mut(&id).ok_or_else(item_not_found)?;
         let classic = fields
             .into_iter()
             .map(|(k, v)| (upper_name(&k), v))
             .collect();
-        for (key, value) in writable(classic) {
-            deal.insert(key, classic_value(value));
+        if !portal
+            .deals
+            .update(id, writable(classic), ctx.user_id, unix_now())
+        {
+            return Err(item_not_found());
         }
-        deal.insert("DATE_MODIFY".into(), Value::String(iso_now()));
-        deal_as_item(deal)
+        deal_as_item(&portal.deals.get(id).unwrap_or_default())
     } else {
         let item = portal
             .items
@@ -260,7 +264,7 @@ fn item_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
 fn item_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     let (entity, id) = (entity_type(params)?, item_id(params)?);
     let removed = if entity == DEAL_TYPE {
-        portal.deals.remove(&id).is_some()
+        portal.deals.remove(id)
     } else {
         portal.items.remove(&(entity, id)).is_some()
     };
@@ -270,29 +274,53 @@ fn item_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     Ok(Reply::of(json!([])))
 }
 
-fn item_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+fn item_list(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let entity = entity_type(params)?;
-    let deals: Vec<Map<String, Value>>;
-    let source: Box<dyn Iterator<Item = &Map<String, Value>>> = if entity == DEAL_TYPE {
-        deals = portal.deals.values().map(deal_as_item).collect();
-        Box::new(deals.iter())
-    } else {
-        Box::new(
-            portal
-                .items
-                .range((entity, 0)..(entity + 1, 0))
-                .map(|(_, item)| item),
-        )
-    };
-    let rows = query(source, params, "id")?;
+    let query = ListQuery::parse(params, "id")?;
     let select = Select::new(&params.list("select"), false);
-    let items: Vec<Value> = rows
-        .into_iter()
-        .map(|i| Value::Object(select.apply(i)))
-        .collect();
-    let mut reply = page(items, params)?;
-    reply.result = json!({ "items": reply.result });
-    Ok(reply)
+    let (items, page) = if entity == DEAL_TYPE {
+        let store = &portal.deals;
+        let rows = store.range(query.lo, query.hi, query.descending());
+        let page = query.run(rows, |(id, deal), field| {
+            deal_item_field(store, *id, deal, field)
+        });
+        let items: Vec<Value> = page
+            .rows
+            .iter()
+            .map(|(id, deal)| Value::Object(select.apply(&deal_as_item(&store.classic(*id, deal)))))
+            .collect();
+        (items, (page.total, page.next, page.examined))
+    } else {
+        let rows: Box<dyn Iterator<Item = &Map<String, Value>>> = if query.lo > query.hi {
+            Box::new(std::iter::empty())
+        } else {
+            let range = portal
+                .items
+                .range((entity, query.lo)..=(entity, query.hi))
+                .map(|(_, item)| item);
+            if query.descending() {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            }
+        };
+        let page = query.run(rows, |item, field| {
+            item.get(field).cloned().unwrap_or(Value::Null)
+        });
+        let items: Vec<Value> = page
+            .rows
+            .iter()
+            .map(|item| Value::Object(select.apply(item)))
+            .collect();
+        (items, (page.total, page.next, page.examined))
+    };
+    let (total, next, examined) = page;
+    ctx.examined = examined;
+    Ok(Reply {
+        result: json!({ "items": items }),
+        total,
+        next,
+    })
 }
 
 fn item_fields(_: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
@@ -304,26 +332,45 @@ fn item_fields(_: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     Ok(Reply::of(json!({ "fields": fields })))
 }
 
+/// A deal field by its `crm.item.*` name, typed as `crm.item.*` shows it.
+fn deal_item_field(store: &DealStore, id: i64, deal: &Deal, camel: &str) -> Value {
+    if camel == "entityTypeId" {
+        return json!(DEAL_TYPE);
+    }
+    let upper = match DEAL_FIELDS.iter().find(|(n, _)| camel_name(n) == camel) {
+        Some((name, _)) => (*name).to_owned(),
+        None => match store.extra_names(deal).find(|k| camel_name(k) == camel) {
+            Some(name) => name.clone(),
+            None => return Value::Null,
+        },
+    };
+    let value = store.field(id, deal, &upper);
+    typed_item_value(&upper, &value)
+}
+
 /// A stored deal as `crm.item.*` shows it: camelCase names, numbers as numbers.
 fn deal_as_item(deal: &Map<String, Value>) -> Map<String, Value> {
     let mut item = Map::with_capacity(deal.len() + 1);
     item.insert("entityTypeId".into(), json!(DEAL_TYPE));
     for (key, value) in deal {
-        let kind = DEAL_FIELDS
-            .iter()
-            .find(|(n, _)| n == key)
-            .map(|(_, k)| *k)
-            .unwrap_or("string");
-        let typed = match kind {
-            "integer" | "user" | "crm_company" | "crm_contact" | "crm_category" => {
-                int(value).map(Value::from).unwrap_or(Value::Null)
-            }
-            "double" => float(value).map(Value::from).unwrap_or(Value::Null),
-            _ => value.clone(),
-        };
-        item.insert(camel_name(key), typed);
+        item.insert(camel_name(key), typed_item_value(key, value));
     }
     item
+}
+
+fn typed_item_value(key: &str, value: &Value) -> Value {
+    let kind = DEAL_FIELDS
+        .iter()
+        .find(|(n, _)| *n == key)
+        .map(|(_, k)| *k)
+        .unwrap_or("string");
+    match kind {
+        "integer" | "user" | "crm_company" | "crm_contact" | "crm_category" => {
+            int(value).map(Value::from).unwrap_or(Value::Null)
+        }
+        "double" => float(value).map(Value::from).unwrap_or(Value::Null),
+        _ => value.clone(),
+    }
 }
 
 /// `ASSIGNED_BY_ID` -> `assignedById`, `UF_CRM_1_X` -> `ufCrm1X`.
@@ -401,116 +448,8 @@ impl Select {
     }
 }
 
-/// One `filter` condition: `>OPPORTUNITY`, `!@STAGE_ID`, `%TITLE`, ...
-struct Condition {
-    field: String,
-    op: &'static str,
-    value: Value,
-}
-
-const OPERATORS: &[&str] = &["!@", "!=", ">=", "<=", "@", "!", ">", "<", "=", "%"];
-
-impl Condition {
-    fn parse(key: &str, value: &Value) -> Self {
-        let op = OPERATORS
-            .iter()
-            .find(|op| key.starts_with(**op))
-            .copied()
-            .unwrap_or("=");
-        let field = key.strip_prefix(op).unwrap_or(key).to_owned();
-        Self {
-            field,
-            op,
-            value: value.clone(),
-        }
-    }
-
-    fn matches(&self, row: &Map<String, Value>) -> bool {
-        let have = row.get(&self.field).unwrap_or(&Value::Null);
-        let in_list = || match &self.value {
-            Value::Array(items) => items.iter().any(|v| compare(have, v) == Ordering::Equal),
-            Value::Object(map) => map.values().any(|v| compare(have, v) == Ordering::Equal),
-            other => compare(have, other) == Ordering::Equal,
-        };
-        match self.op {
-            "=" => compare(have, &self.value) == Ordering::Equal,
-            "!" | "!=" => compare(have, &self.value) != Ordering::Equal,
-            ">" => compare(have, &self.value) == Ordering::Greater,
-            ">=" => compare(have, &self.value) != Ordering::Less,
-            "<" => compare(have, &self.value) == Ordering::Less,
-            "<=" => compare(have, &self.value) != Ordering::Greater,
-            "@" => in_list(),
-            "!@" => !in_list(),
-            "%" => {
-                let needle = text(&self.value).unwrap_or_default().to_lowercase();
-                text(have)
-                    .unwrap_or_default()
-                    .to_lowercase()
-                    .contains(&needle)
-            }
-            _ => false,
-        }
-    }
-}
-
-/// Compares as numbers when both sides are numeric, else as text: what a portal's SQL does
-/// with numeric columns and string columns.
-fn compare(a: &Value, b: &Value) -> Ordering {
-    match (float(a), float(b)) {
-        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-        _ => text(a)
-            .unwrap_or_default()
-            .cmp(&text(b).unwrap_or_default()),
-    }
-}
-
-/// Filters and sorts rows by the `filter` and `order` parameters.
-fn query<'a>(
-    rows: impl Iterator<Item = &'a Map<String, Value>>,
-    params: &Params,
-    id_field: &str,
-) -> Result<Vec<&'a Map<String, Value>>, ApiErr> {
-    let conditions: Vec<Condition> = params
-        .obj("filter")
-        .map(|f| f.iter().map(|(k, v)| Condition::parse(k, v)).collect())
-        .unwrap_or_default();
-    let mut rows: Vec<&Map<String, Value>> = rows
-        .filter(|row| conditions.iter().all(|c| c.matches(row)))
-        .collect();
-    let mut order: Vec<(String, bool)> = params
-        .obj("order")
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        text(v).is_some_and(|d| d.eq_ignore_ascii_case("DESC")),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if order.is_empty() {
-        order.push((id_field.to_owned(), false));
-    }
-    rows.sort_by(|a, b| {
-        for (field, desc) in &order {
-            let (x, y) = (
-                a.get(field).unwrap_or(&Value::Null),
-                b.get(field).unwrap_or(&Value::Null),
-            );
-            let ord = compare(x, y);
-            if ord != Ordering::Equal {
-                return if *desc { ord.reverse() } else { ord };
-            }
-        }
-        Ordering::Equal
-    });
-    Ok(rows)
-}
-
-/// Cuts one page out of the matching rows. `start=-1` returns the first page without counting
-/// (no `total`, no `next`): the cheap mode for walking by id.
+/// Cuts one page out of rows that are already filtered and sorted (small lists such as users).
+/// `start=-1` returns the first page without counting.
 pub(crate) fn page(rows: Vec<Value>, params: &Params) -> Outcome {
     let start = params.int("start")?.unwrap_or(0);
     if start == -1 {
@@ -545,16 +484,5 @@ mod tests {
         }
         assert_eq!(camel_name("ASSIGNED_BY_ID"), "assignedById");
         assert_eq!(camel_name("DATE_MODIFY"), "updatedTime");
-    }
-
-    #[test]
-    fn conditions_compare_numbers_as_numbers() {
-        let row: Map<String, Value> =
-            serde_json::from_str(r#"{"ID":"10","TITLE":"Big Deal"}"#).unwrap();
-        assert!(Condition::parse(">ID", &json!(9)).matches(&row));
-        assert!(!Condition::parse(">ID", &json!("10")).matches(&row));
-        assert!(Condition::parse("@ID", &json!(["3", 10])).matches(&row));
-        assert!(Condition::parse("%TITLE", &json!("big")).matches(&row));
-        assert!(Condition::parse("!TITLE", &json!("x")).matches(&row));
     }
 }

@@ -1,12 +1,15 @@
 //! The sandbox portal's state: credentials, users, deals and items, bots, chats, messages.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::SandboxConfig;
+use super::store::DealStore;
 use crate::{Secret, Tokens};
 
 /// The OAuth application installed on the portal.
@@ -88,8 +91,7 @@ pub(crate) struct Portal {
     pub(crate) refresh: HashMap<String, i64>,
     pub(crate) auth_codes: HashMap<String, i64>,
     pub(crate) users: BTreeMap<i64, Map<String, Value>>,
-    pub(crate) deals: BTreeMap<i64, Map<String, Value>>,
-    pub(crate) next_deal_id: i64,
+    pub(crate) deals: DealStore,
     /// Items of CRM types other than deals, by (entityTypeId, id).
     pub(crate) items: BTreeMap<(i64, i64), Map<String, Value>>,
     pub(crate) next_item_id: i64,
@@ -100,6 +102,9 @@ pub(crate) struct Portal {
     pub(crate) commands: BTreeMap<i64, Command>,
     pub(crate) next_command_id: i64,
     pub(crate) handlers: Vec<EventHandler>,
+    /// REST 3.0 tasks by id.
+    pub(crate) tasks: BTreeMap<i64, Map<String, Value>>,
+    pub(crate) next_task_id: i64,
 }
 
 /// Unix seconds now.
@@ -138,8 +143,7 @@ impl Portal {
             refresh: HashMap::new(),
             auth_codes: HashMap::new(),
             users: BTreeMap::new(),
-            deals: BTreeMap::new(),
-            next_deal_id: 1,
+            deals: DealStore::new(),
             items: BTreeMap::new(),
             next_item_id: 1,
             bots: BTreeMap::new(),
@@ -149,6 +153,8 @@ impl Portal {
             commands: BTreeMap::new(),
             next_command_id: 1,
             handlers: Vec::new(),
+            tasks: BTreeMap::new(),
+            next_task_id: 1,
         };
         portal.app = App {
             client_id: format!("local.{}.{}", portal.token(7), portal.token(4)),
@@ -166,16 +172,7 @@ impl Portal {
                 .users
                 .insert(id, user_record(id, name, last, email, false));
         }
-        for _ in 0..config.seed_deals {
-            let id = portal.next_deal_id;
-            let mut fields = Map::new();
-            fields.insert("TITLE".into(), json!(format!("Deal #{id}")));
-            fields.insert(
-                "OPPORTUNITY".into(),
-                json!(format!("{}.00", (id * 37) % 10_000)),
-            );
-            portal.insert_deal(fields, 1);
-        }
+        portal.deals.seed(config.seed_deals, 1, unix_now());
         portal
     }
 
@@ -232,56 +229,6 @@ impl Portal {
         for grant in self.access.values_mut() {
             grant.expires_at = now;
         }
-    }
-
-    /// Stores a deal with Bitrix24's defaults for the fields not given; returns its id.
-    pub(crate) fn insert_deal(&mut self, fields: Map<String, Value>, user_id: i64) -> i64 {
-        let id = self.next_deal_id;
-        self.next_deal_id += 1;
-        let now = iso_now();
-        let user = user_id.to_string();
-        let mut deal = Map::new();
-        for (key, value) in [
-            ("ID", id.to_string()),
-            ("TITLE", format!("Deal #{id}")),
-            ("TYPE_ID", "SALE".into()),
-            ("STAGE_ID", "NEW".into()),
-            ("STAGE_SEMANTIC_ID", "P".into()),
-            ("CATEGORY_ID", "0".into()),
-            ("PROBABILITY", String::new()),
-            ("CURRENCY_ID", "USD".into()),
-            ("OPPORTUNITY", "0.00".into()),
-            ("IS_MANUAL_OPPORTUNITY", "N".into()),
-            ("TAX_VALUE", "0.00".into()),
-            ("COMPANY_ID", "0".into()),
-            ("CONTACT_ID", String::new()),
-            ("BEGINDATE", now.clone()),
-            ("CLOSEDATE", now.clone()),
-            ("OPENED", "Y".into()),
-            ("CLOSED", "N".into()),
-            ("COMMENTS", String::new()),
-            ("ASSIGNED_BY_ID", user.clone()),
-            ("CREATED_BY_ID", user.clone()),
-            ("MODIFY_BY_ID", user),
-            ("DATE_CREATE", now.clone()),
-            ("DATE_MODIFY", now),
-            ("SOURCE_ID", String::new()),
-            ("IS_NEW", "Y".into()),
-            ("IS_RECURRING", "N".into()),
-            ("IS_RETURN_CUSTOMER", "N".into()),
-            ("IS_REPEATED_APPROACH", "N".into()),
-            ("ORIGINATOR_ID", String::new()),
-            ("ORIGIN_ID", String::new()),
-        ] {
-            deal.insert(key.to_owned(), Value::String(value));
-        }
-        for (key, value) in fields {
-            if key != "ID" {
-                deal.insert(key, classic_value(value));
-            }
-        }
-        self.deals.insert(id, deal);
-        id
     }
 
     /// The private chat between two users, created on first use.

@@ -4,7 +4,18 @@
 //! expire, refresh tokens that rotate, `invalid_grant` on reuse), JSON and PHP-form bodies, the
 //! documented error codes with their HTTP statuses, 50-row paging with `next`/`total` and
 //! `start=-1`, `batch`, and bot events POSTed form-encoded to the handler URLs bots register.
-//! Data lives in memory: users, deals and CRM items, bots, chats, messages, event handlers.
+//! Data lives in memory: users, deals and CRM items, bots, chats, messages, event handlers,
+//! REST 3.0 tasks.
+//!
+//! On top of that it enforces what a cloud portal enforces, when configured to
+//! ([`SandboxConfig`]): the request-rate leaky bucket and per-method operating time (see
+//! [`limits`] for the rules and the cost model), and it serves REST 3.0 at `/rest/api/` (see
+//! [`v3`]). Tests can inject faults ([`faults`]: error envelopes, proxy pages,
+//! broken JSON, connection resets before or after the call executed, slow answers, a portal
+//! rename) and check what the portal actually executed ([`Sandbox::writes`]).
+//!
+//! Deals are stored compactly ([`store`]): a million seeded deals take a few hundred
+//! megabytes and seed in well under a second, and the keyset walk reads one page per call.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,13 +29,20 @@ mod batch;
 mod crm;
 mod data;
 mod events;
+pub mod faults;
 mod im;
+pub mod limits;
+mod net;
 mod oauth;
 mod params;
+mod query;
 mod server;
+pub mod store;
 mod system;
+mod tasks;
+pub mod v3;
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +54,9 @@ use url::Url;
 use crate::{Client, Error, OAuthApp, Tokens};
 use data::Portal;
 pub use data::StoredMessage;
+pub use faults::{Fault, Injection};
+use limits::{Clock, Limits};
+pub use limits::{CostModel, RateLimit};
 
 /// Settings of a sandbox portal.
 #[derive(Debug, Clone)]
@@ -48,16 +69,58 @@ pub struct SandboxConfig {
     pub scopes: Vec<String>,
     /// Deals created at start (ids 1..=n), for paging and export tests.
     pub seed_deals: usize,
+    /// The request-rate bucket; `None` (the default) lets every request in.
+    pub rate_limit: Option<RateLimit>,
+    /// Operating time a method may accumulate in the window before it is blocked (Bitrix24:
+    /// 480 s, the default); `None` never blocks.
+    pub operating_limit: Option<Duration>,
+    /// The sliding window of operating time (Bitrix24: 10 minutes).
+    pub operating_window: Duration,
+    /// What calls cost in operating time.
+    pub cost: CostModel,
+    /// Port to listen on, 0 (the default) for a free one.
+    pub port: u16,
 }
 
 impl Default for SandboxConfig {
+    /// One-hour tokens, the scopes `basic crm im imbot user tasks`, no rate limit (so tests
+    /// that fire many calls at once are not slowed down; opt in with [`SandboxConfig::plan`]),
+    /// the documented 480 s per 10 minutes of operating time.
     fn default() -> Self {
         Self {
             access_token_ttl: Duration::from_secs(3600),
-            scopes: ["basic", "crm", "im", "imbot", "user"]
+            scopes: ["basic", "crm", "im", "imbot", "user", "tasks"]
                 .map(String::from)
                 .to_vec(),
             seed_deals: 0,
+            rate_limit: None,
+            operating_limit: Some(Duration::from_secs(480)),
+            operating_window: Duration::from_secs(600),
+            cost: CostModel::default(),
+            port: 0,
+        }
+    }
+}
+
+/// Bitrix24 plans as far as the rate limit goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Plan {
+    /// Every plan but Enterprise: a bucket of 50 draining at 2 per second.
+    Standard,
+    /// Enterprise: a bucket of 250 draining at 5 per second.
+    Enterprise,
+    /// No rate limit (an on-premise installation configured so, or a test).
+    Unlimited,
+}
+
+impl Plan {
+    /// The plan's bucket.
+    pub fn rate_limit(self) -> Option<RateLimit> {
+        match self {
+            Self::Standard => Some(RateLimit::STANDARD),
+            Self::Enterprise => Some(RateLimit::ENTERPRISE),
+            Self::Unlimited => None,
         }
     }
 }
@@ -78,58 +141,35 @@ impl SandboxConfig {
         self.seed_deals = n;
         self
     }
-}
-
-/// A fault the sandbox injects instead of answering normally, to test how clients cope.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Fault {
-    /// An error envelope with this status and code.
-    Error {
-        /// HTTP status.
-        status: u16,
-        /// Bitrix24 error code.
-        code: String,
-        /// Description.
-        description: String,
-    },
-    /// A raw body (HTML page, truncated or malformed JSON, empty) with this status.
-    Body {
-        /// HTTP status.
-        status: u16,
-        /// Content type header.
-        content_type: String,
-        /// The body, verbatim.
-        body: String,
-    },
-}
-
-impl Fault {
-    /// An error envelope.
-    pub fn error(status: u16, code: &str, description: &str) -> Self {
-        Self::Error {
-            status,
-            code: code.to_owned(),
-            description: description.to_owned(),
-        }
+    /// Sets the rate limit to the plan's.
+    pub fn plan(mut self, plan: Plan) -> Self {
+        self.rate_limit = plan.rate_limit();
+        self
     }
-    /// A proxy's HTML error page with this status.
-    pub fn html(status: u16) -> Self {
-        Self::Body {
-            status,
-            content_type: "text/html".to_owned(),
-            body: format!(
-                "<html><head><title>{status}</title></head><body><h1>{status} Bad Gateway</h1><hr>nginx</body></html>"
-            ),
-        }
+    /// Sets the rate limit (`None`: off).
+    pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limit = limit;
+        self
     }
-    /// A raw body with status 200 and a JSON content type.
-    pub fn body(body: &str) -> Self {
-        Self::Body {
-            status: 200,
-            content_type: "application/json".to_owned(),
-            body: body.to_owned(),
-        }
+    /// Sets the operating-time limit per method (`None`: off).
+    pub fn operating_limit(mut self, limit: Option<Duration>) -> Self {
+        self.operating_limit = limit;
+        self
+    }
+    /// Sets the operating-time window.
+    pub fn operating_window(mut self, window: Duration) -> Self {
+        self.operating_window = window;
+        self
+    }
+    /// Sets the cost model.
+    pub fn cost(mut self, cost: CostModel) -> Self {
+        self.cost = cost;
+        self
+    }
+    /// Listens on `port` of 127.0.0.1 (0: a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
     }
 }
 
@@ -156,28 +196,83 @@ pub struct Stats {
     pub events_delivered: u64,
 }
 
+/// Writes the sandbox executed, by method (lower case), e.g. `crm.deal.add`.
+///
+/// A write is counted when its handler succeeded: a call refused before execution (rate
+/// limit, operating time, an injected fault, an idempotent replay) or failing validation is
+/// not counted. Commands inside a batch count under their own methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Writes(BTreeMap<String, u64>);
+
+impl Writes {
+    /// Executed writes of `method` (any case).
+    pub fn get(&self, method: &str) -> u64 {
+        self.0
+            .get(&method.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(0)
+    }
+    /// Executed writes of all methods.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+    /// Methods with their counts, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(m, n)| (m.as_str(), *n))
+    }
+}
+
+/// A method's operating time as the sandbox accounts it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct OperatingTime {
+    /// Seconds accumulated in the current window (`time.operating`).
+    pub seconds: f64,
+    /// Unix time when the oldest cost leaves the window (`time.operating_reset_at`).
+    pub reset_at: i64,
+    /// Whether calls of the method are refused with `OPERATION_TIME_LIMIT` now.
+    pub blocked: bool,
+}
+
 pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
     pub(crate) base: Url,
+    pub(crate) clock: Clock,
     portal: Mutex<Portal>,
+    limits: Mutex<Limits>,
     pub(crate) counters: Counters,
-    faults: Mutex<VecDeque<(Option<String>, Fault)>>,
+    faults: Mutex<faults::Faults>,
+    writes: Mutex<BTreeMap<String, u64>>,
+    idempotency: Mutex<v3::Idempotency>,
     /// Delivers events to handlers.
     pub(crate) http: reqwest::Client,
 }
 
+/// Locks `mutex`, also after a panic elsewhere: a handler that panicked mid-update leaves data
+/// as it was, and the sandbox keeps serving.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Shared {
     pub(crate) fn portal(&self) -> MutexGuard<'_, Portal> {
-        // A handler that panicked mid-update leaves data as it was; keep serving.
-        self.portal.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.portal)
     }
 
-    pub(crate) fn take_fault(&self, method: &str) -> Option<Fault> {
-        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let index = faults
-            .iter()
-            .position(|(m, _)| m.as_deref().is_none_or(|m| m == method))?;
-        faults.remove(index).map(|(_, fault)| fault)
+    pub(crate) fn limits(&self) -> MutexGuard<'_, Limits> {
+        lock(&self.limits)
+    }
+
+    pub(crate) fn idempotency(&self) -> MutexGuard<'_, v3::Idempotency> {
+        lock(&self.idempotency)
+    }
+
+    pub(crate) fn take_fault(&self, method: &str, renamed: bool) -> Option<(Fault, bool)> {
+        lock(&self.faults).take(method, renamed)
+    }
+
+    pub(crate) fn count_write(&self, method: &str) {
+        *lock(&self.writes).entry(method.to_owned()).or_default() += 1;
     }
 }
 
@@ -196,7 +291,7 @@ impl Sandbox {
 
     /// Starts a portal with `config`.
     pub async fn start_with(config: SandboxConfig) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let base = Url::parse(&format!("http://{addr}/"))
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -206,16 +301,27 @@ impl Sandbox {
             .build()
             .map_err(|e| std::io::Error::other(e.without_url()))?;
         let portal = Portal::new(&config, &base);
+        let limits = Limits::new(
+            config.rate_limit,
+            config.operating_limit,
+            config.operating_window,
+            config.cost,
+        );
         let shared = Arc::new(Shared {
             config,
             base,
+            clock: Clock::new(),
             portal: Mutex::new(portal),
+            limits: Mutex::new(limits),
             counters: Counters::default(),
-            faults: Mutex::new(VecDeque::new()),
+            faults: Mutex::new(faults::Faults::default()),
+            writes: Mutex::new(BTreeMap::new()),
+            idempotency: Mutex::new(v3::Idempotency::default()),
             http,
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = server::router(shared.clone());
+        let app = server::router(shared.clone()).into_make_service_with_connect_info::<net::Conn>();
+        let listener = net::SandboxListener(listener);
         tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
@@ -305,10 +411,58 @@ impl Sandbox {
         self.shared.portal().expire_access_tokens();
     }
 
-    /// Answers the next call (of `method`, or of any method) with `fault` instead.
+    /// Answers the next call (of `method`, or of any method) with `fault` instead of executing
+    /// it. [`Sandbox::inject_with`] has the other schedules.
     pub fn inject(&self, method: Option<&str>, fault: Fault) {
-        let mut faults = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
-        faults.push_back((method.map(str::to_owned), fault));
+        let mut injection = Injection::new(fault);
+        injection.method = method.map(str::to_owned);
+        self.inject_with(injection);
+    }
+
+    /// Registers a fault with its target and schedule. Injections are tried in the order they
+    /// were registered; the first that matches and fires wins.
+    pub fn inject_with(&self, injection: Injection) {
+        lock(&self.shared.faults).push(injection);
+    }
+
+    /// Removes every registered fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// The writes the portal has executed so far, by method.
+    pub fn writes(&self) -> Writes {
+        Writes(lock(&self.shared.writes).clone())
+    }
+
+    /// `method`'s operating time now.
+    pub fn operating_time(&self, method: &str) -> OperatingTime {
+        let key = method.to_ascii_lowercase();
+        let now = tokio::time::Instant::now();
+        let mut limits = self.shared.limits();
+        let blocked = limits.blocked(&key, now);
+        let operating = limits.operating(&key, now);
+        OperatingTime {
+            seconds: operating.seconds,
+            reset_at: self.shared.clock.unix(operating.reset_at).ceil() as i64,
+            blocked,
+        }
+    }
+
+    /// Requests in the rate-limit bucket now (0 when there is no limit).
+    pub fn bucket_level(&self) -> f64 {
+        self.shared
+            .limits()
+            .bucket_level(tokio::time::Instant::now())
+    }
+
+    /// The address the portal answers at after a rename ([`Fault::Redirect`]):
+    /// `http://127.0.0.1:<port>/renamed/`.
+    pub fn renamed_url(&self) -> Url {
+        self.shared
+            .base
+            .join(&format!("{}/", server::RENAMED))
+            .unwrap_or_else(|_| self.shared.base.clone())
     }
 
     /// What the sandbox has counted so far.
@@ -334,7 +488,17 @@ impl Sandbox {
 
     /// A deal's stored fields as the classic API returns them, if it exists.
     pub fn deal(&self, id: i64) -> Option<Map<String, Value>> {
-        self.shared.portal().deals.get(&id).cloned()
+        self.shared.portal().deals.get(id)
+    }
+
+    /// A REST 3.0 task as `tasks.task.get` returns it, if it exists.
+    pub fn task(&self, id: i64) -> Option<Map<String, Value>> {
+        self.shared.portal().tasks.get(&id).cloned()
+    }
+
+    /// Number of REST 3.0 tasks stored.
+    pub fn task_count(&self) -> usize {
+        self.shared.portal().tasks.len()
     }
 }
 

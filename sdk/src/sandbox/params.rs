@@ -11,6 +11,8 @@ pub(crate) struct ApiErr {
     pub(crate) status: u16,
     pub(crate) code: String,
     pub(crate) description: String,
+    /// REST 3.0 only: per-field details of a validation error.
+    pub(crate) validation: Option<Value>,
 }
 
 impl ApiErr {
@@ -19,6 +21,7 @@ impl ApiErr {
             status,
             code: code.to_owned(),
             description: description.into(),
+            validation: None,
         }
     }
     /// A method's validation error: 400 with a code.
