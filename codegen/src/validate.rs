@@ -38,13 +38,14 @@ const RESERVED_METHOD_NAMES: &[&str] = &[
 const RESERVED_MODULE_NAMES: &[&str] = &[
     "auth",
     "batch",
-    "call",
+    "call_path",
     "client",
     "codec",
     "error",
     "generated",
     "limiter",
     "method",
+    "paging",
     "request",
     "retry",
     "sandbox",
@@ -61,6 +62,9 @@ const RESERVED_PARAM_NAMES: &[&str] = &[
     "into_params",
     "send",
     "stream",
+    "stream_with",
+    "pages",
+    "pages_with",
     "into_future",
 ];
 

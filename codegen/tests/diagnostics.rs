@@ -454,8 +454,8 @@ fn scope_rules() {
         ["schema/x.toml: missing required key \"scope\""]
     );
     assert_eq!(
-        errors(&[("schema/call.toml", "scope = \"call\"\n")]),
-        ["schema/call.toml: scope \"call\" would be hidden by the runtime's own `call` module"]
+        errors(&[("schema/wire.toml", "scope = \"wire\"\n")]),
+        ["schema/wire.toml: scope \"wire\" would be hidden by the runtime's own `wire` module"]
     );
 }
 

@@ -8,7 +8,7 @@
 
 pub mod auth;
 pub mod batch;
-mod call;
+mod call_path;
 mod client;
 pub mod codec;
 mod error;
@@ -25,7 +25,7 @@ mod types;
 pub mod wire;
 
 pub use auth::{FileTokenStore, MemoryTokenStore, OAuthApp, TokenStore, Tokens};
-pub use call::CallOptions;
+pub use call_path::CallOptions;
 pub use client::{Client, ClientBuilder, Encoding};
 pub use error::{ApiError, Error, ErrorCode, TransportKind};
 pub use generated::*;
