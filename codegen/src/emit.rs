@@ -474,12 +474,11 @@ impl Module<'_> {
         ]);
         let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
         let request = self.request_struct(m, &docs);
-        let method_impl = self.method_impl(m);
+        let method_impl = self.method_impl(m, allow_deprecated.as_ref());
         let client = self.client_methods.then(|| self.client_impls(m, &docs));
         quote! {
             #request
 
-            #allow_deprecated
             #method_impl
 
             #client
@@ -530,7 +529,7 @@ impl Module<'_> {
     }
 
     /// `impl Method`: the facts the call path needs about the method.
-    fn method_impl(&self, m: &Method) -> TokenStream {
+    fn method_impl(&self, m: &Method, allow_deprecated: Option<&TokenStream>) -> TokenStream {
         let rt = &self.paths.rt;
         let ty = ident(&m.type_name);
         let (name, scope, idempotent, batchable) =
@@ -542,7 +541,26 @@ impl Module<'_> {
         });
         let output = self.rust_ty(&m.result);
         let output_codec = self.codec(&m.result, false);
+        let list = m.list.as_ref().map(|list| {
+            let item = self.rust_ty(&list.item);
+            let item_codec = self.codec(&list.item, false);
+            let items_key = match &list.items_key {
+                Some(key) => quote! { Some(#key) },
+                None => quote! { None },
+            };
+            let id_field = &list.id_field;
+            quote! {
+                #allow_deprecated
+                impl #rt::ListMethod for #ty {
+                    type Item = #item;
+                    type ItemCodec = #item_codec;
+                    const ITEMS_KEY: Option<&'static str> = #items_key;
+                    const ID_FIELD: &'static str = #id_field;
+                }
+            }
+        });
         quote! {
+            #allow_deprecated
             impl #rt::Method for #ty {
                 const NAME: &'static str = #name;
                 const SCOPE: &'static str = #scope;
@@ -552,6 +570,7 @@ impl Module<'_> {
                 type Output = #output;
                 type OutputCodec = #output_codec;
             }
+            #list
         }
     }
 

@@ -70,6 +70,8 @@ pub struct Method {
     pub result: Ty,
     /// How the method pages.
     pub paging: Paging,
+    /// Where a paged method's rows are; `None` for methods that don't page.
+    pub list: Option<ListShape>,
     /// Safe to re-send after a network failure.
     pub idempotent: bool,
     /// May run inside `batch`.
@@ -144,6 +146,18 @@ pub struct EnumValue {
     pub name: String,
     /// One line, if the schema has one.
     pub doc: Option<String>,
+}
+
+/// Where the rows of a paged method's result are, and how they are walked.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ListShape {
+    /// The key of the row list inside `result` (`items`); `None` when `result` is the list.
+    pub items_key: Option<String>,
+    /// The type of one row.
+    pub item: Ty,
+    /// The id field keyset paging orders and filters by (`ID`, `id`).
+    pub id_field: String,
 }
 
 /// How a list method pages (mirrors the runtime's `Paging`).

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use crate::diag::Diagnostics;
 use crate::ir::{
-    Deprecation, EnumValue, Field, Method, Paging, SCALARS, Schema, ScopeFile, Ty, TypeDef,
-    TypeKind,
+    Deprecation, EnumValue, Field, ListShape, Method, Paging, SCALARS, Schema, ScopeFile, Ty,
+    TypeDef, TypeKind,
 };
 use crate::load::{RawDeprecated, RawField, RawFile, RawMethod, RawType};
 use crate::names::{check_pascal, check_snake, pascal_case, snake_case};
@@ -101,9 +101,45 @@ pub(crate) fn validate(raw_files: Vec<RawFile>, diags: &mut Diagnostics) -> Sche
             d.replacement_rust = replacement.map(|r| (r.rust.clone(), r.type_name.clone()));
         }
     }
+    resolve_items(&mut files, v.diags);
     // common.toml first: every other module may refer to it.
     files.sort_by_key(|f| f.module != "common");
     Schema { files }
+}
+
+/// Resolves `items = "key"` of paged methods to the row type: the result struct's field `key`
+/// must be a `list<T>`.
+fn resolve_items(files: &mut [ScopeFile], diags: &mut Diagnostics) {
+    let structs: BTreeMap<String, Vec<Field>> = files
+        .iter()
+        .flat_map(|f| &f.types)
+        .filter_map(|t| match &t.kind {
+            TypeKind::Struct { fields, .. } => Some((t.name.clone(), fields.clone())),
+            TypeKind::Enum { .. } => None,
+        })
+        .collect();
+    for file in files.iter_mut() {
+        for method in &mut file.methods {
+            let (Some(list), Ty::Named { name, .. }) = (&mut method.list, &method.result) else {
+                continue;
+            };
+            let Some(key) = list.items_key.clone() else {
+                continue;
+            };
+            let field = structs
+                .get(name)
+                .and_then(|fields| fields.iter().find(|f| f.name == key));
+            match field.map(|f| &f.ty) {
+                Some(Ty::List(row)) => list.item = (**row).clone(),
+                _ => {
+                    let message = format!(
+                        "items {key:?}: the result type {name} has no list<T> field {key:?}"
+                    );
+                    diags.push(&file.path, &format!("method {}", method.name), message);
+                }
+            }
+        }
+    }
 }
 
 /// Every type name, before any field is checked: fields may refer to types declared further down
@@ -386,6 +422,17 @@ impl Validator<'_> {
                 None
             }
         };
+        let list = match (&paging, &result) {
+            (Some(Paging::None), _) => {
+                if m.items.is_some() || m.id_field.is_some() {
+                    let message = "\"items\" and \"id_field\" only apply to methods with paging";
+                    self.diags.push(path, item, message);
+                }
+                Some(None)
+            }
+            (Some(_), Some(result)) => self.list_shape(path, item, m, result),
+            _ => None,
+        };
         let deprecated = match &m.deprecated {
             RawDeprecated::No => Some(None),
             RawDeprecated::Yes => Some(Some(Deprecation {
@@ -421,10 +468,47 @@ impl Validator<'_> {
             params: params?,
             result: result?,
             paging: paging?,
+            list: list?,
             idempotent: m.idempotent,
             batchable: m.batchable,
             deprecated: deprecated?,
         })
+    }
+
+    /// Where a paged method's rows are: `result` itself when it is `list<T>`, or its `items`
+    /// field (checked once every type is known, see [`resolve_items`]).
+    fn list_shape(
+        &mut self,
+        path: &str,
+        item: &str,
+        m: &RawMethod,
+        result: &Ty,
+    ) -> Option<Option<ListShape>> {
+        let id_field = m.id_field.clone().unwrap_or_else(|| "ID".to_owned());
+        match (&m.items, result) {
+            (None, Ty::List(row)) => Some(Some(ListShape {
+                items_key: None,
+                item: (**row).clone(),
+                id_field,
+            })),
+            (None, _) => {
+                let message =
+                    "a paged method's result must be list<T>, or name its row list with \"items\"";
+                self.diags.push(path, item, message);
+                None
+            }
+            (Some(key), Ty::Named { .. }) => Some(Some(ListShape {
+                items_key: Some(key.clone()),
+                item: Ty::Any,
+                id_field,
+            })),
+            (Some(_), _) => {
+                let message =
+                    "\"items\" names a field of the result, so the result must be a named struct";
+                self.diags.push(path, item, message);
+                None
+            }
+        }
     }
 
     /// The snake_case name: `rust` when given, else derived from the wire name.

@@ -97,7 +97,7 @@ values = [{ value = "A", name = "A", description = "Oops." }]
         [
             "schema/imbot.toml: unknown key \"methods\" (did you mean \"method\"?)",
             "schema/imbot.toml: method imbot.message.add: unknown key \"retries\" (expected one of: name, rust, \
-             description, doc, params, result, paging, idempotent, batchable, deprecated)",
+             description, doc, params, result, paging, items, id_field, idempotent, batchable, deprecated)",
             "schema/imbot.toml: method imbot.message.add: param BOT_ID: unknown key \"requried\" (did you mean \"required\"?)",
             "schema/imbot.toml: type Kind: value A: unknown key \"description\" (expected one of: value, name, doc)",
         ]
@@ -483,5 +483,46 @@ fn a_missing_directory_is_a_diagnostic() {
     assert!(
         text.starts_with("/nonexistent/schema: cannot read the schema directory: "),
         "{text}"
+    );
+}
+
+#[test]
+fn paged_methods_must_say_where_their_rows_are() {
+    let method = |extra: &str, result: &str| {
+        format!(
+            "scope = \"crm\"\n\n[[method]]\nname = \"crm.thing.list\"\ndescription = \"Lists things.\"\n\
+             doc = \"api-reference/crm-thing-list.md\"\nresult = \"{result}\"\n{extra}\n\n\
+             [[type]]\nname = \"Page\"\ndescription = \"A page.\"\nfields = [{{ name = \"rows\", type = \"list<int>\" }}]\n"
+        )
+    };
+    assert_eq!(
+        errors(&[("schema/crm.toml", &method("paging = \"start\"", "int"))]),
+        [
+            "schema/crm.toml: method crm.thing.list: a paged method's result must be list<T>, or name its row list with \"items\""
+        ]
+    );
+    assert_eq!(
+        errors(&[(
+            "schema/crm.toml",
+            &method("paging = \"keyset\"\nitems = \"items\"", "list<int>")
+        )]),
+        [
+            "schema/crm.toml: method crm.thing.list: \"items\" names a field of the result, so the result must be a named struct"
+        ]
+    );
+    assert_eq!(
+        errors(&[(
+            "schema/crm.toml",
+            &method("paging = \"keyset\"\nitems = \"items\"", "Page")
+        )]),
+        [
+            "schema/crm.toml: method crm.thing.list: items \"items\": the result type Page has no list<T> field \"items\""
+        ]
+    );
+    assert_eq!(
+        errors(&[("schema/crm.toml", &method("id_field = \"id\"", "Page"))]),
+        [
+            "schema/crm.toml: method crm.thing.list: \"items\" and \"id_field\" only apply to methods with paging"
+        ]
     );
 }
