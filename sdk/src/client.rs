@@ -148,6 +148,11 @@ impl Client {
         &self.inner.endpoint.portal
     }
 
+    /// The rate limiter this client (and its clones) wait on.
+    pub fn rate_limiter(&self) -> &Arc<RateLimiter> {
+        &self.inner.limiter
+    }
+
     /// Binds typed parameters to this client; `.await` the result to send it.
     pub fn request<M: Method>(&self, params: M) -> Request<M> {
         Request::new(self.clone(), params)

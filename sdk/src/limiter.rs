@@ -41,9 +41,19 @@ impl RateLimit {
     }
 }
 
-/// How many requests of the bucket the client leaves unused: the portal sees arrivals with
-/// network jitter, and other clients on the same IP share its bucket.
-const HEADROOM: u32 = 2;
+/// How much of the bucket the client leaves unused: at least two requests (other clients on the
+/// same IP share the portal's bucket), and as many as drain in 100 ms, because the portal sees our
+/// requests bunched by network and scheduling jitter — a burst that arrives late can meet the
+/// requests sent after it.
+fn headroom(limit: &RateLimit, per_second: f64) -> u32 {
+    let jitter = (per_second * 0.1).ceil();
+    let jitter = if jitter.is_finite() {
+        jitter.min(f64::from(limit.burst)) as u32
+    } else {
+        limit.burst
+    };
+    jitter.max(2)
+}
 
 /// A rate limiter for one portal. Cheap to share: put one `Arc<RateLimiter>` into every client
 /// that talks to the same portal (clones of a [`crate::Client`] already share theirs).
@@ -77,7 +87,10 @@ impl RateLimiter {
             f64::MAX
         };
         let interval = Duration::from_secs_f64((1.0 / per_second).min(3600.0));
-        let burst = limit.burst.saturating_sub(HEADROOM).max(1);
+        let burst = limit
+            .burst
+            .saturating_sub(headroom(&limit, per_second))
+            .max(1);
         Self {
             interval,
             tolerance: interval * (burst - 1),
@@ -118,7 +131,7 @@ impl RateLimiter {
     /// The portal refused with `QUERY_LIMIT_EXCEEDED`: its bucket is fuller than this schedule
     /// thought (another client shares it), so treat ours as full from now on.
     pub fn saturate(&self) {
-        let full = Instant::now() + self.tolerance;
+        let full = Instant::now() + self.tolerance + self.interval;
         let mut state = self.state();
         state.tat = state.tat.max(full);
     }
