@@ -16,12 +16,13 @@
 //! A client with a timeout shorter than a [`Fault::Slow`] delay times out either way; the
 //! executed-writes counters ([`super::Sandbox::writes`]) tell the two cases apart.
 //!
-//! The portal rename answers `302 Found` with `Location:` the same request under
-//! `http://127.0.0.1:<port>/renamed/` (for example `.../renamed/rest/1/<code>/profile`), where
-//! the sandbox serves the same portal: REST calls, REST 3.0 calls and `/oauth/token/` all
-//! work there. A redirect only fires for requests to the original address, so an
-//! [`Injection::always`] rename makes the old address answer 302 for good while the new one
-//! serves.
+//! A portal rename moves the portal to another host name; the sandbox's other name is a second
+//! port of 127.0.0.1 ([`super::Sandbox::renamed_url`]), which serves the same portal from the
+//! start: REST calls, REST 3.0 calls and `/oauth/token/` all work there. The redirect answers
+//! `302 Found` with `Location:` the same path and query at the new address (for example
+//! `http://127.0.0.1:<other port>/rest/1/<code>/profile`). It only fires for requests to the
+//! original address, so an [`Injection::always`] rename makes the old address answer 302 for
+//! good while the new one serves.
 
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ pub enum Fault {
     Reset,
     /// The answer comes this late (see the table in [the module docs](self)).
     Slow(Duration),
-    /// `302 Found` to the renamed portal under `/renamed/`.
+    /// `302 Found` to the same request at the renamed portal's address.
     Redirect,
 }
 

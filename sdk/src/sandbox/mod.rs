@@ -237,6 +237,8 @@ pub struct OperatingTime {
 pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
     pub(crate) base: Url,
+    /// Where the portal answers after a rename ([`Fault::Redirect`]).
+    pub(crate) renamed_base: Url,
     pub(crate) clock: Clock,
     portal: Mutex<Portal>,
     limits: Mutex<Limits>,
@@ -280,7 +282,8 @@ impl Shared {
 pub struct Sandbox {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Dropping it stops both listeners.
+    _shutdown: tokio::sync::watch::Sender<()>,
 }
 
 impl Sandbox {
@@ -293,8 +296,12 @@ impl Sandbox {
     pub async fn start_with(config: SandboxConfig) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
-        let base = Url::parse(&format!("http://{addr}/"))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let renamed = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let url = |addr: SocketAddr| {
+            Url::parse(&format!("http://{addr}/")).map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        let base = url(addr)?;
+        let renamed_base = url(renamed.local_addr()?)?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -310,6 +317,7 @@ impl Sandbox {
         let shared = Arc::new(Shared {
             config,
             base,
+            renamed_base,
             clock: Clock::new(),
             portal: Mutex::new(portal),
             limits: Mutex::new(limits),
@@ -319,17 +327,24 @@ impl Sandbox {
             idempotency: Mutex::new(v3::Idempotency::default()),
             http,
         });
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = server::router(shared.clone()).into_make_service_with_connect_info::<net::Conn>();
-        let listener = net::SandboxListener(listener);
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
+        let (shutdown, stopped) = tokio::sync::watch::channel(());
+        let router = server::router(shared.clone());
+        for (listener, renamed) in [(listener, false), (renamed, true)] {
+            let app = router
+                .clone()
+                .into_make_service_with_connect_info::<net::Conn>();
+            let listener = net::SandboxListener { listener, renamed };
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                    // Resolves when the `Sandbox` (the sender) is dropped.
+                    let _ = stopped.changed().await;
+                });
+                if let Err(e) = serve.await {
+                    tracing::error!("sandbox server stopped: {e}");
+                }
             });
-            if let Err(e) = serve.await {
-                tracing::error!("sandbox server stopped: {e}");
-            }
-        });
+        }
         Ok(Self {
             shared,
             addr,
@@ -456,13 +471,10 @@ impl Sandbox {
             .bucket_level(tokio::time::Instant::now())
     }
 
-    /// The address the portal answers at after a rename ([`Fault::Redirect`]):
-    /// `http://127.0.0.1:<port>/renamed/`.
-    pub fn renamed_url(&self) -> Url {
-        self.shared
-            .base
-            .join(&format!("{}/", server::RENAMED))
-            .unwrap_or_else(|_| self.shared.base.clone())
+    /// The address the portal answers at after a rename ([`Fault::Redirect`]): the same
+    /// portal on another port, `http://127.0.0.1:<other port>/`.
+    pub fn renamed_url(&self) -> &Url {
+        &self.shared.renamed_base
     }
 
     /// What the sandbox has counted so far.

@@ -20,7 +20,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Accepts connections and wraps them in [`ConnIo`].
-pub(crate) struct SandboxListener(pub(crate) TcpListener);
+pub(crate) struct SandboxListener {
+    pub(crate) listener: TcpListener,
+    /// This is the renamed portal's address (see [`super::Fault::Redirect`]).
+    pub(crate) renamed: bool,
+}
 
 impl Listener for SandboxListener {
     type Io = ConnIo;
@@ -28,12 +32,13 @@ impl Listener for SandboxListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            match self.0.accept().await {
+            match self.listener.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
                     let io = ConnIo {
                         stream,
                         abort: Arc::new(AtomicBool::new(false)),
+                        renamed: self.renamed,
                     };
                     return (io, addr);
                 }
@@ -47,7 +52,7 @@ impl Listener for SandboxListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        self.listener.local_addr()
     }
 }
 
@@ -55,6 +60,7 @@ impl Listener for SandboxListener {
 pub(crate) struct ConnIo {
     stream: TcpStream,
     abort: Arc<AtomicBool>,
+    renamed: bool,
 }
 
 impl ConnIo {
@@ -130,6 +136,8 @@ impl AsyncWrite for ConnIo {
 #[derive(Debug, Clone)]
 pub(crate) struct Conn {
     abort: Arc<AtomicBool>,
+    /// The request came in at the renamed portal's address.
+    pub(crate) renamed: bool,
 }
 
 impl Conn {
@@ -143,6 +151,7 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, SandboxListener>>
     fn connect_info(stream: IncomingStream<'_, SandboxListener>) -> Self {
         Self {
             abort: stream.io().abort.clone(),
+            renamed: stream.io().renamed,
         }
     }
 }

@@ -24,17 +24,11 @@ use crate::sandbox::data::Portal;
 /// Largest request body the sandbox reads, like a portal's `post_max_size`.
 const MAX_BODY: usize = 32 * 1024 * 1024;
 
-/// The path prefix a renamed portal answers under (see [`Fault::Redirect`]).
-pub(crate) const RENAMED: &str = "renamed";
-
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/rest/{*path}", any(rest))
         .route("/oauth/token/", any(oauth::token))
         .route("/oauth/token", any(oauth::token))
-        .route("/renamed/rest/{*path}", any(rest_renamed))
-        .route("/renamed/oauth/token/", any(oauth::token))
-        .route("/renamed/oauth/token", any(oauth::token))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
 }
@@ -183,27 +177,6 @@ async fn rest(
     body: Bytes,
 ) -> Response {
     let request = Incoming {
-        renamed: false,
-        path,
-        query,
-        uri,
-        headers,
-        body,
-    };
-    handle(shared, conn, request).await
-}
-
-async fn rest_renamed(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(conn): ConnectInfo<Conn>,
-    Path(path): Path<String>,
-    RawQuery(query): RawQuery,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = Incoming {
-        renamed: true,
         path,
         query,
         uri,
@@ -215,8 +188,6 @@ async fn rest_renamed(
 
 /// A REST request as it arrived.
 pub(crate) struct Incoming {
-    /// Arrived under `/renamed/`.
-    renamed: bool,
     /// The path after `rest/`.
     path: String,
     pub(crate) query: Option<String>,
@@ -256,7 +227,7 @@ async fn handle(shared: Arc<Shared>, conn: Conn, request: Incoming) -> Response 
     let Some(target) = Target::parse(path) else {
         return error_response(api, &method_not_found());
     };
-    let fault = shared.take_fault(&target.method, request.renamed);
+    let fault = shared.take_fault(&target.method, conn.renamed);
     if let Some((fault, after)) = &fault {
         if !after || matches!(fault, Fault::Redirect) {
             return fault_before(&shared, &conn, api, fault.clone(), &request.uri).await;
@@ -498,7 +469,7 @@ async fn fault_before(shared: &Shared, conn: &Conn, api: Api, fault: Fault, uri:
         }
         Fault::Redirect => {
             let path = uri.path_and_query().map_or("/", |p| p.as_str());
-            let location = format!("{}{RENAMED}{path}", shared.base);
+            let location = format!("{}{}", shared.renamed_base, path.trim_start_matches('/'));
             (
                 StatusCode::FOUND,
                 [
