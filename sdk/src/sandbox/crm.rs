@@ -129,7 +129,7 @@ fn deal_list(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let rows = page
         .rows
         .into_iter()
-        .map(|(id, deal)| Value::Object(select.apply(&store.classic(id, deal))))
+        .map(|(id, deal)| Value::Object(store.classic_fields(id, deal, |k| select.keeps(k))))
         .collect();
     Ok(Reply {
         result: Value::Array(rows),
@@ -435,14 +435,16 @@ impl Select {
         }
     }
 
+    fn keeps(&self, key: &str) -> bool {
+        let user_field = key.starts_with("UF_") || key.starts_with("uf");
+        (self.all && !user_field)
+            || (user_field && self.user_fields)
+            || self.fields.iter().any(|f| f == key)
+    }
+
     fn apply(&self, row: &Map<String, Value>) -> Map<String, Value> {
         row.iter()
-            .filter(|(k, _)| {
-                let user_field = k.starts_with("UF_") || k.starts_with("uf");
-                (self.all && !user_field)
-                    || (user_field && self.user_fields)
-                    || self.fields.contains(k)
-            })
+            .filter(|(k, _)| self.keeps(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
