@@ -73,6 +73,24 @@ impl RawResponse {
         self.next
     }
 
+    /// Reads a response body as the call path does: an error envelope becomes
+    /// [`Error::Api`], anything that is not an envelope a decode or HTTP error.
+    pub fn from_body(method: &str, status: u16, body: String) -> Result<Self, Error> {
+        match parse(method, status, body)? {
+            Outcome::Ok(response) => Ok(response),
+            Outcome::Err(e) => Err(Error::Api(e)),
+        }
+    }
+
+    /// Decodes `result` as `T` with codec `C` (see [`crate::codec`]), e.g.
+    /// `response.decode_as::<Vec<Deal>, List<Same>>()`.
+    pub fn decode_as<T, C>(&self) -> Result<T, Error>
+    where
+        C: for<'de> serde_with::DeserializeAs<'de, T>,
+    {
+        self.decode::<T, C>("result")
+    }
+
     /// Decodes `result` with a codec (see [`crate::codec`]).
     pub(crate) fn decode<T, C>(&self, method: &str) -> Result<T, Error>
     where
