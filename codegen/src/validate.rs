@@ -31,6 +31,8 @@ const RESERVED_METHOD_NAMES: &[&str] = &[
     "batch",
     "batch2",
     "batch3",
+    "rate_limiter",
+    "adopt_tokens",
 ];
 /// Module names the `bitrix24` crate uses at its root (`sdk/src/lib.rs`): a scope module of the
 /// same name would be shadowed by them in the crate's `pub use generated::*` and silently become

@@ -160,15 +160,52 @@ pub(crate) async fn refresh(
 #[error("{0}")]
 pub struct StoreError(pub String);
 
-/// Where renewed tokens are kept so they survive the process (and are shared with others).
+/// Where renewed tokens are kept so they survive the process, and how processes sharing them
+/// take turns renewing.
 ///
-/// The client calls [`TokenStore::save`] after every renewal and before retrying the call that
-/// found the token expired, so a crash after a renewal never loses the rotated refresh token.
+/// A renewal runs as: [`TokenStore::lock`] (exclusive across every process sharing the store),
+/// [`TokenStore::load`] and compare with the token that was refused — if another process renewed
+/// meanwhile, use its pair and stop — else ask the OAuth server, [`TokenStore::save`] (before the
+/// retried call), unlock. Two processes that find the token expired at once thus renew once: the
+/// second finds the first one's pair under the lock. Refresh tokens rotate, so a renewal by both
+/// would cost one of them its refresh token (`invalid_grant`).
+///
+/// If a process dies between the OAuth server's answer and `save`, the stored refresh token has
+/// been used up; the next renewal gets `invalid_grant`. Bitrix24 hands an application fresh
+/// tokens with every event and every opening of the application, and storing those (see
+/// [`crate::Client::adopt_tokens`]) recovers without the user.
 pub trait TokenStore: Send + Sync + fmt::Debug {
     /// The stored tokens, if any.
     fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, StoreError>>;
     /// Replaces the stored tokens.
     fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Excludes other processes from renewing until the guard is dropped. The default excludes
+    /// nobody: right for stores only one process uses.
+    fn lock(&self) -> BoxFuture<'_, Result<StoreGuard, StoreError>> {
+        Box::pin(async { Ok(StoreGuard::none()) })
+    }
+}
+
+/// Held while a process renews tokens; dropping it lets the next one in.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct StoreGuard(Option<Box<dyn Send + Sync>>);
+
+impl StoreGuard {
+    /// A guard that excludes nobody.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A guard releasing its lock when `held` is dropped.
+    pub fn new(held: impl Send + Sync + 'static) -> Self {
+        Self(Some(Box::new(held)))
+    }
+}
+
+impl fmt::Debug for StoreGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "StoreGuard(held)" } else { "StoreGuard(none)" })
+    }
 }
 
 /// Keeps tokens in memory only: they are lost with the process.
@@ -195,7 +232,8 @@ impl TokenStore for MemoryTokenStore {
 }
 
 /// Keeps tokens in a JSON file, written atomically (temporary file, fsync, rename) with mode 0600,
-/// so a crash mid-write leaves either the old or the new pair, never a torn file.
+/// so a crash mid-write leaves either the old or the new pair, never a torn file. Processes on one
+/// machine sharing the file take turns renewing through an OS file lock on `<file>.lock`.
 #[derive(Debug, Clone)]
 pub struct FileTokenStore {
     path: PathBuf,
@@ -224,6 +262,29 @@ impl TokenStore for FileTokenStore {
             serde_json::from_slice(&data)
                 .map(Some)
                 .map_err(|e| StoreError(format!("{}: not a token file: {e}", self.path.display())))
+        })
+    }
+
+    fn lock(&self) -> BoxFuture<'_, Result<StoreGuard, StoreError>> {
+        Box::pin(async move {
+            let mut lock_path = self.path.clone().into_os_string();
+            lock_path.push(".lock");
+            let lock_path = PathBuf::from(lock_path);
+            let display = lock_path.display().to_string();
+            tokio::task::spawn_blocking(move || {
+                let mut options = std::fs::OpenOptions::new();
+                options.read(true).write(true).create(true).truncate(false);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let file = options.open(&lock_path)?;
+                // Blocks until no other process holds it; the OS releases it if we die.
+                file.lock()?;
+                Ok::<_, std::io::Error>(file)
+            })
+            .await
+            .map_err(|e| StoreError(format!("token lock: {e}")))?
+            .map(StoreGuard::new)
+            .map_err(|e| StoreError(format!("{display}: {e}")))
         })
     }
 

@@ -295,24 +295,25 @@ impl OAuthSession {
     }
 
     /// Renews the tokens after `used` was refused, unless someone already did: concurrent
-    /// callers queue on the lock and find new tokens in place, so N expired calls cost one
-    /// refresh. The new pair is saved before any call uses it.
+    /// callers queue on the in-process lock and find new tokens in place, other processes
+    /// sharing the store queue on its lock and find them in the store, so N expired calls cost
+    /// one refresh. The new pair is saved before any call uses it (see [`crate::TokenStore`]).
     async fn renew_after(&self, http: &reqwest::Client, used: &Tokens) -> Result<(), Error> {
-        let _guard = self.refresh_lock.lock().await;
-        let current = self
-            .current()
-            .ok_or_else(|| Error::Config("OAuth: no tokens".to_owned()))?;
+        let _in_process = self.refresh_lock.lock().await;
+        let current = self.current().ok_or_else(|| Error::Config("OAuth: no tokens".to_owned()))?;
         if current.access_token != used.access_token {
             return Ok(());
         }
-        // Another process sharing the store may have renewed already.
-        if let Some(stored) = self.store.load().await?
-            && stored.access_token != used.access_token
-        {
-            self.set_current(stored);
-            return Ok(());
+        let _across_processes = self.store.lock().await?;
+        let stored = self.store.load().await?;
+        if let Some(stored) = &stored {
+            if stored.access_token != used.access_token {
+                self.set_current(stored.clone());
+                return Ok(());
+            }
         }
-        let mut renewed = auth::refresh(http, &self.app, &current.refresh_token).await?;
+        let refresh_token = stored.as_ref().map_or(&current.refresh_token, |s| &s.refresh_token);
+        let mut renewed = auth::refresh(http, &self.app, refresh_token).await?;
         if renewed.member_id.is_none() {
             renewed.member_id.clone_from(&current.member_id);
         }
@@ -320,6 +321,27 @@ impl OAuthSession {
         self.set_current(renewed);
         tracing::info!("OAuth token renewed");
         Ok(())
+    }
+
+    /// Replaces the tokens in use and in the store, e.g. with the fresh pair an event brought.
+    pub(crate) async fn adopt(&self, tokens: Tokens) -> Result<(), Error> {
+        let _in_process = self.refresh_lock.lock().await;
+        let _across_processes = self.store.lock().await?;
+        self.store.save(&tokens).await?;
+        self.set_current(tokens);
+        Ok(())
+    }
+}
+
+impl Client {
+    /// Starts using `tokens` (and stores them), e.g. the pair Bitrix24 sends with every event
+    /// and every opening of the application; this also recovers a store whose refresh token was
+    /// used up by a renewal that did not get saved. Webhook clients have no tokens: an error.
+    pub async fn adopt_tokens(&self, tokens: Tokens) -> Result<(), Error> {
+        match &self.inner.auth {
+            Auth::OAuth(session) => session.adopt(tokens).await,
+            Auth::Webhook => Err(Error::Config("a webhook client has no OAuth tokens".to_owned())),
+        }
     }
 }
 

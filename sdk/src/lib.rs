@@ -24,7 +24,7 @@ mod secret;
 mod types;
 pub mod wire;
 
-pub use auth::{FileTokenStore, MemoryTokenStore, OAuthApp, TokenStore, Tokens};
+pub use auth::{FileTokenStore, MemoryTokenStore, OAuthApp, StoreGuard, TokenStore, Tokens};
 pub use call_path::CallOptions;
 pub use client::{Client, ClientBuilder, Encoding};
 pub use error::{ApiError, Error, ErrorCode, TransportKind};
