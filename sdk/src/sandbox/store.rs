@@ -1,14 +1,17 @@
 //! Compact deal storage, sized for benchmarks that export a million deals.
 //!
 //! A deal keeps its standard fields typed (integers, money as mantissa and scale, dates as unix
-//! seconds, `Y`/`N` as bits, status codes interned) and only allocates for free text that
-//! differs from the default and for user fields. The classic API still sees every scalar as the
-//! exact string that was written: a value whose typed form would not print back identically
-//! (`"007"`, a date in another offset, an array in a scalar field) is kept verbatim in the
-//! deal's extra map, which overrides the typed slot.
+//! seconds, `Y`/`N` as bits, status codes interned) in a fixed-size struct of 144 bytes, and
+//! only allocates for a title that differs from the default, for the rarely set free-text
+//! fields (`COMMENTS`, `ORIGINATOR_ID`, `ORIGIN_ID`) and for user fields. The classic API still
+//! sees every scalar as the exact string that was written: a value whose typed form would not
+//! print back identically (`"007"`, a date in another offset, an array in a scalar field) is
+//! kept verbatim in the deal's extra map, which overrides the typed slot.
 //!
-//! Deals live in a `BTreeMap` by id, so the keyset walk (`filter[>ID]=N`, `order[ID]=ASC`) is
-//! a range scan.
+//! Deals sit in one vector (a slab: a deleted deal's slot is reused) and a `BTreeMap` from id
+//! to slot orders them, so the keyset walk (`filter[>ID]=N`, `order[ID]=ASC`) is a range scan
+//! of the index. Seeding fills the slab in one pass and bulk-builds the index; a million deals
+//! take about 160 MB.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -55,7 +58,10 @@ pub(crate) const FIELDS: [&str; 30] = [
 #[derive(Debug, Clone, Copy)]
 enum Slot {
     Id,
-    Text(usize),
+    /// `TITLE`; `None` is `Deal #<id>`.
+    Title,
+    /// Free text that is usually empty: kept in the extra map when it is not.
+    Rare,
     Code(usize),
     Int(usize),
     OptInt(usize),
@@ -67,7 +73,7 @@ enum Slot {
 /// The slot of each entry of [`FIELDS`].
 const SLOTS: [Slot; 30] = [
     Slot::Id,
-    Slot::Text(0),
+    Slot::Title,
     Slot::Code(0),
     Slot::Code(1),
     Slot::Code(2),
@@ -83,7 +89,7 @@ const SLOTS: [Slot; 30] = [
     Slot::Date(1),
     Slot::Flag(1),
     Slot::Flag(2),
-    Slot::Text(1),
+    Slot::Rare,
     Slot::Int(2),
     Slot::Int(3),
     Slot::Int(4),
@@ -94,14 +100,16 @@ const SLOTS: [Slot; 30] = [
     Slot::Flag(4),
     Slot::Flag(5),
     Slot::Flag(6),
-    Slot::Text(2),
-    Slot::Text(3),
+    Slot::Rare,
+    Slot::Rare,
 ];
 
 const MODIFY_BY_ID: usize = 20;
 const DATE_MODIFY: usize = 22;
 /// `Flag` bits set on a new deal: `OPENED` and `IS_NEW`.
 const DEFAULT_FLAGS: u8 = (1 << 1) | (1 << 3);
+/// The bit of a deleted deal's slot, free for reuse.
+const DELETED: u8 = 1 << 7;
 /// An empty optional integer.
 const NONE: i64 = i64::MIN;
 
@@ -110,11 +118,11 @@ pub(crate) fn field_index(name: &str) -> Option<usize> {
     FIELDS.iter().position(|f| *f == name)
 }
 
-/// One deal. Its id is the map key.
+/// One deal. Its id is the index key.
 #[derive(Debug, Clone)]
 pub(crate) struct Deal {
-    /// `TITLE` (`None`: `Deal #<id>`), `COMMENTS`, `ORIGINATOR_ID`, `ORIGIN_ID` (`None`: empty).
-    texts: [Option<Box<str>>; 4],
+    /// `TITLE`; `None` is `Deal #<id>`.
+    title: Option<Box<str>>,
     /// `CATEGORY_ID`, `COMPANY_ID`, `ASSIGNED_BY_ID`, `CREATED_BY_ID`, `MODIFY_BY_ID`.
     ints: [i64; 5],
     /// `PROBABILITY`, `CONTACT_ID`; [`NONE`] is empty.
@@ -127,7 +135,7 @@ pub(crate) struct Deal {
     /// `TYPE_ID`, `STAGE_ID`, `STAGE_SEMANTIC_ID`, `CURRENCY_ID`, `SOURCE_ID` in [`Codes`].
     codes: [u16; 5],
     /// `IS_MANUAL_OPPORTUNITY`, `OPENED`, `CLOSED`, `IS_NEW`, `IS_RECURRING`,
-    /// `IS_RETURN_CUSTOMER`, `IS_REPEATED_APPROACH`.
+    /// `IS_RETURN_CUSTOMER`, `IS_REPEATED_APPROACH`, and [`DELETED`].
     flags: u8,
     /// User fields and other non-standard fields in write order, plus verbatim overrides of
     /// standard fields.
@@ -171,7 +179,11 @@ impl Codes {
 /// All deals of the portal.
 #[derive(Debug)]
 pub(crate) struct DealStore {
-    deals: BTreeMap<i64, Deal>,
+    /// Deal slot by id, in id order.
+    index: BTreeMap<i64, u32>,
+    slab: Vec<Deal>,
+    /// Slots of deleted deals.
+    free: Vec<u32>,
     codes: Codes,
     next_id: i64,
 }
@@ -179,26 +191,31 @@ pub(crate) struct DealStore {
 impl DealStore {
     pub(crate) fn new() -> Self {
         Self {
-            deals: BTreeMap::new(),
+            index: BTreeMap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             codes: Codes::new(),
             next_id: 1,
         }
     }
 
     /// Adds `n` deals titled `Deal #<id>` with an opportunity derived from the id, all created
-    /// by `user` at `now`. Built in one sorted pass, so the tree's nodes are full.
+    /// by `user` at `now`: the slab grows once and the index is bulk-built with full nodes.
     pub(crate) fn seed(&mut self, n: usize, user: i64, now: i64) {
         let template = self.blank(user, now);
         let first = self.next_id;
-        let seeded = (0..n as i64).map(|i| {
-            let id = first + i;
+        let first_slot = self.slab.len();
+        let n = n.min((u32::MAX as usize).saturating_sub(first_slot));
+        self.slab.reserve_exact(n);
+        for i in 0..n as i64 {
             let mut deal = template.clone();
-            deal.money[0] = (id * 37) % 10_000 * 100;
-            deal.scales[0] = 2;
-            (id, deal)
-        });
-        let mut more: BTreeMap<i64, Deal> = seeded.collect();
-        self.deals.append(&mut more);
+            deal.money[0] = ((first + i) * 37) % 10_000 * 100;
+            self.slab.push(deal);
+        }
+        let mut more: BTreeMap<i64, u32> = (0..n)
+            .map(|i| (first + i as i64, (first_slot + i) as u32))
+            .collect();
+        self.index.append(&mut more);
         self.next_id = first + n as i64;
     }
 
@@ -206,7 +223,7 @@ impl DealStore {
     fn blank(&self, user: i64, now: i64) -> Deal {
         let code = |name: &str| self.codes.index.get(name).copied().unwrap_or(0);
         Deal {
-            texts: [None, None, None, None],
+            title: None,
             ints: [0, 0, user, user, user],
             opt_ints: [NONE, NONE],
             money: [0, 0],
@@ -219,21 +236,37 @@ impl DealStore {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.deals.len()
+        self.index.len()
     }
 
     /// Stores a deal with defaults for the fields not given; `fields` are classic (upper-case)
     /// names, already stripped of read-only ones. Returns the new id.
     pub(crate) fn insert(&mut self, fields: Map<String, Value>, user: i64, now: i64) -> i64 {
         let id = self.next_id;
-        self.next_id += 1;
         let mut deal = self.blank(user, now);
         for (key, value) in fields {
             if key != "ID" {
-                self.set(&mut deal, id, key, classic_value(value));
+                set(&mut self.codes, &mut deal, id, key, classic_value(value));
             }
         }
-        self.deals.insert(id, deal);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(place) = self.slab.get_mut(slot as usize) {
+                    *place = deal;
+                }
+                slot
+            }
+            None => {
+                let Ok(slot) = u32::try_from(self.slab.len()) else {
+                    // Four billion deals: refuse quietly rather than corrupt the index.
+                    return 0;
+                };
+                self.slab.push(deal);
+                slot
+            }
+        };
+        self.next_id += 1;
+        self.index.insert(id, slot);
         id
     }
 
@@ -246,110 +279,33 @@ impl DealStore {
         user: i64,
         now: i64,
     ) -> bool {
-        let Some(mut deal) = self.deals.remove(&id) else {
+        let Some(&slot) = self.index.get(&id) else {
+            return false;
+        };
+        let Some(deal) = self.slab.get_mut(slot as usize) else {
             return false;
         };
         for (key, value) in fields {
-            self.set(&mut deal, id, key, classic_value(value));
+            set(&mut self.codes, deal, id, key, classic_value(value));
         }
         deal.dates[3] = now;
         deal.ints[4] = user;
-        self.clear_override(&mut deal, DATE_MODIFY);
-        self.clear_override(&mut deal, MODIFY_BY_ID);
-        self.deals.insert(id, deal);
+        clear_override(deal, DATE_MODIFY);
+        clear_override(deal, MODIFY_BY_ID);
         true
     }
 
     pub(crate) fn remove(&mut self, id: i64) -> bool {
-        self.deals.remove(&id).is_some()
-    }
-
-    fn clear_override(&self, deal: &mut Deal, field: usize) {
-        if let Some(extra) = deal.extra.as_mut() {
-            extra.shift_remove(FIELDS[field]);
-        }
-    }
-
-    /// Writes one classic value.
-    fn set(&mut self, deal: &mut Deal, id: i64, key: String, value: Value) {
-        let Some(index) = field_index(&key) else {
-            deal.extra.get_or_insert_default().insert(key, value);
-            return;
+        let Some(slot) = self.index.remove(&id) else {
+            return false;
         };
-        let typed = match &value {
-            Value::String(text) => self.set_typed(deal, id, SLOTS[index], text),
-            _ => false,
-        };
-        if typed {
-            self.clear_override(deal, index);
-        } else {
-            deal.extra.get_or_insert_default().insert(key, value);
+        if let Some(deal) = self.slab.get_mut(slot as usize) {
+            deal.flags = DELETED;
+            deal.title = None;
+            deal.extra = None;
+            self.free.push(slot);
         }
-    }
-
-    /// Stores `text` in its slot if it prints back identically.
-    fn set_typed(&mut self, deal: &mut Deal, id: i64, slot: Slot, text: &str) -> bool {
-        match slot {
-            Slot::Id => false,
-            Slot::Text(i) => {
-                let default = i == 0 && text == default_title(id);
-                deal.texts[i] = (!text.is_empty() && !default).then(|| text.into());
-                true
-            }
-            Slot::Code(i) => match self.codes.intern(text) {
-                Some(code) => {
-                    deal.codes[i] = code;
-                    true
-                }
-                None => false,
-            },
-            Slot::Int(i) => match exact_int(text) {
-                Some(n) => {
-                    deal.ints[i] = n;
-                    true
-                }
-                None => false,
-            },
-            Slot::OptInt(i) => {
-                if text.is_empty() {
-                    deal.opt_ints[i] = NONE;
-                    return true;
-                }
-                match exact_int(text).filter(|n| *n != NONE) {
-                    Some(n) => {
-                        deal.opt_ints[i] = n;
-                        true
-                    }
-                    None => false,
-                }
-            }
-            Slot::Money(i) => match parse_money(text) {
-                Some((units, scale)) => {
-                    deal.money[i] = units;
-                    deal.scales[i] = scale;
-                    true
-                }
-                None => false,
-            },
-            Slot::Flag(bit) => match text {
-                "Y" => {
-                    deal.flags |= 1 << bit;
-                    true
-                }
-                "N" => {
-                    deal.flags &= !(1 << bit);
-                    true
-                }
-                _ => false,
-            },
-            Slot::Date(i) => match parse_date(text) {
-                Some(secs) => {
-                    deal.dates[i] = secs;
-                    true
-                }
-                None => false,
-            },
-        }
+        true
     }
 
     /// One field as the classic API shows it (`Null` when the deal has no such field).
@@ -366,10 +322,11 @@ impl DealStore {
     fn typed_text(&self, id: i64, deal: &Deal, slot: Slot) -> String {
         match slot {
             Slot::Id => id.to_string(),
-            Slot::Text(0) => deal.texts[0]
+            Slot::Title => deal
+                .title
                 .as_deref()
                 .map_or_else(|| default_title(id), str::to_owned),
-            Slot::Text(i) => deal.texts[i].as_deref().unwrap_or("").to_owned(),
+            Slot::Rare => String::new(),
             Slot::Code(i) => self.codes.name(deal.codes[i]).to_owned(),
             Slot::Int(i) => deal.ints[i].to_string(),
             Slot::OptInt(i) if deal.opt_ints[i] == NONE => String::new(),
@@ -422,7 +379,9 @@ impl DealStore {
 
     /// Deal `id` in classic form.
     pub(crate) fn get(&self, id: i64) -> Option<Map<String, Value>> {
-        self.deals.get(&id).map(|deal| self.classic(id, deal))
+        let slot = *self.index.get(&id)?;
+        let deal = self.slab.get(slot as usize)?;
+        Some(self.classic(id, deal))
     }
 
     /// The names of a deal's non-standard fields.
@@ -443,15 +402,106 @@ impl DealStore {
         if lo > hi {
             return Box::new(std::iter::empty());
         }
+        let slab = &self.slab;
         let range = self
-            .deals
+            .index
             .range((Bound::Included(lo), Bound::Included(hi)))
-            .map(|(id, deal)| (*id, deal));
+            .filter_map(move |(id, slot)| slab.get(*slot as usize).map(|deal| (*id, deal)));
         if descending {
             Box::new(range.rev())
         } else {
             Box::new(range)
         }
+    }
+}
+
+/// Writes one classic value into `deal`: into its typed slot when it prints back identically,
+/// else verbatim into the extra map.
+fn set(codes: &mut Codes, deal: &mut Deal, id: i64, key: String, value: Value) {
+    let Some(index) = field_index(&key) else {
+        deal.extra.get_or_insert_default().insert(key, value);
+        return;
+    };
+    let typed = match &value {
+        Value::String(text) => set_typed(codes, deal, id, SLOTS[index], text),
+        _ => false,
+    };
+    if typed {
+        clear_override(deal, index);
+    } else {
+        deal.extra.get_or_insert_default().insert(key, value);
+    }
+}
+
+fn clear_override(deal: &mut Deal, field: usize) {
+    if let Some(extra) = deal.extra.as_mut() {
+        extra.shift_remove(FIELDS[field]);
+    }
+}
+
+/// Stores `text` in its slot if it prints back identically.
+fn set_typed(codes: &mut Codes, deal: &mut Deal, id: i64, slot: Slot, text: &str) -> bool {
+    match slot {
+        Slot::Id => false,
+        Slot::Title => {
+            deal.title = (text != default_title(id)).then(|| text.into());
+            true
+        }
+        // Empty is the default; anything else lives in the extra map.
+        Slot::Rare => text.is_empty(),
+        Slot::Code(i) => match codes.intern(text) {
+            Some(code) => {
+                deal.codes[i] = code;
+                true
+            }
+            None => false,
+        },
+        Slot::Int(i) => match exact_int(text) {
+            Some(n) => {
+                deal.ints[i] = n;
+                true
+            }
+            None => false,
+        },
+        Slot::OptInt(i) => {
+            if text.is_empty() {
+                deal.opt_ints[i] = NONE;
+                return true;
+            }
+            match exact_int(text).filter(|n| *n != NONE) {
+                Some(n) => {
+                    deal.opt_ints[i] = n;
+                    true
+                }
+                None => false,
+            }
+        }
+        Slot::Money(i) => match parse_money(text) {
+            Some((units, scale)) => {
+                deal.money[i] = units;
+                deal.scales[i] = scale;
+                true
+            }
+            None => false,
+        },
+        Slot::Flag(bit) => match text {
+            "Y" => {
+                deal.flags |= 1 << bit;
+                true
+            }
+            "N" => {
+                deal.flags &= !(1 << bit);
+                true
+            }
+            _ => false,
+        },
+        Slot::Date(i) => match parse_date(text) {
+            Some(secs) => {
+                deal.dates[i] = secs;
+                true
+            }
+            None => false,
+        },
     }
 }
 
@@ -567,6 +617,31 @@ mod tests {
         assert_eq!(deal["TAX_VALUE"], "1.00");
         assert_eq!(deal["MODIFY_BY_ID"], "3");
         assert_eq!(deal.len(), 32);
+    }
+
+    #[test]
+    fn a_deal_is_small_and_deleted_slots_are_reused() {
+        assert!(size_of::<Deal>() <= 144, "{}", size_of::<Deal>());
+        let mut store = DealStore::new();
+        store.seed(3, 1, 0);
+        assert!(store.remove(2));
+        assert!(!store.remove(2));
+        assert!(store.get(2).is_none());
+        let id = store.insert(fields(json!({"COMMENTS": "x"})), 1, 0);
+        assert_eq!(id, 4);
+        assert_eq!(store.slab.len(), 3, "the deleted slot is reused");
+        let deal = store.get(4).unwrap();
+        assert_eq!(
+            (&deal["COMMENTS"], &deal["TITLE"]),
+            (&json!("x"), &json!("Deal #4"))
+        );
+        let keys: Vec<&String> = deal.keys().collect();
+        assert_eq!(keys[17], "COMMENTS", "an override keeps the field's place");
+        let ids: Vec<i64> = store
+            .range(i64::MIN, i64::MAX, false)
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, [1, 3, 4]);
     }
 
     #[test]
