@@ -65,6 +65,7 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
         );
         return format!("{HEADER}compile_error!({message:?});\n");
     };
+    let (sent, read) = usage(schema);
     let modules = schema
         .files
         .iter()
@@ -80,10 +81,53 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
                 file: f,
                 paths: &paths,
                 client_methods: opts.client_methods,
+                sent: &sent,
+                read: &read,
             }
             .emit()
         });
     format!("{HEADER}{}", format(quote! { #(#modules)* }))
+}
+
+/// Which named types are sent (reachable from some method's params) and which are read
+/// (reachable from some result), over the whole schema: a type is emitted once, whatever scopes
+/// use it.
+fn usage(schema: &Schema) -> (BTreeSet<String>, BTreeSet<String>) {
+    let structs: std::collections::BTreeMap<&str, &[Field]> = schema
+        .files
+        .iter()
+        .flat_map(|f| &f.types)
+        .filter_map(|t| match &t.kind {
+            TypeKind::Struct { fields, .. } => Some((t.name.as_str(), fields.as_slice())),
+            TypeKind::Enum { .. } => None,
+        })
+        .collect();
+    let reach = |roots: Vec<&Ty>| {
+        let mut seen = BTreeSet::new();
+        let mut stack = roots;
+        while let Some(ty) = stack.pop() {
+            match ty {
+                Ty::List(inner) | Ty::Map(inner) => stack.push(inner),
+                Ty::Named { name, .. } => {
+                    if seen.insert(name.clone()) {
+                        if let Some(fields) = structs.get(name.as_str()) {
+                            stack.extend(fields.iter().map(|f| &f.ty));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        seen
+    };
+    let methods = || schema.files.iter().flat_map(|f| &f.methods);
+    let sent = reach(
+        methods()
+            .flat_map(|m| m.params.iter().map(|p| &p.ty))
+            .collect(),
+    );
+    let read = reach(methods().map(|m| &m.result).collect());
+    (sent, read)
 }
 
 /// Pretty-prints the tokens; on the (impossible) failure to parse our own output, returns it
@@ -211,6 +255,11 @@ struct Module<'a> {
     file: &'a ScopeFile,
     paths: &'a Paths,
     client_methods: bool,
+    /// Named types some method sends (reachable from params): they get a constructor and
+    /// setters.
+    sent: &'a BTreeSet<String>,
+    /// Named types some method reads (reachable from results): they get `Deserialize`.
+    read: &'a BTreeSet<String>,
 }
 
 impl Module<'_> {
@@ -231,10 +280,12 @@ impl Module<'_> {
         let docs = doc_strings(&[summary, String::new(), generated_from]);
         let methods = self.file.methods.iter().map(|m| self.method(m));
         let types = self.file.types.iter().map(|t| self.named_type(t));
+        let client = self.client_methods.then(|| self.client_impl());
         quote! {
             pub mod #name {
                 #(#![doc = #docs])*
                 #(#methods)*
+                #client
                 #(#types)*
             }
         }
@@ -303,49 +354,70 @@ impl Module<'_> {
         }
     }
 
-    /// `#[serde(..)]` for a param (`decode == false`) or a struct field (`decode == true`).
-    fn serde_attr(&self, f: &Field, decode: bool) -> TokenStream {
-        let mut parts = Vec::new();
-        if f.name != f.rust {
-            let name = &f.name;
-            parts.push(quote!(rename = #name));
-        }
-        if !f.required {
-            if decode {
-                parts.push(quote!(default));
-            }
-            parts.push(quote!(skip_serializing_if = "Option::is_none"));
-        }
-        // A codec is only attached where it changes something: when sending, for the types whose
-        // wire spelling differs from their own serde (`yn`, `int_str`, dates); when decoding, for
-        // every type but a required one with serde of its own, since the codecs are what accept
-        // Bitrix24's other spellings and read its empty values as `None`. Fewer `with`s also
-        // means less serde code per request, and requests are most of the generated code.
-        let needs_codec = if decode {
-            !has_own_serde(&f.ty) || !f.required
-        } else {
-            has_wire_spelling(&f.ty)
-        };
-        if needs_codec {
-            let codec = self.codec_text(&f.ty, !f.required);
-            let with = format!("{}::codec::As::<{codec}>", self.paths.rt_text);
-            parts.push(quote!(with = #with));
-        }
-        if parts.is_empty() {
-            TokenStream::new()
-        } else {
-            quote!(#[serde(#(#parts),*)])
-        }
-    }
-
-    /// A struct field: `pub name: T` or `pub name: Option<T>`, with its doc and serde attribute.
-    fn field(&self, f: &Field, decode: bool, default_doc: String) -> TokenStream {
+    /// A struct field: `pub name: T` or `pub name: Option<T>`, with its doc.
+    fn field(&self, f: &Field, default_doc: String) -> TokenStream {
         let docs = doc(&[f.doc.clone().unwrap_or(default_doc)]);
-        let attr = self.serde_attr(f, decode);
         let name = ident(&f.rust);
         let ty = self.rust_ty(&f.ty);
         let ty = if f.required { ty } else { quote!(Option<#ty>) };
-        quote! { #docs #attr pub #name: #ty }
+        quote! { #docs pub #name: #ty }
+    }
+
+    /// `impl Serialize`: the fields go through a [`Writer`](crate) one line each, under their
+    /// wire names, unset optional ones left out.
+    fn serialize_impl(&self, name: &Ident, fields: &[Field], open: bool) -> TokenStream {
+        let Paths { rt, serde, .. } = self.paths;
+        let puts = fields.iter().map(|f| {
+            let key = &f.name;
+            let member = ident(&f.rust);
+            let codec = self.codec(&f.ty, false);
+            if f.required {
+                quote! { w.put::<_, #codec>(#key, &self.#member); }
+            } else {
+                quote! { w.opt::<_, #codec>(#key, &self.#member); }
+            }
+        });
+        let extra = open.then(|| quote! { w.extra(&self.extra); });
+        let mutable = if fields.is_empty() && !open {
+            quote!(w)
+        } else {
+            quote!(mut w)
+        };
+        quote! {
+            impl #serde::Serialize for #name {
+                fn serialize<S: #serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let #mutable = #rt::__gen::Writer::new();
+                    #(#puts)*
+                    #extra
+                    w.finish(s)
+                }
+            }
+        }
+    }
+
+    /// `impl Deserialize`: one JSON object, each field taken out through its lenient codec; an
+    /// open struct keeps the rest.
+    fn deserialize_impl(&self, name: &Ident, fields: &[Field], open: bool) -> TokenStream {
+        let Paths { rt, serde, .. } = self.paths;
+        let takes = fields.iter().map(|f| {
+            let key = &f.name;
+            let member = ident(&f.rust);
+            let codec = self.codec(&f.ty, !f.required);
+            quote! { #member: f.take::<_, #codec>(#key)? }
+        });
+        let extra = open.then(|| quote! { extra: f.rest(), });
+        let f = if fields.is_empty() && !open {
+            quote!(_f)
+        } else {
+            quote!(f)
+        };
+        quote! {
+            impl<'de> #serde::Deserialize<'de> for #name {
+                fn deserialize<D: #serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    #rt::__gen::decode(d, |#f| Ok(Self { #(#takes,)* #extra }))
+                }
+            }
+        }
     }
 
     /// The argument type a constructor takes for a required field, and how it becomes the field.
@@ -378,7 +450,7 @@ impl Module<'_> {
         let docs = doc(&[doc_text.to_owned()]);
         let required: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
         if required.is_empty() {
-            return quote! { #docs pub fn new() -> Self { Self::default() } };
+            return quote! { #docs pub fn new() -> Self { <Self as Default>::default() } };
         }
         let (args, mut inits): (Vec<_>, Vec<_>) =
             required.iter().map(|f| self.required_arg(f)).unzip();
@@ -475,46 +547,42 @@ impl Module<'_> {
         let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
         let request = self.request_struct(m, &docs);
         let method_impl = self.method_impl(m, allow_deprecated.as_ref());
-        let client = self.client_methods.then(|| self.client_impls(m, &docs));
+        let forwarding = self.client_methods.then(|| self.forwarding_setters(m));
         quote! {
             #request
 
             #method_impl
 
-            #client
+            #forwarding
         }
     }
 
     /// The request struct, its constructor and its setters.
     fn request_struct(&self, m: &Method, docs: &TokenStream) -> TokenStream {
-        let Paths {
-            serde, serde_crate, ..
-        } = self.paths;
         let ty = ident(&m.type_name);
         let deprecated = m.deprecated.as_ref().map(|d| deprecation(d, false));
         let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
         let all_optional = m.params.iter().all(|p| !p.required);
         let default = all_optional.then(|| quote!(Default,));
-        let fields = m
-            .params
+        let params = wire_params(m);
+        let fields = params
             .iter()
-            .map(|p| self.field(p, false, format!("The `{}` parameter.", p.name)));
+            .map(|p| self.field(p, format!("The `{}` parameter.", p.name)));
         let constructor_doc = if all_optional {
             "Creates the request; every parameter is optional."
         } else {
             "Creates the request from its required parameters."
         };
-        let constructor = self.constructor(&m.params, false, constructor_doc);
-        let setters = m
-            .params
+        let constructor = self.constructor(&params, false, constructor_doc);
+        let setters = params
             .iter()
             .filter(|p| !p.required)
             .map(|p| self.setter(p, false));
+        let serialize = self.serialize_impl(&ty, &params, false);
         quote! {
             #docs
             #deprecated
-            #[derive(Debug, Clone, #default PartialEq, #serde::Serialize)]
-            #serde_crate
+            #[derive(Debug, Clone, #default PartialEq)]
             #[non_exhaustive]
             pub struct #ty {
                 #(#fields,)*
@@ -525,6 +593,9 @@ impl Module<'_> {
                 #constructor
                 #(#setters)*
             }
+
+            #allow_deprecated
+            #serialize
         }
     }
 
@@ -541,6 +612,7 @@ impl Module<'_> {
         });
         let output = self.rust_ty(&m.result);
         let output_codec = self.codec(&m.result, false);
+        let rest_v3 = m.rest_v3.then(|| quote! { const REST_V3: bool = true; });
         let list = m.list.as_ref().map(|list| {
             let item = self.rust_ty(&list.item);
             let item_codec = self.codec(&list.item, false);
@@ -567,6 +639,7 @@ impl Module<'_> {
                 const IDEMPOTENT: bool = #idempotent;
                 const BATCHABLE: bool = #batchable;
                 const PAGING: #rt::Paging = #rt::Paging::#paging;
+                #rest_v3
                 type Output = #output;
                 type OutputCodec = #output_codec;
             }
@@ -574,32 +647,28 @@ impl Module<'_> {
         }
     }
 
-    /// `client.imbot_message_add(required..)` and the optional params' setters on its
-    /// `Request<M>`, so a call reads `client.imbot_message_add("chat42", "Hi").bot_id(7).await`.
-    fn client_impls(&self, m: &Method, docs: &TokenStream) -> TokenStream {
+    /// `impl Client` with one method per request of the module:
+    /// `client.imbot_message_add(required..)` returns the request, ready to adjust and await.
+    fn client_impl(&self) -> Option<TokenStream> {
+        if self.file.methods.is_empty() {
+            return None;
+        }
         let rt = &self.paths.rt;
-        let ty = ident(&m.type_name);
-        let method = ident(&m.rust);
-        let required: Vec<&Field> = m.params.iter().filter(|p| p.required).collect();
-        let args = required.iter().map(|p| self.required_arg(p).0);
-        let names = required.iter().map(|p| ident(&p.rust));
-        let deprecated = m.deprecated.as_ref().map(|d| deprecation(d, true));
-        let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
-        // `&self` counts as an argument for clippy.
-        let allow = allow_too_many_arguments(required.len() + 1);
-        let optional: Vec<&Field> = m.params.iter().filter(|p| !p.required).collect();
-        let forwarding = (!optional.is_empty()).then(|| {
-            let setters = optional.iter().map(|p| self.setter(p, true));
+        let methods = self.file.methods.iter().map(|m| {
+            let docs = doc(&[
+                m.description.clone(),
+                String::new(),
+                format!("`POST /rest/{}` · [Bitrix24 docs]({})", m.name, m.doc_url),
+            ]);
+            let ty = ident(&m.type_name);
+            let method = ident(&m.rust);
+            let required: Vec<&Field> = m.params.iter().filter(|p| p.required).collect();
+            let args = required.iter().map(|p| self.required_arg(p).0);
+            let names = required.iter().map(|p| ident(&p.rust));
+            let deprecated = m.deprecated.as_ref().map(|d| deprecation(d, true));
+            // `&self` counts as an argument for clippy.
+            let allow = allow_too_many_arguments(required.len() + 1);
             quote! {
-                #allow_deprecated
-                impl #rt::Request<#ty> {
-                    #(#setters)*
-                }
-            }
-        });
-        quote! {
-            #allow_deprecated
-            impl #rt::Client {
                 #docs
                 #deprecated
                 #allow
@@ -607,9 +676,34 @@ impl Module<'_> {
                     self.request(#ty::new(#(#names),*))
                 }
             }
+        });
+        // Deprecated request types appear in the signatures of their client methods.
+        Some(quote! {
+            #[allow(deprecated)]
+            impl #rt::Client {
+                #(#methods)*
+            }
+        })
+    }
 
-            #forwarding
+    /// The optional params' setters on the method's `Request<M>`, so a call reads
+    /// `client.imbot_message_add("chat42", "Hi").bot_id(7).await`.
+    fn forwarding_setters(&self, m: &Method) -> Option<TokenStream> {
+        let rt = &self.paths.rt;
+        let ty = ident(&m.type_name);
+        let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
+        let params = wire_params(m);
+        let optional: Vec<&Field> = params.iter().filter(|p| !p.required).collect();
+        if optional.is_empty() {
+            return None;
         }
+        let setters = optional.iter().map(|p| self.setter(p, true));
+        Some(quote! {
+            #allow_deprecated
+            impl #rt::Request<#ty> {
+                #(#setters)*
+            }
+        })
     }
 
     fn named_type(&self, t: &TypeDef) -> TokenStream {
@@ -620,54 +714,62 @@ impl Module<'_> {
     }
 
     fn named_struct(&self, t: &TypeDef, fields: &[Field], open: bool) -> TokenStream {
-        let Paths {
-            serde,
-            serde_json,
-            serde_crate,
-            ..
-        } = self.paths;
+        let serde_json = &self.paths.serde_json;
         let name = ident(&t.name);
         let docs = doc(&[&t.description]);
         let all_optional = fields.iter().all(|f| !f.required);
         let default = all_optional.then(|| quote!(Default,));
         let mut members: Vec<TokenStream> = fields
             .iter()
-            .map(|f| self.field(f, true, format!("The `{}` field.", f.name)))
+            .map(|f| self.field(f, format!("The `{}` field.", f.name)))
             .collect();
         if open {
             let docs = doc(&["Keys that are not declared fields: user fields (`UF_*`) and fields newer than the schema.".to_owned()]);
             members.push(quote! {
                 #docs
-                #[serde(flatten)]
                 pub extra: #serde_json::Map<String, #serde_json::Value>
             });
         }
-        let constructor = self.constructor(
-            fields,
-            open,
-            if all_optional {
-                "Creates a value with no field set."
-            } else {
-                "Creates a value from its required fields."
-            },
-        );
-        let setters = fields
-            .iter()
-            .filter(|f| !f.required)
-            .map(|f| self.setter(f, false));
+        // Only types that are sent need building; a type only read is made by decoding (or
+        // `Default` and field assignment, in tests).
+        let sent = self.sent.contains(&t.name);
+        let builder = sent.then(|| {
+            let constructor = self.constructor(
+                fields,
+                open,
+                if all_optional {
+                    "Creates a value with no field set."
+                } else {
+                    "Creates a value from its required fields."
+                },
+            );
+            let setters = fields
+                .iter()
+                .filter(|f| !f.required)
+                .map(|f| self.setter(f, false));
+            quote! {
+                impl #name {
+                    #constructor
+                    #(#setters)*
+                }
+            }
+        });
+        let serialize = self.serialize_impl(&name, fields, open);
+        let deserialize = (self.read.contains(&t.name) || !sent)
+            .then(|| self.deserialize_impl(&name, fields, open));
         quote! {
             #docs
-            #[derive(Debug, Clone, #default PartialEq, #serde::Serialize, #serde::Deserialize)]
-            #serde_crate
+            #[derive(Debug, Clone, #default PartialEq)]
             #[non_exhaustive]
             pub struct #name {
                 #(#members,)*
             }
 
-            impl #name {
-                #constructor
-                #(#setters)*
-            }
+            #builder
+
+            #serialize
+
+            #deserialize
         }
     }
 
@@ -733,6 +835,32 @@ impl Module<'_> {
             }
         }
     }
+}
+
+/// The params as they go on the wire. A positional method's params are keyed by their index
+/// (`"0"`, `"1"`, ...), which is all such a method reads; their documented names stay in the
+/// Rust names and the docs.
+fn wire_params(m: &Method) -> std::borrow::Cow<'_, [Field]> {
+    if !m.positional {
+        return std::borrow::Cow::Borrowed(&m.params);
+    }
+    let params = m
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let doc = match &p.doc {
+                Some(doc) => format!("{doc} Sent as argument {i}."),
+                None => format!("The `{}` argument, sent as argument {i}.", p.name),
+            };
+            Field {
+                name: i.to_string(),
+                doc: Some(doc),
+                ..p.clone()
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(params)
 }
 
 /// The codec's type name for a schema type (see the runtime's `codec` module). Types with serde

@@ -78,6 +78,13 @@ pub struct Method {
     pub batchable: bool,
     /// Set when the docs mark the method outdated.
     pub deprecated: Option<Deprecation>,
+    /// A REST 3.0 method: called under `/rest/api/`, JSON only.
+    pub rest_v3: bool,
+    /// The method reads its arguments by position: params are sent under `"0"`, `"1"`, ... in
+    /// schema order.
+    pub positional: bool,
+    /// Why the schema deliberately differs from the docs for this method, if it does.
+    pub note: Option<String>,
 }
 
 /// Why a method is deprecated, and what to use instead.
@@ -104,6 +111,8 @@ pub struct Field {
     pub required: bool,
     /// One line, if the schema has one.
     pub doc: Option<String>,
+    /// Why the schema deliberately differs from the docs for this param, if it does.
+    pub note: Option<String>,
 }
 
 /// A named type: a struct or a string enum.

@@ -31,9 +31,14 @@
 //! // and in the crate: `include!(concat!(env!("OUT_DIR"), "/portal.rs"));`
 //! ```
 
+mod describe;
 mod diag;
 mod emit;
+mod exclusions;
+mod facts;
+mod import;
 mod ir;
+mod json;
 mod load;
 mod names;
 mod validate;
@@ -42,9 +47,13 @@ use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use emit::{EmitOptions, emit};
+pub use exclusions::Exclusions;
+pub use facts::{FactMethod, FactParam, Facts};
+pub use import::{Imported, import};
 pub use ir::{
     Deprecation, EnumValue, Field, Method, Paging, Schema, ScopeFile, Ty, TypeDef, TypeKind,
 };
+pub use json::Json;
 
 /// One schema file's text, and the path diagnostics should name it by.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,6 +39,9 @@ pub(crate) struct RawMethod {
     pub idempotent: bool,
     pub batchable: bool,
     pub deprecated: RawDeprecated,
+    pub rest_v3: bool,
+    pub positional: bool,
+    pub note: Option<String>,
 }
 
 pub(crate) enum RawDeprecated {
@@ -54,6 +57,7 @@ pub(crate) struct RawField {
     pub ty: Option<String>,
     pub required: bool,
     pub doc: Option<String>,
+    pub note: Option<String>,
 }
 
 pub(crate) struct RawType {
@@ -88,8 +92,11 @@ const METHOD_KEYS: &[&str] = &[
     "idempotent",
     "batchable",
     "deprecated",
+    "rest_v3",
+    "positional",
+    "note",
 ];
-const FIELD_KEYS: &[&str] = &["name", "rust", "type", "required", "doc"];
+const FIELD_KEYS: &[&str] = &["name", "rust", "type", "required", "doc", "note"];
 const TYPE_KEYS: &[&str] = &["name", "description", "fields", "open", "values"];
 const VALUE_KEYS: &[&str] = &["value", "name", "doc"];
 
@@ -299,6 +306,9 @@ impl Reader {
             id_field: self.string(&item, t, "id_field", false),
             idempotent: self.boolean(&item, t, "idempotent").unwrap_or(false),
             batchable: self.boolean(&item, t, "batchable").unwrap_or(true),
+            rest_v3: self.boolean(&item, t, "rest_v3").unwrap_or(false),
+            positional: self.boolean(&item, t, "positional").unwrap_or(false),
+            note: self.string(&item, t, "note", false),
             label: item,
             params,
             deprecated,
@@ -315,6 +325,7 @@ impl Reader {
             ty: self.string(&item, t, "type", true),
             required: self.boolean(&item, t, "required").unwrap_or(false),
             doc: self.string(&item, t, "doc", false),
+            note: self.string(&item, t, "note", false),
             label: item,
         }
     }

@@ -5,18 +5,22 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 
-use bitrix24_codegen::{EmitOptions, Schema, emit, load_dir};
+use bitrix24_codegen::{EmitOptions, Exclusions, Facts, Schema, emit, load_dir};
 
 const USAGE: &str = "\
 usage: bitrix24-codegen check <dir>
        bitrix24-codegen emit <dir> [--out FILE] [--scopes a,b] [--runtime PATH]
+       bitrix24-codegen import <facts.json> <dir> [--dry-run]
 
 check    validates every *.toml in <dir> and reports all problems
 emit     prints the generated Rust code (or writes it to FILE)
   --scopes a,b     only these scopes (common is always included); default: all
   --runtime PATH   path of the runtime crate in the generated code; default `crate`,
                    as inside the SDK (which also adds the `Client` methods);
-                   `::bitrix24` for a user's own build script";
+                   `::bitrix24` for a user's own build script
+import   adds every documented method the schema lacks (and <dir>/facts/excluded.toml
+         does not list) to its scope's file, typed from the facts, for review
+  --dry-run        only list what would be added";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +62,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         [command, dir, options @ ..] if command == "emit" => emit_command(dir, options),
+        [command, facts, dir, options @ ..] if command == "import" => {
+            import_command(facts, dir, options)
+        }
         [command, ..] if command == "check" => {
             Err(Failure::Usage("check takes one directory".to_owned()))
         }
@@ -126,4 +133,40 @@ fn emit_command(dir: &str, options: &[String]) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn exclusions(dir: &str) -> Result<Exclusions, Failure> {
+    Exclusions::load(&Path::new(dir).join("facts/excluded.toml")).map_err(Failure::Schema)
+}
+
+fn import_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Failure> {
+    let dry_run = match options {
+        [] => false,
+        [flag] if flag == "--dry-run" => true,
+        _ => {
+            return Err(Failure::Usage(format!(
+                "unknown import options {options:?}"
+            )));
+        }
+    };
+    let facts = Facts::load(Path::new(facts)).map_err(Failure::Schema)?;
+    let has_files = bitrix24_codegen::schema_files(Path::new(dir)).is_ok();
+    let schema = if has_files { Some(load(dir)?) } else { None };
+    let excluded = exclusions(dir)?;
+    let imported = bitrix24_codegen::import(&facts, Path::new(dir), schema.as_ref(), &excluded)
+        .map_err(Failure::Schema)?;
+    for (scope, name) in &imported.methods {
+        println!("+ {scope}: {name}");
+    }
+    if !dry_run {
+        imported.write().map_err(Failure::Schema)?;
+    }
+    println!(
+        "{} {} methods and {} types into {} files",
+        if dry_run { "would add" } else { "added" },
+        imported.methods.len(),
+        imported.types,
+        imported.files.len()
+    );
+    Ok(())
 }

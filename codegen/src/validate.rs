@@ -99,7 +99,12 @@ pub(crate) fn validate(raw_files: Vec<RawFile>, diags: &mut Diagnostics) -> Sche
     // Deprecation notes name the replacement's Rust names when the schema has it.
     for method in files.iter_mut().flat_map(|f| &mut f.methods) {
         if let Some(d) = &mut method.deprecated {
-            let replacement = d.replacement.as_ref().and_then(|r| v.methods.get(r));
+            // A replacement named by its wire name is the classic method when both exist.
+            let replacement = d.replacement.as_ref().and_then(|r| {
+                v.methods
+                    .get(&(r.clone(), false))
+                    .or_else(|| v.methods.get(&(r.clone(), true)))
+            });
             d.replacement_rust = replacement.map(|r| (r.rust.clone(), r.type_name.clone()));
         }
     }
@@ -175,8 +180,9 @@ struct Validator<'a> {
     types: BTreeMap<String, Decl>,
     /// Module name -> the file that declared the scope.
     scopes: BTreeMap<String, String>,
-    /// Wire name -> where it is declared and its Rust names.
-    methods: BTreeMap<String, MethodDecl>,
+    /// (wire name, REST 3.0) -> where it is declared and its Rust names. A name may be
+    /// documented for both APIs (`tasks.task.get`), which makes two methods.
+    methods: BTreeMap<(String, bool), MethodDecl>,
     /// Client method name -> wire name of the method that has it.
     rust_names: BTreeMap<String, String>,
     /// Request type name -> wire name of the method that has it.
@@ -246,16 +252,18 @@ impl Validator<'_> {
     }
 
     /// Claims a method's names, reporting the ones already taken.
+    #[allow(clippy::too_many_arguments)]
     fn register(
         &mut self,
         path: &str,
         item: &str,
         name: &str,
+        rest_v3: bool,
         rust: &str,
         type_name: &str,
         local_types: &BTreeSet<String>,
     ) {
-        if let Some(first) = self.methods.get(name) {
+        if let Some(first) = self.methods.get(&(name.to_owned(), rest_v3)) {
             let message = format!("duplicate method (first declared in {})", first.path);
             self.diags.push(path, item, message);
             return;
@@ -285,7 +293,7 @@ impl Validator<'_> {
             rust: rust.to_owned(),
             type_name: type_name.to_owned(),
         };
-        self.methods.insert(name.to_owned(), decl);
+        self.methods.insert((name.to_owned(), rest_v3), decl);
     }
 
     fn scope(&mut self, path: &str, scope: &str, module: &str, is_common_file: bool) {
@@ -393,7 +401,7 @@ impl Validator<'_> {
             ok = false;
         }
         if let (Some(rust), Some(type_name)) = (&rust, &type_name) {
-            self.register(path, item, name, rust, type_name, local_types);
+            self.register(path, item, name, m.rest_v3, rust, type_name, local_types);
         }
         let description = m
             .description
@@ -414,6 +422,15 @@ impl Validator<'_> {
             .result
             .as_deref()
             .and_then(|r| self.ty(path, module, &format!("{item}: result"), r));
+        if let Some(note) = &m.note {
+            self.one_line(path, item, "note", note);
+        }
+        if m.positional && m.rest_v3 {
+            let message =
+                "a REST 3.0 method reads JSON by name; \"positional\" is for classic methods";
+            self.diags.push(path, item, message);
+            ok = false;
+        }
         let paging = match m.paging.as_deref() {
             None | Some("none") => Some(Paging::None),
             Some("start") => Some(Paging::Start),
@@ -474,6 +491,9 @@ impl Validator<'_> {
             idempotent: m.idempotent,
             batchable: m.batchable,
             deprecated: deprecated?,
+            rest_v3: m.rest_v3,
+            positional: m.positional,
+            note: m.note.clone(),
         })
     }
 
@@ -603,7 +623,10 @@ impl Validator<'_> {
             let doc_ok = f
                 .doc
                 .as_deref()
-                .is_none_or(|d| self.one_line(path, item, "doc", d));
+                .is_none_or(|d| self.one_line(path, item, "doc", d))
+                && f.note
+                    .as_deref()
+                    .is_none_or(|d| self.one_line(path, item, "note", d));
             match (rust, ty) {
                 (Some(rust), Some(ty)) if doc_ok => fields.push(Field {
                     name: name.to_owned(),
@@ -611,6 +634,7 @@ impl Validator<'_> {
                     ty,
                     required: f.required,
                     doc: f.doc.clone(),
+                    note: f.note.clone(),
                 }),
                 _ => ok = false,
             }

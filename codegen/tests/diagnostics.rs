@@ -97,7 +97,7 @@ values = [{ value = "A", name = "A", description = "Oops." }]
         [
             "schema/imbot.toml: unknown key \"methods\" (did you mean \"method\"?)",
             "schema/imbot.toml: method imbot.message.add: unknown key \"retries\" (expected one of: name, rust, \
-             description, doc, params, result, paging, items, id_field, idempotent, batchable, deprecated)",
+             description, doc, params, result, paging, items, id_field, idempotent, batchable, deprecated, rest_v3, positional, note)",
             "schema/imbot.toml: method imbot.message.add: param BOT_ID: unknown key \"requried\" (did you mean \"required\"?)",
             "schema/imbot.toml: type Kind: value A: unknown key \"description\" (expected one of: value, name, doc)",
         ]

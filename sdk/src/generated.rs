@@ -6,3 +6,136 @@
 //! `cargo run -p bitrix24-codegen -- emit schema`.
 
 include!(concat!(env!("OUT_DIR"), "/generated.rs"));
+
+/// What generated (de)serialization is written with. Not a public API.
+///
+/// Generated types do not derive serde: with 1,600 methods and as many named types, derived
+/// visitors, field enums and `with` wrappers were most of the SDK's compile time. Instead each
+/// generated `Serialize` fills a [`Writer`] field by field and each `Deserialize` takes its
+/// fields out of a [`Fields`], both through the lenient codecs of [`crate::codec`]; the code per
+/// type is one short line per field.
+#[doc(hidden)]
+pub mod __gen {
+    use std::fmt::Display;
+
+    use serde::de::{self, Deserialize, Deserializer};
+    use serde::ser::{self, Serialize, Serializer};
+    use serde_json::{Map, Value};
+    use serde_with::ser::SerializeAsWrap;
+    use serde_with::{DeserializeAs, SerializeAs};
+
+    /// The parameters (or fields) of one value being serialized, in declaration order.
+    #[derive(Default)]
+    pub struct Writer {
+        map: Map<String, Value>,
+        error: Option<String>,
+    }
+
+    impl Writer {
+        /// An empty object.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Writes `value` under `key` with codec `C`.
+        pub fn put<T, C: SerializeAs<T>>(&mut self, key: &str, value: &T) {
+            match serde_json::to_value(SerializeAsWrap::<T, C>::new(value)) {
+                Ok(value) => {
+                    self.map.insert(key.to_owned(), value);
+                }
+                Err(e) => {
+                    self.error.get_or_insert_with(|| format!("{key}: {e}"));
+                }
+            }
+        }
+
+        /// Writes `value` under `key` when it is set.
+        pub fn opt<T, C: SerializeAs<T>>(&mut self, key: &str, value: &Option<T>) {
+            if let Some(value) = value {
+                self.put::<T, C>(key, value);
+            }
+        }
+
+        /// Adds the keys of an open struct's `extra` that no declared field wrote.
+        pub fn extra(&mut self, extra: &Map<String, Value>) {
+            for (key, value) in extra {
+                self.map.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
+
+        /// Serializes the object.
+        pub fn finish<S: Serializer>(self, s: S) -> Result<S::Ok, S::Error> {
+            match self.error {
+                Some(e) => Err(<S::Error as ser::Error>::custom(e)),
+                None => self.map.serialize(s),
+            }
+        }
+    }
+
+    /// The fields of one JSON object being decoded; [`Fields::take`] removes them one by one,
+    /// and what is left over is the open struct's `extra`.
+    pub struct Fields {
+        map: Map<String, Value>,
+    }
+
+    /// A decoding error that names the field it happened in.
+    #[derive(Debug)]
+    pub struct FieldError(String);
+
+    impl Display for FieldError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl Fields {
+        /// Takes `key` out and decodes it with codec `C`; a missing key decodes like `null`
+        /// (absent for an optional field, an error naming the field for a required one).
+        pub fn take<T, C>(&mut self, key: &str) -> Result<T, FieldError>
+        where
+            C: for<'de> DeserializeAs<'de, T>,
+        {
+            let value = self.map.remove(key).unwrap_or(Value::Null);
+            C::deserialize_as(value).map_err(|e| FieldError(format!("field `{key}`: {e}")))
+        }
+
+        /// What no declared field took.
+        pub fn rest(&mut self) -> Map<String, Value> {
+            std::mem::take(&mut self.map)
+        }
+    }
+
+    /// Decodes a generated struct: reads one JSON object (PHP's empty array `[]` counts as an
+    /// empty one) and hands its fields to `build`.
+    pub fn decode<'de, D, T>(
+        d: D,
+        build: impl FnOnce(&mut Fields) -> Result<T, FieldError>,
+    ) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        let map = match Value::deserialize(d)? {
+            Value::Object(map) => map,
+            Value::Array(items) if items.is_empty() => Map::new(),
+            other => {
+                return Err(<D::Error as de::Error>::custom(format_args!(
+                    "expected an object, found {}",
+                    kind(&other)
+                )));
+            }
+        };
+        let mut fields = Fields { map };
+        build(&mut fields).map_err(<D::Error as de::Error>::custom)
+    }
+
+    fn kind(value: &Value) -> &'static str {
+        match value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "an object",
+        }
+    }
+}

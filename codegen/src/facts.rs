@@ -1,0 +1,301 @@
+//! The facts file: what the official docs say about each method (`schema/facts/methods.json`,
+//! extracted from the docs repository). `import` scaffolds schema entries from it and `drift`
+//! compares a schema with it.
+
+use std::path::Path;
+
+use crate::json::Json;
+
+/// Every documented method.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Facts {
+    /// Where the facts were extracted from (repository and commit).
+    pub source: String,
+    /// One entry per documentation page, in file order; a name documented for REST 3.0 and the
+    /// classic API has two.
+    pub methods: Vec<FactMethod>,
+}
+
+/// One documented method.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FactMethod {
+    /// Wire name.
+    pub name: String,
+    /// Bitrix24 scope.
+    pub scope: String,
+    /// Page path in the docs repository.
+    pub doc: String,
+    /// Documented parameters.
+    pub params: Vec<FactParam>,
+    /// Alternative parameter sets (`by id` or `by entity`), when the page documents several.
+    pub param_variants: Vec<Vec<FactParam>>,
+    /// Named sub-tables of the parameters that could not be attached to one parameter.
+    pub param_objects: Vec<(String, Vec<FactParam>)>,
+    /// Documented type of `result` (`object`, `boolean`, `deal[]`, ...).
+    pub result: Option<String>,
+    /// Documented keys of `result` (or of one row, for lists).
+    pub result_fields: Vec<FactParam>,
+    /// Keys of `result` documented without types.
+    pub result_keys: Vec<String>,
+    /// The documented example of `result`, when short.
+    pub result_example: Option<Json>,
+    /// Envelope keys beside `result` the page mentions (`total`, `next`).
+    pub list_fields: Vec<String>,
+    /// Marked outdated.
+    pub deprecated: bool,
+    /// The method the deprecation note links to.
+    pub use_instead: Option<String>,
+    /// A REST 3.0 method (`/rest/api/`).
+    pub rest_v3: bool,
+    /// Error codes the page lists.
+    pub errors: Vec<String>,
+}
+
+/// A documented parameter or result field.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FactParam {
+    /// Wire name.
+    pub name: String,
+    /// Documented type, as written (`integer`, `object|string`, `crm_status`, ...).
+    pub ty: Option<String>,
+    /// Marked required.
+    pub required: bool,
+    /// Listed values (heuristic: may hold placeholders such as `chatXXX`).
+    pub values: Vec<String>,
+    /// Documented default, as text.
+    pub default: Option<String>,
+    /// Fields of a documented nested object.
+    pub fields: Vec<FactParam>,
+    /// Link to the documented object definition.
+    pub type_ref: Option<String>,
+}
+
+impl FactParam {
+    /// A parameter of a name and type, for building facts by hand (tests, tools).
+    pub fn new(name: &str, ty: &str, required: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            ty: Some(ty.to_owned()),
+            required,
+            values: Vec::new(),
+            default: None,
+            fields: Vec::new(),
+            type_ref: None,
+        }
+    }
+}
+
+impl FactMethod {
+    /// A method with no params and an `object` result, for building facts by hand.
+    pub fn new(name: &str, scope: &str, doc: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            scope: scope.to_owned(),
+            doc: doc.to_owned(),
+            params: Vec::new(),
+            param_variants: Vec::new(),
+            param_objects: Vec::new(),
+            result: Some("object".to_owned()),
+            result_fields: Vec::new(),
+            result_keys: Vec::new(),
+            result_example: None,
+            list_fields: Vec::new(),
+            deprecated: false,
+            use_instead: None,
+            rest_v3: false,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl Facts {
+    /// Reads a facts file.
+    pub fn load(path: &Path) -> Result<Facts, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Facts::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses the text of a facts file.
+    pub fn parse(text: &str) -> Result<Facts, String> {
+        let root = Json::parse(text)?;
+        let methods = root
+            .get("methods")
+            .ok_or("no \"methods\" array")?
+            .items()
+            .iter()
+            .enumerate()
+            .map(|(i, m)| method(m).map_err(|e| format!("methods[{i}]: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Facts {
+            source: root
+                .get("source")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            methods,
+        })
+    }
+
+    /// The entry for a wire name and API version.
+    pub fn find(&self, name: &str, rest_v3: bool) -> Option<&FactMethod> {
+        self.methods
+            .iter()
+            .find(|m| m.name == name && m.rest_v3 == rest_v3)
+    }
+
+    /// Whether a wire name is documented for both REST 3.0 and the classic API.
+    pub fn in_both_versions(&self, name: &str) -> bool {
+        self.find(name, true).is_some() && self.find(name, false).is_some()
+    }
+
+    /// The facts as JSON text, in the same layout they are read from.
+    pub fn to_json(&self) -> String {
+        let methods = self.methods.iter().map(method_json).collect();
+        Json::Object(vec![
+            ("source".to_owned(), Json::String(self.source.clone())),
+            ("methods".to_owned(), Json::Array(methods)),
+        ])
+        .to_json_pretty()
+    }
+}
+
+fn text(v: &Json, key: &str) -> Option<String> {
+    v.get(key).and_then(Json::as_str).map(str::to_owned)
+}
+
+fn method(v: &Json) -> Result<FactMethod, String> {
+    let name = text(v, "name").ok_or("no name")?;
+    let result = match v.get("result") {
+        Some(Json::String(s)) => Some(s.clone()),
+        // A short example stands in for the type on some pages.
+        Some(Json::Null) | None => None,
+        Some(_) => Some("object".to_owned()),
+    };
+    Ok(FactMethod {
+        scope: text(v, "scope").ok_or_else(|| format!("{name}: no scope"))?,
+        doc: text(v, "doc").ok_or_else(|| format!("{name}: no doc"))?,
+        params: params(v.get("params")),
+        param_variants: v
+            .get("param_variants")
+            .map(|pv| pv.items().iter().map(|s| params(s.get("params"))).collect())
+            .unwrap_or_default(),
+        param_objects: v
+            .get("param_objects")
+            .map(|po| {
+                po.items()
+                    .iter()
+                    .map(|s| {
+                        (
+                            text(s, "section").unwrap_or_default(),
+                            params(s.get("fields")),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        result,
+        result_fields: params(v.get("result_fields")),
+        result_keys: strings(v.get("result_keys")),
+        result_example: v.get("result_example").cloned(),
+        list_fields: strings(v.get("list_fields")),
+        deprecated: v.get("deprecated").and_then(Json::as_bool).unwrap_or(false),
+        use_instead: text(v, "use_instead"),
+        rest_v3: v.get("rest_version").and_then(Json::as_i64) == Some(3),
+        errors: v
+            .get("errors")
+            .map(|e| e.items().iter().filter_map(|e| text(e, "code")).collect())
+            .unwrap_or_default(),
+        name,
+    })
+}
+
+fn strings(v: Option<&Json>) -> Vec<String> {
+    v.map(|v| {
+        v.items()
+            .iter()
+            .map(|s| match s {
+                Json::String(s) => s.clone(),
+                other => other.to_json(),
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn params(v: Option<&Json>) -> Vec<FactParam> {
+    v.map(|v| v.items().iter().filter_map(param).collect())
+        .unwrap_or_default()
+}
+
+fn param(v: &Json) -> Option<FactParam> {
+    Some(FactParam {
+        name: text(v, "name")?,
+        ty: text(v, "type"),
+        required: v.get("required").and_then(Json::as_bool).unwrap_or(false),
+        values: strings(v.get("values")),
+        default: v.get("default").map(|d| match d {
+            Json::String(s) => s.clone(),
+            other => other.to_json(),
+        }),
+        fields: params(v.get("fields")),
+        type_ref: text(v, "type_ref"),
+    })
+}
+
+fn method_json(m: &FactMethod) -> Json {
+    let s = |v: &str| Json::String(v.to_owned());
+    let mut entries = vec![
+        ("name".to_owned(), s(&m.name)),
+        ("scope".to_owned(), s(&m.scope)),
+        ("doc".to_owned(), s(&m.doc)),
+        (
+            "params".to_owned(),
+            Json::Array(m.params.iter().map(param_json).collect()),
+        ),
+        (
+            "result".to_owned(),
+            m.result.as_deref().map_or(Json::Null, s),
+        ),
+    ];
+    if !m.result_fields.is_empty() {
+        let fields = m.result_fields.iter().map(param_json).collect();
+        entries.push(("result_fields".to_owned(), Json::Array(fields)));
+    }
+    if let Some(example) = &m.result_example {
+        entries.push(("result_example".to_owned(), example.clone()));
+    }
+    if m.deprecated {
+        entries.push(("deprecated".to_owned(), Json::Bool(true)));
+    }
+    if let Some(u) = &m.use_instead {
+        entries.push(("use_instead".to_owned(), s(u)));
+    }
+    if m.rest_v3 {
+        entries.push(("rest_version".to_owned(), Json::Number("3".to_owned())));
+    }
+    Json::Object(entries)
+}
+
+fn param_json(p: &FactParam) -> Json {
+    let mut entries = vec![
+        ("name".to_owned(), Json::String(p.name.clone())),
+        (
+            "type".to_owned(),
+            p.ty.clone().map_or(Json::Null, Json::String),
+        ),
+        ("required".to_owned(), Json::Bool(p.required)),
+    ];
+    if !p.values.is_empty() {
+        let values = p.values.iter().cloned().map(Json::String).collect();
+        entries.push(("values".to_owned(), Json::Array(values)));
+    }
+    if !p.fields.is_empty() {
+        let fields = p.fields.iter().map(param_json).collect();
+        entries.push(("fields".to_owned(), Json::Array(fields)));
+    }
+    Json::Object(entries)
+}
