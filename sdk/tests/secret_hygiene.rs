@@ -1,0 +1,107 @@
+//! No secret in logs, error messages or `Debug` output: a whole scenario runs with tracing at
+//! TRACE (ours and every dependency's) into a buffer, every error and client is formatted, and
+//! none of the text may contain a token, the client secret, an application token or a webhook
+//! code.
+#![cfg(all(feature = "sandbox", feature = "full"))]
+#![allow(deprecated)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use bitrix24::crm::DealFields;
+use bitrix24::sandbox::{Fault, Sandbox};
+use bitrix24::{Client, FileTokenStore, OAuthApp, RetryPolicy, TokenStore, Tokens};
+
+/// Everything the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_logs_errors_or_debug_output() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let portal = Sandbox::start().await.unwrap();
+    let mut text: Vec<String> = Vec::new();
+    let mut secrets: Vec<String> = Vec::new();
+
+    // Webhook calls, good and forged.
+    let webhook_url = portal.webhook_url();
+    secrets.push(webhook_url.trim_end_matches('/').rsplit('/').next().unwrap().to_owned());
+    let webhook = Client::webhook(&webhook_url).unwrap();
+    text.push(format!("{webhook:?}"));
+    webhook.crm_deal_add().fields(DealFields::new().title("secret-free")).await.unwrap();
+    let forged = webhook_url.replace("/rest/1/", "/rest/2/");
+    let e = Client::webhook(&forged).unwrap().user_current().await.unwrap_err();
+    text.push(format!("{e} {e:?}"));
+    let e = Client::webhook("https://example.invalid/rest/1/").unwrap_err();
+    text.push(format!("{e} {e:?}"));
+
+    // OAuth: a renewal saved to a file, a refused renewal, injected failures.
+    let app = portal.oauth_app();
+    secrets.push(app.client_secret.expose().to_owned());
+    secrets.push(portal.application_token().expose().to_owned());
+    text.push(format!("{app:?} {:?}", portal.application_token()));
+    let tokens = portal.issue_tokens();
+    secrets.extend([tokens.access_token.expose().to_owned(), tokens.refresh_token.expose().to_owned()]);
+    text.push(format!("{tokens:?}"));
+    let dir = std::env::temp_dir().join(format!("b24-hygiene-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = FileTokenStore::new(dir.join("tokens.json"));
+    let client = Client::builder()
+        .portal(portal.url().as_str())
+        .oauth(app.clone(), tokens.clone())
+        .token_store(store.clone())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    client.profile().await.unwrap();
+    portal.expire_access_tokens();
+    client.profile().await.unwrap();
+    let renewed: Tokens = store.load().await.unwrap().unwrap();
+    secrets.extend([renewed.access_token.expose().to_owned(), renewed.refresh_token.expose().to_owned()]);
+    for fault in [Fault::html(502), Fault::body("{\"result\": "), Fault::error(500, "INTERNAL_SERVER_ERROR", "x")] {
+        portal.inject(None, fault);
+        let e = client.user_current().await.unwrap_err();
+        text.push(format!("{e} {e:?}"));
+    }
+    // A stale client renews with a used refresh token: refused.
+    let stale = Client::builder().portal(portal.url().as_str()).oauth(app, tokens).build().unwrap();
+    portal.expire_access_tokens();
+    let e = stale.profile().await.unwrap_err();
+    text.push(format!("{e} {e:?}"));
+    // An application with a wrong secret: the OAuth server refuses it.
+    secrets.push("wrong-secret-value".to_owned());
+    let bad_app = OAuthApp::new("id", "wrong-secret-value").with_token_url(portal.oauth_app().token_url);
+    let bad = Client::builder().portal(portal.url().as_str()).oauth(bad_app, portal.issue_tokens()).build().unwrap();
+    portal.expire_access_tokens();
+    let e = bad.profile().await.unwrap_err();
+    text.push(format!("{e} {e:?} {bad:?}"));
+    text.push(format!("{client:?}"));
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "the subscriber captured the run");
+    assert!(logs.contains("OAuth token renewed"), "our own events are in the capture");
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        assert!(!logs.contains(secret.as_str()), "a secret leaked into the logs");
+        for t in &text {
+            assert!(!t.contains(secret.as_str()), "a secret leaked into {t}");
+        }
+    }
+}
