@@ -193,13 +193,12 @@ fn doc(lines: &[impl AsRef<str>]) -> TokenStream {
 struct Paths {
     /// The runtime, as tokens (`crate`, `::bitrix24`).
     rt: TokenStream,
-    /// The runtime, as text for `#[serde(with = "..")]`.
+    /// The runtime, as written (`crate`, `::bitrix24`).
+    #[cfg_attr(not(test), allow(dead_code))]
     rt_text: String,
     serde: TokenStream,
     serde_json: TokenStream,
     chrono: TokenStream,
-    /// `#[serde(crate = "..")]`, needed when serde is reached through the runtime.
-    serde_crate: TokenStream,
 }
 
 impl Paths {
@@ -234,15 +233,12 @@ impl Paths {
                 serde: quote!(::serde),
                 serde_json: quote!(::serde_json),
                 chrono: quote!(::chrono),
-                serde_crate: TokenStream::new(),
             }
         } else {
-            let serde_text = format!("{rt_text}::__private::serde");
             Self {
                 serde: quote!(#rt::__private::serde),
                 serde_json: quote!(#rt::__private::serde_json),
                 chrono: quote!(#rt::__private::chrono),
-                serde_crate: quote!(#[serde(crate = #serde_text)]),
                 rt,
                 rt_text,
             }
@@ -339,18 +335,6 @@ impl Module<'_> {
                 quote!(#rt::codec::#name<#inner>)
             }
             _ => quote!(#rt::codec::#name),
-        }
-    }
-
-    /// The codec of a schema type, as text (for `#[serde(with = "..")]`).
-    fn codec_text(&self, ty: &Ty, optional: bool) -> String {
-        let rt = &self.paths.rt_text;
-        let name = codec_name(ty, optional);
-        match ty {
-            Ty::List(inner) | Ty::Map(inner) => {
-                format!("{rt}::codec::{name}<{}>", self.codec_text(inner, false))
-            }
-            _ => format!("{rt}::codec::{name}"),
         }
     }
 
@@ -881,21 +865,6 @@ fn codec_name(ty: &Ty, optional: bool) -> &'static str {
         Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } if optional => "Obj",
         Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } => "Same",
     }
-}
-
-/// Whether encoding `ty` needs its codec: the codecs of the other types write exactly what the
-/// Rust type's own serde writes (a string, a number, a bool, a list, a map, the named type).
-fn has_wire_spelling(ty: &Ty) -> bool {
-    match ty {
-        Ty::IntStr | Ty::YesNo | Ty::Date | Ty::DateTime => true,
-        Ty::List(inner) | Ty::Map(inner) => has_wire_spelling(inner),
-        _ => false,
-    }
-}
-
-/// Whether the Rust type of `ty` has serde of its own that reads every spelling Bitrix24 sends.
-fn has_own_serde(ty: &Ty) -> bool {
-    matches!(ty, Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. })
 }
 
 /// `#[deprecated(note = "..")]`, naming the replacement the way the deprecated item is used:

@@ -261,6 +261,33 @@ fn method_json(m: &FactMethod) -> Json {
             m.result.as_deref().map_or(Json::Null, s),
         ),
     ];
+    if !m.param_variants.is_empty() {
+        let variants = m
+            .param_variants
+            .iter()
+            .map(|v| {
+                let params = v.iter().map(param_json).collect();
+                Json::Object(vec![("params".to_owned(), Json::Array(params))])
+            })
+            .collect();
+        entries.push(("param_variants".to_owned(), Json::Array(variants)));
+    }
+    if !m.param_objects.is_empty() {
+        let objects = m
+            .param_objects
+            .iter()
+            .map(|(section, fields)| {
+                Json::Object(vec![
+                    ("section".to_owned(), s(section)),
+                    (
+                        "fields".to_owned(),
+                        Json::Array(fields.iter().map(param_json).collect()),
+                    ),
+                ])
+            })
+            .collect();
+        entries.push(("param_objects".to_owned(), Json::Array(objects)));
+    }
     if !m.result_fields.is_empty() {
         let fields = m.result_fields.iter().map(param_json).collect();
         entries.push(("result_fields".to_owned(), Json::Array(fields)));
@@ -292,6 +319,12 @@ fn param_json(p: &FactParam) -> Json {
     if !p.values.is_empty() {
         let values = p.values.iter().cloned().map(Json::String).collect();
         entries.push(("values".to_owned(), Json::Array(values)));
+    }
+    if let Some(default) = &p.default {
+        entries.push(("default".to_owned(), Json::String(default.clone())));
+    }
+    if let Some(type_ref) = &p.type_ref {
+        entries.push(("type_ref".to_owned(), Json::String(type_ref.clone())));
     }
     if !p.fields.is_empty() {
         let fields = p.fields.iter().map(param_json).collect();

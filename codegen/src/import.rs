@@ -358,17 +358,7 @@ impl Ctx<'_> {
 
     fn method(&mut self, m: &FactMethod, facts: &Facts, rust: &str) -> String {
         let type_base = pascal_case(rust);
-        let mut documented: Vec<FactParam> = m.params.clone();
-        // Alternative param sets: every param of every set, optional, since each set is enough.
-        for variant in &m.param_variants {
-            for p in variant {
-                if !documented.iter().any(|d| d.name == p.name) {
-                    let mut p = p.clone();
-                    p.required = false;
-                    documented.push(p);
-                }
-            }
-        }
+        let documented = crate::drift::documented_params(m);
         let positional = is_positional(&m.name);
         let mut params_text = Vec::new();
         let mut rust_names: BTreeSet<String> = BTreeSet::new();

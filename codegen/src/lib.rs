@@ -33,6 +33,7 @@
 
 mod describe;
 mod diag;
+mod drift;
 mod emit;
 mod exclusions;
 mod facts;
@@ -41,11 +42,13 @@ mod ir;
 mod json;
 mod load;
 mod names;
+mod stats;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics};
+pub use drift::{Drift, DriftKind, DriftReport, drift};
 pub use emit::{EmitOptions, emit};
 pub use exclusions::Exclusions;
 pub use facts::{FactMethod, FactParam, Facts};
@@ -54,6 +57,7 @@ pub use ir::{
     Deprecation, EnumValue, Field, Method, Paging, Schema, ScopeFile, Ty, TypeDef, TypeKind,
 };
 pub use json::Json;
+pub use stats::{ScopeStats, Stats, stats};
 
 /// One schema file's text, and the path diagnostics should name it by.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,8 @@ const USAGE: &str = "\
 usage: bitrix24-codegen check <dir>
        bitrix24-codegen emit <dir> [--out FILE] [--scopes a,b] [--runtime PATH]
        bitrix24-codegen import <facts.json> <dir> [--dry-run]
+       bitrix24-codegen drift <facts.json> <dir>
+       bitrix24-codegen stats <dir>
 
 check    validates every *.toml in <dir> and reports all problems
 emit     prints the generated Rust code (or writes it to FILE)
@@ -20,7 +22,11 @@ emit     prints the generated Rust code (or writes it to FILE)
                    `::bitrix24` for a user's own build script
 import   adds every documented method the schema lacks (and <dir>/facts/excluded.toml
          does not list) to its scope's file, typed from the facts, for review
-  --dry-run        only list what would be added";
+  --dry-run        only list what would be added
+drift    compares the schema with a facts file: methods and params added, removed or
+         retyped, deprecations changed; exits 1 when a difference is unexplained (not in
+         the exclusion list, no `note` on the schema item)
+stats    prints a Markdown table of what is typed, per scope";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +36,7 @@ fn main() -> ExitCode {
             eprintln!("error: {message}\n\n{USAGE}");
             ExitCode::from(2)
         }
+        Err(Failure::Drift) => ExitCode::FAILURE,
         Err(Failure::Schema(message)) => {
             eprintln!("{message}");
             ExitCode::FAILURE
@@ -38,6 +45,8 @@ fn main() -> ExitCode {
 }
 
 enum Failure {
+    /// `drift` found unexplained differences (already printed).
+    Drift,
     /// The command line is wrong.
     Usage(String),
     /// The schema (or the output file) is.
@@ -62,6 +71,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         [command, dir, options @ ..] if command == "emit" => emit_command(dir, options),
+        [command, facts, dir] if command == "drift" => drift_command(facts, dir),
+        [command, dir] if command == "stats" => {
+            print!("{}", bitrix24_codegen::stats(&load(dir)?));
+            Ok(())
+        }
         [command, facts, dir, options @ ..] if command == "import" => {
             import_command(facts, dir, options)
         }
@@ -169,4 +183,16 @@ fn import_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Fail
         imported.files.len()
     );
     Ok(())
+}
+
+fn drift_command(facts: &str, dir: &str) -> Result<(), Failure> {
+    let facts = Facts::load(Path::new(facts)).map_err(Failure::Schema)?;
+    let schema = load(dir)?;
+    let report = bitrix24_codegen::drift(&schema, &facts, &exclusions(dir)?);
+    print!("{report}");
+    if report.unexplained.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Drift)
+    }
 }

@@ -1,0 +1,374 @@
+//! Differences between the schema and a (newer) facts file: `bitrix24-codegen drift`.
+//!
+//! Every difference is either explained — the method is in the exclusion list, or the schema
+//! item carries a `note` saying why it deviates on purpose — or unexplained, which is what a
+//! new docs snapshot asks a person to look at (and usually `import`, or fix the schema, for).
+//! Types are compared by kind (text, integer, number, boolean, date, file, list, object, any),
+//! the same kinds `import` maps documented types to, so a schema that refines a documented
+//! `string` into an enum or an `integer` into `int_str` is not a difference.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::exclusions::Exclusions;
+use crate::facts::{FactMethod, FactParam, Facts};
+use crate::import::is_wire_name;
+use crate::ir::{Field, Method, Schema, Ty, TypeKind};
+
+/// What changed between the schema and the docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DriftKind {
+    /// Documented, not in the schema.
+    MethodAdded,
+    /// In the schema, not documented (any more).
+    MethodRemoved,
+    /// The docs page moved.
+    DocMoved,
+    /// Deprecated in one and not the other, or a different replacement.
+    DeprecationChanged,
+    /// A documented param the schema lacks.
+    ParamAdded,
+    /// A schema param the docs do not list.
+    ParamRemoved,
+    /// The documented type is of another kind than the schema's.
+    ParamRetyped,
+    /// Required in one, optional in the other.
+    RequiredChanged,
+}
+
+impl fmt::Display for DriftKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DriftKind::MethodAdded => "method added",
+            DriftKind::MethodRemoved => "method removed",
+            DriftKind::DocMoved => "doc moved",
+            DriftKind::DeprecationChanged => "deprecation changed",
+            DriftKind::ParamAdded => "param added",
+            DriftKind::ParamRemoved => "param removed",
+            DriftKind::ParamRetyped => "param retyped",
+            DriftKind::RequiredChanged => "required changed",
+        })
+    }
+}
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct Drift {
+    /// The method's wire name (with ` (REST 3.0)` for the REST 3.0 twin of a classic name).
+    pub method: String,
+    /// What changed.
+    pub kind: DriftKind,
+    /// The details: the param, both types, the replacement.
+    pub detail: String,
+    /// Why the schema differs on purpose; `None` for an unexplained difference.
+    pub explanation: Option<String>,
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.method, self.kind)?;
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        if let Some(why) = &self.explanation {
+            write!(f, " — {why}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every difference, explained or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriftReport {
+    /// Differences nobody accounted for yet.
+    pub unexplained: Vec<Drift>,
+    /// Differences the exclusion list or a `note` accounts for.
+    pub explained: Vec<Drift>,
+}
+
+impl DriftReport {
+    fn push(&mut self, method: &str, v3: bool, kind: DriftKind, detail: String, why: Option<&str>) {
+        let method = if v3 {
+            format!("{method} (REST 3.0)")
+        } else {
+            method.to_owned()
+        };
+        let drift = Drift {
+            method,
+            kind,
+            detail,
+            explanation: why.map(str::to_owned),
+        };
+        if drift.explanation.is_some() {
+            self.explained.push(drift);
+        } else {
+            self.unexplained.push(drift);
+        }
+    }
+}
+
+impl fmt::Display for DriftReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "unexplained differences: {}", self.unexplained.len())?;
+        for d in &self.unexplained {
+            writeln!(f, "  {d}")?;
+        }
+        writeln!(f, "explained differences: {}", self.explained.len())?;
+        for d in &self.explained {
+            writeln!(f, "  {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The kind of a type, for comparing documented types with schema types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Text,
+    Int,
+    Float,
+    Bool,
+    Date,
+    File,
+    List,
+    Object,
+    Any,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = format!("{self:?}").to_ascii_lowercase();
+        f.write_str(&name)
+    }
+}
+
+/// The kind `import` gives a documented param.
+pub(crate) fn kind_of_doc(p: &FactParam) -> Kind {
+    let t = p.ty.as_deref().unwrap_or("").trim().to_ascii_lowercase();
+    let yes_no = {
+        let set: BTreeSet<&str> = p.values.iter().map(String::as_str).collect();
+        set.len() == 2 && set.contains("Y") && set.contains("N")
+    };
+    if yes_no && matches!(t.as_str(), "char" | "string" | "boolean" | "bool" | "") {
+        return Kind::Bool;
+    }
+    match t.as_str() {
+        "string" | "text" | "char" | "string|null" | "varchar" => Kind::Text,
+        "integer" | "int" | "integer|null" | "number" | "long" => Kind::Int,
+        "double" | "float" | "decimal" | "double|null" | "numeric" => Kind::Float,
+        "boolean" | "bool" | "boolean|null" => Kind::Bool,
+        "date" | "datetime" | "datetime|null" => Kind::Date,
+        "file" => Kind::File,
+        "object" | "object|null" => Kind::Object,
+        "array|object" | "object|array" if !p.fields.is_empty() => Kind::Object,
+        "array" | "array|null" | "object[]" | "[]" => Kind::List,
+        t if t.ends_with("[]") && !t.contains('|') => Kind::List,
+        t if t == "user" || t.ends_with(".id") || t.contains(".id|") => Kind::Int,
+        t if t.ends_with(".code") || t.ends_with(".currency") || t.ends_with(".xml_id") => {
+            Kind::Text
+        }
+        _ if !p.fields.is_empty() => Kind::Object,
+        _ => Kind::Any,
+    }
+}
+
+/// The kind of a schema type.
+pub(crate) fn kind_of_schema(ty: &Ty, schema: &Schema) -> Kind {
+    match ty {
+        Ty::String | Ty::DialogId => Kind::Text,
+        Ty::Int | Ty::IntStr => Kind::Int,
+        Ty::Float => Kind::Float,
+        Ty::Bool | Ty::YesNo => Kind::Bool,
+        Ty::Date | Ty::DateTime => Kind::Date,
+        Ty::File => Kind::File,
+        Ty::List(_) => Kind::List,
+        Ty::Map(_) => Kind::Object,
+        Ty::Any => Kind::Any,
+        Ty::Named { name, .. } => {
+            let is_enum = schema
+                .files
+                .iter()
+                .flat_map(|f| &f.types)
+                .any(|t| t.name == *name && matches!(t.kind, TypeKind::Enum { .. }));
+            if is_enum { Kind::Text } else { Kind::Object }
+        }
+    }
+}
+
+/// The params a page documents: the main table and every alternative set, minus `auth` (the
+/// runtime sends it) and table artefacts that are no wire name.
+pub(crate) fn documented_params(m: &FactMethod) -> Vec<FactParam> {
+    let mut params: Vec<FactParam> = Vec::new();
+    // A second "Method Parameters ..." table is an alternative set too (`imbot.app.register`
+    // for IFRAME applications).
+    let alternative_tables = m
+        .param_objects
+        .iter()
+        .filter(|(section, _)| section.starts_with("Method Parameters for "))
+        .flat_map(|(_, fields)| fields);
+    for p in m
+        .params
+        .iter()
+        .chain(m.param_variants.iter().flatten())
+        .chain(alternative_tables)
+    {
+        if !params.iter().any(|q| q.name == p.name) {
+            let mut p = p.clone();
+            if !m.params.iter().any(|q| q.name == p.name) {
+                // Each alternative set is enough on its own: none of its params is required.
+                p.required = false;
+            }
+            params.push(p);
+        }
+    }
+    params
+}
+
+/// Compares `schema` with `facts`.
+pub fn drift(schema: &Schema, facts: &Facts, exclusions: &Exclusions) -> DriftReport {
+    let mut report = DriftReport::default();
+    let methods: Vec<&Method> = schema.files.iter().flat_map(|f| &f.methods).collect();
+    for fm in &facts.methods {
+        let Some(m) = methods
+            .iter()
+            .find(|m| m.name == fm.name && m.rest_v3 == fm.rest_v3)
+        else {
+            let detail = format!("scope {}, {}", fm.scope, fm.doc);
+            let reason = exclusions
+                .reason(&fm.name)
+                .map(|r| format!("excluded: {r}"));
+            report.push(
+                &fm.name,
+                fm.rest_v3,
+                DriftKind::MethodAdded,
+                detail,
+                reason.as_deref(),
+            );
+            continue;
+        };
+        compare_method(&mut report, schema, m, fm);
+    }
+    for m in methods {
+        if facts.find(&m.name, m.rest_v3).is_none() {
+            report.push(
+                &m.name,
+                m.rest_v3,
+                DriftKind::MethodRemoved,
+                String::new(),
+                m.note.as_deref(),
+            );
+        }
+    }
+    report.unexplained.sort();
+    report.explained.sort();
+    report
+}
+
+fn compare_method(report: &mut DriftReport, schema: &Schema, m: &Method, fm: &FactMethod) {
+    let (name, v3) = (m.name.as_str(), m.rest_v3);
+    let doc_url = format!(
+        "https://apidocs.bitrix24.com/{}.html",
+        fm.doc.trim_end_matches(".md")
+    );
+    if m.doc_url != doc_url {
+        let detail = format!("now {}", fm.doc);
+        report.push(name, v3, DriftKind::DocMoved, detail, m.note.as_deref());
+    }
+    let schema_deprecated = m.deprecated.as_ref();
+    let replacement = schema_deprecated.and_then(|d| d.replacement.as_deref());
+    let docs_replacement = fm.use_instead.as_deref().filter(|u| *u != fm.name);
+    let deprecation_differs = match (schema_deprecated, fm.deprecated) {
+        (None, false) => false,
+        (Some(_), true) => docs_replacement.is_some() && replacement != docs_replacement,
+        _ => true,
+    };
+    if deprecation_differs {
+        let show = |deprecated: bool, r: Option<&str>| match (deprecated, r) {
+            (false, _) => "not deprecated".to_owned(),
+            (true, Some(r)) => format!("deprecated for {r}"),
+            (true, None) => "deprecated".to_owned(),
+        };
+        let detail = format!(
+            "schema: {}, docs: {}",
+            show(schema_deprecated.is_some(), replacement),
+            show(fm.deprecated, docs_replacement)
+        );
+        report.push(
+            name,
+            v3,
+            DriftKind::DeprecationChanged,
+            detail,
+            m.note.as_deref(),
+        );
+    }
+
+    let documented = documented_params(fm);
+    for p in &documented {
+        if p.name == "auth" {
+            continue;
+        }
+        let Some(sp) = m.params.iter().find(|sp| sp.name == p.name) else {
+            // A method's note explains how the schema shapes its params differently.
+            let why = if is_wire_name(&p.name) {
+                m.note.as_deref()
+            } else {
+                Some("not a wire name: an artefact of the docs table")
+            };
+            let detail = format!("{} ({})", p.name, p.ty.as_deref().unwrap_or("no type"));
+            report.push(name, v3, DriftKind::ParamAdded, detail, why);
+            continue;
+        };
+        compare_param(report, schema, m, sp, p);
+    }
+    for sp in &m.params {
+        if !documented.iter().any(|p| p.name == sp.name) {
+            let detail = sp.name.clone();
+            report.push(
+                name,
+                v3,
+                DriftKind::ParamRemoved,
+                detail,
+                sp.note.as_deref(),
+            );
+        }
+    }
+}
+
+fn compare_param(report: &mut DriftReport, schema: &Schema, m: &Method, sp: &Field, p: &FactParam) {
+    let (name, v3) = (m.name.as_str(), m.rest_v3);
+    let ours = kind_of_schema(&sp.ty, schema);
+    let theirs = kind_of_doc(p);
+    // Where the docs give no type, or a union, any schema type is a refinement.
+    if ours != theirs && theirs != Kind::Any {
+        let detail = format!(
+            "{}: schema {} ({ours}), docs {} ({theirs})",
+            sp.name,
+            sp.ty,
+            p.ty.as_deref().unwrap_or("no type")
+        );
+        report.push(
+            name,
+            v3,
+            DriftKind::ParamRetyped,
+            detail,
+            sp.note.as_deref(),
+        );
+    }
+    if sp.required != p.required {
+        let detail = format!(
+            "{}: schema {}, docs {}",
+            sp.name,
+            if sp.required { "required" } else { "optional" },
+            if p.required { "required" } else { "optional" }
+        );
+        report.push(
+            name,
+            v3,
+            DriftKind::RequiredChanged,
+            detail,
+            sp.note.as_deref(),
+        );
+    }
+}
