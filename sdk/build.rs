@@ -30,10 +30,28 @@ fn main() {
         .filter(|scope| feature_enabled(scope))
         .map(str::to_owned)
         .collect();
-    let code = bitrix24_codegen::emit(&schema, &bitrix24_codegen::EmitOptions::sdk(Some(scopes)));
-    let out = out_dir.join("generated.rs");
-    if let Err(e) = std::fs::write(&out, code) {
-        fail(&format!("cannot write {}: {e}", out.display()));
+    let opts = bitrix24_codegen::EmitOptions::sdk(Some(scopes));
+    write(
+        &out_dir.join("generated.rs"),
+        &bitrix24_codegen::emit(&schema, &opts),
+    );
+    // The method listing `sdk/tests/schema_*.rs` include (a few hundred bytes per method,
+    // nothing compiled unless a test includes it).
+    write(
+        &out_dir.join("schema_index.rs"),
+        &bitrix24_codegen::emit_index(&schema, &opts),
+    );
+    if std::env::var_os("CARGO_FEATURE_METHOD_CATALOG").is_some() {
+        write(
+            &out_dir.join("catalog.rs"),
+            &bitrix24_codegen::emit_catalog(&schema, &opts),
+        );
+    }
+}
+
+fn write(path: &std::path::Path, text: &str) {
+    if let Err(e) = std::fs::write(path, text) {
+        fail(&format!("cannot write {}: {e}", path.display()));
     }
 }
 

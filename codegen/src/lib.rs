@@ -49,7 +49,7 @@ use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use drift::{Drift, DriftKind, DriftReport, drift};
-pub use emit::{EmitOptions, emit};
+pub use emit::{EmitOptions, emit, emit_catalog, emit_index};
 pub use exclusions::Exclusions;
 pub use facts::{FactMethod, FactParam, Facts};
 pub use import::{Imported, import};

@@ -47,6 +47,7 @@ const RESERVED_MODULE_NAMES: &[&str] = &[
     "generated",
     "limiter",
     "method",
+    "method_catalog",
     "paging",
     "request",
     "retry",

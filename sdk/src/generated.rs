@@ -7,6 +7,72 @@
 
 include!(concat!(env!("OUT_DIR"), "/generated.rs"));
 
+/// A table of every generated method (feature `method-catalog`): names, params with their wire
+/// names and types, result type, paging, idempotency, deprecation. For tools that list,
+/// describe or validate calls without compiling against each request type, like the `b24` CLI.
+#[cfg(feature = "method-catalog")]
+pub mod method_catalog {
+    /// One generated method.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct MethodInfo {
+        /// Wire name (`imbot.message.add`).
+        pub name: &'static str,
+        /// Scope, which is also the cargo feature that generates it.
+        pub scope: &'static str,
+        /// The `Client` method (`imbot_message_add`).
+        pub rust: &'static str,
+        /// One line.
+        pub description: &'static str,
+        /// The official page.
+        pub doc_url: &'static str,
+        /// Params in schema order (the order positional methods send them in).
+        pub params: &'static [ParamInfo],
+        /// Type expression of `result`, in schema syntax (`list<Deal>`).
+        pub result: &'static str,
+        /// `none`, `start` or `keyset`.
+        pub paging: &'static str,
+        /// Safe to re-send after a network failure.
+        pub idempotent: bool,
+        /// May run inside `batch`.
+        pub batchable: bool,
+        /// Marked outdated in the docs.
+        pub deprecated: bool,
+        /// The method to use instead, when the docs name one.
+        pub replacement: Option<&'static str>,
+        /// Called under `/rest/api/` (REST 3.0).
+        pub rest_v3: bool,
+        /// Params are sent under `"0"`, `"1"`, ... in order.
+        pub positional: bool,
+    }
+
+    /// One param of a [`MethodInfo`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct ParamInfo {
+        /// Wire name (`DIALOG_ID`).
+        pub name: &'static str,
+        /// Rust name of the setter or constructor argument.
+        pub rust: &'static str,
+        /// Type expression in schema syntax (`int`, `list<string>`, `DealFields`).
+        pub ty: &'static str,
+        /// A constructor argument rather than a setter.
+        pub required: bool,
+        /// One line, when the schema has one.
+        pub doc: Option<&'static str>,
+    }
+
+    /// Finds a method by wire name (the classic one when a REST 3.0 twin exists too).
+    pub fn find(name: &str) -> Option<&'static MethodInfo> {
+        CATALOG
+            .iter()
+            .find(|m| m.name == name && !m.rest_v3)
+            .or_else(|| CATALOG.iter().find(|m| m.name == name))
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+}
+
 /// What generated (de)serialization is written with. Not a public API.
 ///
 /// Generated types do not derive serde: with 1,600 methods and as many named types, derived
