@@ -1,0 +1,15 @@
+//! Any form body: the PHP bracket decoder returns a value or a typed error, and whatever it
+//! returns encodes and decodes back to itself.
+#![no_main]
+
+use bitrix24::wire::php;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(body) = std::str::from_utf8(data) else { return };
+    if let Ok(value) = php::decode(body) {
+        let encoded = php::encode(&value);
+        let again = php::decode(&encoded).expect("our own encoding decodes");
+        assert_eq!(php::encode(&again), encoded, "encode(decode(encode(x))) is stable");
+    }
+});
