@@ -323,7 +323,7 @@ pub(crate) fn describe(s: &Shape<'_>) -> String {
         }
     }
     let entity = object.join(" ");
-    let sentence = sentence(&mut verb, &entity, s);
+    let sentence = sentence(&verb, &entity, s);
     let sentence = if s.rest_v3 {
         format!("{} (REST 3.0).", sentence.trim_end_matches('.'))
     } else {
@@ -337,7 +337,7 @@ fn is_version(segment: &str) -> bool {
     lower.len() >= 2 && lower.starts_with('v') && lower[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
-fn sentence(verb: &mut Vec<String>, entity: &str, s: &Shape<'_>) -> String {
+fn sentence(verb: &[String], entity: &str, s: &Shape<'_>) -> String {
     let first = verb.first().map(String::as_str).unwrap_or("");
     let tail: Vec<String> = verb.iter().skip(1).cloned().collect();
     let tail = tail.join(" ");
@@ -382,6 +382,15 @@ fn sentence(verb: &mut Vec<String>, entity: &str, s: &Shape<'_>) -> String {
         ("is", t) => format!("Tells whether {a} {entity} is {t}."),
         ("can", t) => format!("Tells whether {a} {entity} can {t}."),
         ("types", "") => format!("Lists the types of {entity}."),
+        // A noun where a verb should be (`bizproc.workflow.instances`): what it returns.
+        (noun, _) if noun.ends_with('s') && !VERBS_IN_S.contains(&noun) => {
+            let words = verb.join(" ");
+            format!("Returns the {words} of {a} {entity}.")
+        }
+        (verb_word, "list") => {
+            let verb_word = third_person(verb_word);
+            format!("{verb_word} a list of {plural}.")
+        }
         (verb_word, t) => {
             let verb_word = third_person(verb_word);
             if t.is_empty() {
@@ -392,6 +401,9 @@ fn sentence(verb: &mut Vec<String>, entity: &str, s: &Shape<'_>) -> String {
         }
     }
 }
+
+/// Verbs that end in `s`, unlike the plural nouns some method names end with.
+const VERBS_IN_S: &[&str] = &["access", "process", "pass", "press", "dismiss", "discuss", "bypass"];
 
 fn article(noun: &str) -> &'static str {
     if noun.ends_with('s') {

@@ -194,12 +194,9 @@ fn usage(schema: &Schema) -> (BTreeSet<String>, BTreeSet<String>) {
         while let Some(ty) = stack.pop() {
             match ty {
                 Ty::List(inner) | Ty::Map(inner) => stack.push(inner),
-                Ty::Named { name, .. } => {
-                    if seen.insert(name.clone()) {
-                        if let Some(fields) = structs.get(name.as_str()) {
-                            stack.extend(fields.iter().map(|f| &f.ty));
-                        }
-                    }
+                Ty::Named { name, .. } if seen.insert(name.clone()) => {
+                    let fields = structs.get(name.as_str()).copied().unwrap_or_default();
+                    stack.extend(fields.iter().map(|f| &f.ty));
                 }
                 _ => {}
             }

@@ -28,7 +28,7 @@ impl Exclusions {
             .parse()
             .map_err(|e: toml::de::Error| e.message().to_owned())?;
         let mut entries = Vec::new();
-        for (key, _) in table.iter().filter(|(k, _)| *k != "exclude") {
+        if let Some(key) = table.keys().find(|k| *k != "exclude") {
             return Err(format!(
                 "unknown key {key:?} (expected [[exclude]] entries)"
             ));

@@ -368,9 +368,7 @@ impl Ctx<'_> {
             }
             let mut p = p.clone();
             if p.fields.is_empty() {
-                if let Some(fields) = section_fields(m, &p.name) {
-                    p.fields = fields;
-                }
+                p.fields = section_fields(m, &p.name).unwrap_or_default();
             }
             let ty = self.ty(
                 &p,
@@ -670,7 +668,7 @@ impl Ctx<'_> {
             }
             _ => None,
         };
-        let ty = match (from_doc, example) {
+        match (from_doc, example) {
             (Some(ty), Some(e)) if !fits(&ty, e, &self.draft.types_index()) => {
                 self.infer(e, type_name, "")
             }
@@ -678,8 +676,7 @@ impl Ctx<'_> {
             (None, Some(e)) => self.infer(e, type_name, ""),
             (None, None) if doc.ends_with("[]") || doc == "array" => "list<any>".to_owned(),
             (None, None) => "any".to_owned(),
-        };
-        ty
+        }
     }
 
     /// A result with documented fields: one struct, a list of them, or a map of them (when the

@@ -610,15 +610,16 @@ impl Validator<'_> {
                 ok = false;
             }
             let rust = self.rust_name(path, item, name, f.rust.as_deref(), reserved, reserved_by);
-            if let Some(rust) = &rust {
-                if let Some(first) = rust_names.insert(rust.clone(), name) {
-                    self.diags.push(
-                        path,
-                        item,
-                        format!("Rust name {rust:?} is also used by {kind} {first}"),
-                    );
-                    ok = false;
-                }
+            let clash = rust
+                .as_ref()
+                .and_then(|r| rust_names.insert(r.clone(), name).map(|first| (r, first)));
+            if let Some((rust, first)) = clash {
+                self.diags.push(
+                    path,
+                    item,
+                    format!("Rust name {rust:?} is also used by {kind} {first}"),
+                );
+                ok = false;
             }
             let ty = f.ty.as_deref().and_then(|t| self.ty(path, module, item, t));
             let doc_ok = f
