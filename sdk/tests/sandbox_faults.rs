@@ -228,20 +228,14 @@ async fn a_slow_answer_after_execution_times_out_after_the_write() {
 #[tokio::test]
 async fn a_renamed_portal_redirects_and_serves_at_its_new_address() {
     let portal = Sandbox::start().await.unwrap();
-    let client = client(&portal);
     portal.inject_with(Injection::new(Fault::redirect()).always());
-    match add(&client).await {
-        Err(Error::Http { status: 302, .. }) => {}
-        other => panic!("expected a 302, got {other:?}"),
-    }
-    assert_eq!(added(&portal), 0);
 
-    // The Location names the same call at the new address (another port), which serves it.
+    // On the wire: 302 with the same call at the new address (another port), not executed.
     let response = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .post(format!("{}profile", portal.webhook_url()))
+        .post(format!("{}crm.deal.add", portal.webhook_url()))
         .send()
         .await
         .unwrap();
@@ -251,24 +245,29 @@ async fn a_renamed_portal_redirects_and_serves_at_its_new_address() {
         .webhook_url()
         .replace(portal.url().as_str(), portal.renamed_url().as_str());
     assert_ne!(portal.renamed_url(), portal.url());
-    assert_eq!(location, format!("{moved}profile"));
+    assert_eq!(location, format!("{moved}crm.deal.add"));
+    assert_eq!(added(&portal), 0);
 
+    // The SDK's client follows the rename: the call runs once, at the new address, and the
+    // client stays there.
+    let client = client(&portal);
+    assert_eq!(add(&client).await.unwrap(), 1);
+    assert_eq!(added(&portal), 1);
+    assert_eq!(client.portal().as_str(), portal.renamed_url().as_str());
+    assert_eq!(add(&client).await.unwrap(), 2);
+
+    // A client configured with the new address never sees a redirect.
     let renamed = Client::builder()
         .webhook(&moved)
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
-    assert_eq!(add(&renamed).await.unwrap(), 1);
-    assert_eq!(added(&portal), 1);
     let me: Value = renamed.call("profile", &()).await.unwrap();
     assert_eq!(me["ID"], "1");
 
     portal.clear_faults();
-    assert_eq!(
-        add(&client).await.unwrap(),
-        2,
-        "the old address works again"
-    );
+    let old = Client::webhook(&portal.webhook_url()).unwrap();
+    assert_eq!(add(&old).await.unwrap(), 3, "the old address works again");
 }
 
 // Paused: the client's own rate limiter paces the 84 calls at 2 per second after a burst of 50.

@@ -12,7 +12,7 @@ pub(crate) struct ApiErr {
     pub(crate) code: String,
     pub(crate) description: String,
     /// REST 3.0 only: per-field details of a validation error.
-    pub(crate) validation: Option<Value>,
+    pub(crate) validation: Option<Box<Value>>,
 }
 
 impl ApiErr {

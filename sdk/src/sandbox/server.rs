@@ -228,10 +228,10 @@ async fn handle(shared: Arc<Shared>, conn: Conn, request: Incoming) -> Response 
         return error_response(api, &method_not_found());
     };
     let fault = shared.take_fault(&target.method, conn.renamed);
-    if let Some((fault, after)) = &fault {
-        if !after || matches!(fault, Fault::Redirect) {
-            return fault_before(&shared, &conn, api, fault.clone(), &request.uri).await;
-        }
+    if let Some((fault, after)) = &fault
+        && (!after || matches!(fault, Fault::Redirect))
+    {
+        return fault_before(&shared, &conn, api, fault.clone(), &request.uri).await;
     }
     if !shared.limits().admit(Instant::now()) {
         return error_response(

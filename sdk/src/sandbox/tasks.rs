@@ -548,11 +548,15 @@ impl Filter {
     }
 }
 
+/// A relation in `select` (`responsible`), the task field holding its id, and the user fields
+/// asked for as (name in the answer, stored name).
+type Related = (&'static str, &'static str, Vec<(String, &'static str)>);
+
 /// `select`: own fields (unknown ones are dropped) and related user fields.
 struct Select {
     /// `None`: every own field.
     own: Option<Vec<String>>,
-    related: Vec<(&'static str, &'static str, Vec<(String, &'static str)>)>,
+    related: Vec<Related>,
 }
 
 impl Select {
@@ -577,7 +581,7 @@ impl Select {
             Some(_) => return Err(type_error("select", Kind::StrList)),
         };
         let mut own = Vec::new();
-        let mut related: Vec<(&str, &str, Vec<(String, &str)>)> = Vec::new();
+        let mut related: Vec<Related> = Vec::new();
         for name in names {
             let Some((relation, field)) = name.split_once('.') else {
                 own.push(name);

@@ -71,7 +71,9 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ApiErr {
         "VALIDATION_REQUESTVALIDATIONEXCEPTION",
         "Error validating request object",
     );
-    e.validation = Some(json!([{"message": message.into(), "field": field}]));
+    e.validation = Some(Box::new(
+        json!([{"message": message.into(), "field": field}]),
+    ));
     e
 }
 
@@ -113,7 +115,7 @@ pub(crate) fn envelope_error(e: &ApiErr) -> Response {
     error.insert("code".into(), json!(e.code));
     error.insert("message".into(), json!(e.description));
     if let Some(validation) = &e.validation {
-        error.insert("validation".into(), validation.clone());
+        error.insert("validation".into(), Value::clone(validation));
     }
     json_response(status, &json!({ "error": error }))
 }
@@ -301,7 +303,7 @@ fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
             error.insert("code".into(), json!(e.code));
             error.insert("message".into(), json!(e.description));
             if let Some(v) = &e.validation {
-                error.insert("validation".into(), v.clone());
+                error.insert("validation".into(), Value::clone(v));
             }
             json!({ "error": error })
         };
