@@ -403,7 +403,9 @@ fn sentence(verb: &[String], entity: &str, s: &Shape<'_>) -> String {
 }
 
 /// Verbs that end in `s`, unlike the plural nouns some method names end with.
-const VERBS_IN_S: &[&str] = &["access", "process", "pass", "press", "dismiss", "discuss", "bypass"];
+const VERBS_IN_S: &[&str] = &[
+    "access", "process", "pass", "press", "dismiss", "discuss", "bypass",
+];
 
 fn article(noun: &str) -> &'static str {
     if noun.ends_with('s') {

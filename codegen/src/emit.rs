@@ -66,7 +66,7 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
         return format!("{HEADER}compile_error!({message:?});\n");
     };
     let (sent, read) = usage(schema);
-    let modules = schema
+    let files: Vec<&ScopeFile> = schema
         .files
         .iter()
         .filter(|f| {
@@ -76,7 +76,12 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
                     .as_ref()
                     .is_none_or(|s| s.contains(&f.scope) || s.contains(&f.module))
         })
-        .map(|f| {
+        .collect();
+    // Modules are independent, and formatting is most of the work: each worker thread emits
+    // and formats a share of them (token streams can't cross threads, so each builds its own).
+    let emit_one = |f: &&ScopeFile| {
+        let paths = Paths::new(&opts.runtime);
+        let tokens = paths.map(|paths| {
             Module {
                 file: f,
                 paths: &paths,
@@ -86,7 +91,49 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
             }
             .emit()
         });
-    format!("{HEADER}{}", format(quote! { #(#modules)* }))
+        tokens.map(format).unwrap_or_default()
+    };
+    let code = parallel_map(&files, &emit_one);
+    drop(paths);
+    format!("{HEADER}{}", code.join("\n"))
+}
+
+/// `f` over `items` on up to as many threads as the machine has cores, results in order; falls
+/// back to the calling thread when threads can't be started.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: &(impl Fn(&T) -> R + Sync)) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    // Item i goes to worker i % workers: scope files vary in size, and interleaving spreads the
+    // big ones.
+    let results: Vec<Option<Vec<(usize, R)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                std::thread::Builder::new().spawn_scoped(scope, move || {
+                    items
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % workers == w)
+                        .map(|(i, item)| (i, f(item)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.ok().and_then(|h| h.join().ok()))
+            .collect()
+    });
+    if results.iter().any(Option::is_none) {
+        return items.iter().map(f).collect();
+    }
+    let mut all: Vec<(usize, R)> = results.into_iter().flatten().flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A listing of the selected scopes' methods for tests and tools that go over all of them:
