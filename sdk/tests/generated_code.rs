@@ -88,3 +88,32 @@ mod imbot_and_user {
         assert_eq!(list.params(), &UserGet::new().filter("ACTIVE", true));
     }
 }
+
+#[cfg(all(feature = "task", feature = "tasks"))]
+#[allow(deprecated)] // task.commentitem.add is outdated, and the reason positional methods exist.
+mod rest_v3_and_positional {
+    use bitrix24::Method;
+    use bitrix24::task::{TaskCommentitemAdd, TaskCommentitemAddFields, TasksTaskGet};
+    use bitrix24::tasks::TasksTaskGetV3;
+    use serde_json::json;
+
+    #[test]
+    fn a_name_in_both_apis_is_two_methods() {
+        assert_eq!(<TasksTaskGet as Method>::NAME, "tasks.task.get");
+        assert_eq!(<TasksTaskGetV3 as Method>::NAME, "tasks.task.get");
+        const { assert!(<TasksTaskGetV3 as Method>::REST_V3 && !<TasksTaskGet as Method>::REST_V3) };
+        let client =
+            bitrix24::Client::webhook("https://example.bitrix24.com/rest/1/secret/").unwrap();
+        assert_eq!(client.tasks_task_get_v3(7).params(), &TasksTaskGetV3::new(7));
+    }
+
+    #[test]
+    fn positional_params_go_under_their_index() {
+        let request = TaskCommentitemAdd::new(8017, TaskCommentitemAddFields::new("Hi"));
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({ "0": 8017, "1": { "POST_MESSAGE": "Hi" } })
+        );
+        assert_eq!(request.taskid, 8017, "the Rust names stay the documented ones");
+    }
+}
