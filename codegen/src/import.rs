@@ -84,12 +84,31 @@ pub fn import(
         plans.push((m.name.clone(), rust));
     }
 
+    let entity_fields: BTreeMap<String, Vec<FactParam>> = facts
+        .methods
+        .iter()
+        .filter(|m| {
+            let verb = m.name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+            is_fields_verb(&verb) && m.result_fields.len() > 3 && m.result_example.is_none()
+        })
+        .filter_map(|m| {
+            let (prefix, _) = m.name.rsplit_once('.')?;
+            Some((prefix.to_owned(), m.result_fields.clone()))
+        })
+        .collect();
+    let crm_field_type = schema.is_some_and(|s| {
+        s.files
+            .iter()
+            .any(|f| f.scope == "crm" && f.types.iter().any(|t| t.name == "CrmField"))
+    });
     let mut by_scope: BTreeMap<String, ScopeDraft> = BTreeMap::new();
     let mut added = Vec::new();
     for (m, (_, rust)) in missing.iter().zip(&plans) {
         let draft = by_scope.entry(m.scope.clone()).or_default();
         let mut ctx = Ctx {
             taken: &mut taken_types,
+            entity_fields: &entity_fields,
+            crm_field_type,
             draft,
             method: m.name.clone(),
         };
@@ -326,11 +345,17 @@ struct ScopeDraft {
     enum_names: BTreeSet<String>,
     /// Drafted structs and the wire names of their `list<..>` fields.
     struct_lists: BTreeMap<String, Vec<String>>,
+    /// Entity structs drafted from `*.fields` pages, by method prefix (`crm.company`).
+    entities: BTreeMap<String, String>,
 }
 
 struct Ctx<'a> {
     taken: &'a mut BTreeSet<String>,
     draft: &'a mut ScopeDraft,
+    /// Entity fields documented by `*.fields` pages, by method prefix.
+    entity_fields: &'a BTreeMap<String, Vec<FactParam>>,
+    /// Whether the schema has crm's `CrmField` (the answer of classic `crm.*.fields`).
+    crm_field_type: bool,
     /// Wire name of the method being drafted, for type descriptions.
     method: String,
 }
@@ -473,6 +498,8 @@ impl Ctx<'_> {
             "boolean" | "bool" | "boolean|null" => "bool".to_owned(),
             "date" => "date".to_owned(),
             "datetime" | "datetime|null" => "datetime".to_owned(),
+            // A file in an answer is a description (`id`, `showUrl`, ...), not `[name, base64]`.
+            "file" if side == Side::Result => "any".to_owned(),
             "file" => "file".to_owned(),
             "object" | "object|null" | "array|object" | "object|array" if !p.fields.is_empty() => {
                 let sub = example.filter(|e| matches!(e, Json::Object(_)));
@@ -656,6 +683,31 @@ impl Ctx<'_> {
             .to_ascii_lowercase();
         let example = m.result_example.as_ref();
         let fields = &m.result_fields;
+        let verb = m.name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+        // A `*.fields` page documents the fields of the entity, but the answer describes each
+        // field (type, required, title, ...) under its name.
+        if is_fields_verb(&verb) && fields.len() > 3 && example.is_none() {
+            return if m.scope == "crm" && self.crm_field_type {
+                "map<CrmField>".to_owned()
+            } else {
+                "map<any>".to_owned()
+            };
+        }
+        // A get or list page that documents nothing may borrow the entity its `*.fields` page
+        // documents.
+        if fields.is_empty() && example.is_none() && !is_scalar_doc(&doc) {
+            let prefix = m.name.rsplit_once('.').map_or("", |(p, _)| p);
+            if matches!(verb.as_str(), "get" | "getbyid") {
+                if let Some(entity) = self.entity(prefix) {
+                    return entity;
+                }
+            }
+            if matches!(verb.as_str(), "list" | "getlist") {
+                if let Some(entity) = self.entity(prefix) {
+                    return format!("list<{entity}>");
+                }
+            }
+        }
         let from_doc = match doc.as_str() {
             "boolean" | "true" | "boolean|null" | "bool" => Some("bool".to_owned()),
             "integer" | "integer|null" | "int" => Some("int".to_owned()),
@@ -677,6 +729,19 @@ impl Ctx<'_> {
             (None, None) if doc.ends_with("[]") || doc == "array" => "list<any>".to_owned(),
             (None, None) => "any".to_owned(),
         }
+    }
+
+    /// The struct of the entity a `{prefix}.fields` page documents, drafted once per scope.
+    fn entity(&mut self, prefix: &str) -> Option<String> {
+        if let Some(name) = self.draft.entities.get(prefix) {
+            return Some(name.clone());
+        }
+        let fields = self.entity_fields.get(prefix)?.clone();
+        let base = pascal(prefix);
+        let description = format!("An entity as `{prefix}.fields` documents its fields.");
+        let name = self.struct_type(&fields, &base, Side::Result, None, &description);
+        self.draft.entities.insert(prefix.to_owned(), name.clone());
+        Some(name)
     }
 
     /// A result with documented fields: one struct, a list of them, or a map of them (when the
@@ -1018,6 +1083,26 @@ pub(crate) fn is_positional(name: &str) -> bool {
         "task.planner.",
     ];
     PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+fn is_fields_verb(verb: &str) -> bool {
+    verb == "fields" || verb == "getfields"
+}
+
+/// A documented result type that is a plain scalar (no entity to borrow).
+fn is_scalar_doc(doc: &str) -> bool {
+    matches!(
+        doc,
+        "boolean"
+            | "true"
+            | "boolean|null"
+            | "bool"
+            | "integer"
+            | "integer|null"
+            | "int"
+            | "string"
+            | "string|null"
+    )
 }
 
 /// Reads: safe to repeat.
