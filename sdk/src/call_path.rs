@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, LOCATION};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -110,7 +110,8 @@ impl Client {
         options: CallOptions,
     ) -> Result<RawResponse, Error> {
         let inner = &self.inner;
-        let url = inner.endpoint.method_url(method, options.rest_v3);
+        let mut url = inner.endpoint().method_url(method, options.rest_v3);
+        let mut redirects = 0;
         // REST 3.0 reads JSON only.
         let form_params = match (inner.encoding, options.rest_v3) {
             (Encoding::Form, false) => Some(form_body(method, params)?),
@@ -141,13 +142,37 @@ impl Client {
             let attempt =
                 self.attempt(method, &url, content_type, body, idempotency_key.as_deref());
             let error = match attempt.await {
-                Ok(Outcome::Ok(raw)) => {
+                Ok(Answer::Moved(location)) => {
+                    // A renamed portal redirects its old address; the POST is re-sent (the old
+                    // address did not run it) and later calls go to the new one.
+                    let endpoint = inner.endpoint();
+                    match endpoint.renamed(&location, method, options.rest_v3) {
+                        Some(renamed) if redirects < MAX_REDIRECTS => {
+                            redirects += 1;
+                            tracing::warn!(
+                                from = endpoint.portal.as_str(),
+                                to = renamed.portal.as_str(),
+                                "the portal moved; following it"
+                            );
+                            url = renamed.method_url(method, options.rest_v3);
+                            inner.set_endpoint(renamed);
+                            continue;
+                        }
+                        _ => Error::Http {
+                            method: method.to_owned(),
+                            status: 302,
+                            body_start: "a redirect that is not a portal rename was not followed"
+                                .to_owned(),
+                        },
+                    }
+                }
+                Ok(Answer::Envelope(Outcome::Ok(raw))) => {
                     inner
                         .limiter
                         .note_reset(method, raw.time().and_then(|t| t.operating_reset_at));
                     return Ok(raw);
                 }
-                Ok(Outcome::Err(e)) => {
+                Ok(Answer::Envelope(Outcome::Err(e))) => {
                     let expired =
                         matches!(e.code, ErrorCode::ExpiredToken | ErrorCode::InvalidToken);
                     match (&inner.auth, &token) {
@@ -161,7 +186,7 @@ impl Client {
                     match e.code {
                         ErrorCode::QueryLimitExceeded => inner.limiter.saturate(),
                         ErrorCode::OperationTimeLimit => {
-                            let wait = inner.limiter.freeze(method, policy.max_freeze_wait);
+                            let wait = inner.limiter.freeze(method);
                             if wait <= policy.max_freeze_wait && retries < policy.max_retries {
                                 retries += 1;
                                 continue;
@@ -208,7 +233,7 @@ impl Client {
         content_type: HeaderValue,
         body: Vec<u8>,
         idempotency_key: Option<&str>,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<Answer, Error> {
         let inner = &self.inner;
         inner.limiter.acquire().await;
         tracing::debug!(method, bytes = body.len(), "calling");
@@ -225,14 +250,33 @@ impl Client {
             .await
             .map_err(|e| Error::transport(method, e))?;
         let status = response.status().as_u16();
+        if matches!(status, 301 | 302 | 307 | 308) {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok());
+            if let Some(location) = location {
+                return Ok(Answer::Moved(location.to_owned()));
+            }
+        }
         let text = read_body(method, response, inner.max_response_bytes).await?;
         let outcome = envelope::parse(method, status, text)?;
         if let Outcome::Err(e) = &outcome {
             tracing::debug!(method, status, code = %e.code, "error answer");
         }
-        Ok(outcome)
+        Ok(Answer::Envelope(outcome))
     }
 }
+
+/// What one HTTP exchange brought back.
+enum Answer {
+    Envelope(Outcome),
+    /// A redirect, with its `Location`.
+    Moved(String),
+}
+
+/// Renames followed within one call; more means a redirect loop.
+const MAX_REDIRECTS: u32 = 3;
 
 /// The error for a call that would wait longer than allowed for its frozen method.
 fn frozen(method: &str, wait: Duration) -> Error {
@@ -300,7 +344,9 @@ impl OAuthSession {
     /// one refresh. The new pair is saved before any call uses it (see [`crate::TokenStore`]).
     async fn renew_after(&self, http: &reqwest::Client, used: &Tokens) -> Result<(), Error> {
         let _in_process = self.refresh_lock.lock().await;
-        let current = self.current().ok_or_else(|| Error::Config("OAuth: no tokens".to_owned()))?;
+        let current = self
+            .current()
+            .ok_or_else(|| Error::Config("OAuth: no tokens".to_owned()))?;
         if current.access_token != used.access_token {
             return Ok(());
         }
@@ -312,7 +358,9 @@ impl OAuthSession {
                 return Ok(());
             }
         }
-        let refresh_token = stored.as_ref().map_or(&current.refresh_token, |s| &s.refresh_token);
+        let refresh_token = stored
+            .as_ref()
+            .map_or(&current.refresh_token, |s| &s.refresh_token);
         let mut renewed = auth::refresh(http, &self.app, refresh_token).await?;
         if renewed.member_id.is_none() {
             renewed.member_id.clone_from(&current.member_id);
@@ -340,7 +388,9 @@ impl Client {
     pub async fn adopt_tokens(&self, tokens: Tokens) -> Result<(), Error> {
         match &self.inner.auth {
             Auth::OAuth(session) => session.adopt(tokens).await,
-            Auth::Webhook => Err(Error::Config("a webhook client has no OAuth tokens".to_owned())),
+            Auth::Webhook => Err(Error::Config(
+                "a webhook client has no OAuth tokens".to_owned(),
+            )),
         }
     }
 }

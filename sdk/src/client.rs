@@ -26,8 +26,9 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
-    /// `{portal}/rest/` for OAuth, `{portal}/rest/{user}/{code}/` for a webhook.
-    pub(crate) endpoint: Endpoint,
+    /// `{portal}/rest/` for OAuth, `{portal}/rest/{user}/{code}/` for a webhook; replaced when
+    /// the portal answers with a rename (a redirect to the same call at a new address).
+    pub(crate) endpoint: RwLock<Arc<Endpoint>>,
     pub(crate) auth: Auth,
     pub(crate) encoding: Encoding,
     pub(crate) max_response_bytes: usize,
@@ -36,9 +37,12 @@ pub(crate) struct Inner {
 }
 
 /// Where method calls go. The webhook form embeds a secret and is never printed.
+#[derive(Clone)]
 pub(crate) struct Endpoint {
     /// Scheme, host and port, for messages: `https://portal.bitrix24.com`.
     pub(crate) portal: Url,
+    /// The webhook's `{user}/{code}/`, or nothing for OAuth.
+    credentials: Secret,
     /// Base URL that method names are appended to, ending in `/`.
     base: Secret,
     /// The same for REST 3.0 methods: `/rest/api/` in place of `/rest/`.
@@ -52,9 +56,31 @@ impl Endpoint {
         let base_v3 = Secret::new(format!("{}rest/api/{credentials}", portal.as_str()));
         Self {
             portal,
+            credentials: Secret::new(credentials),
             base,
             base_v3,
         }
+    }
+
+    /// The endpoint after a portal rename, if `location` (the answer to a POST of
+    /// `method_url(method, rest_v3)`) is the same call at another address: same path, same or
+    /// stronger scheme. Anything else is not followed.
+    pub(crate) fn renamed(&self, location: &str, method: &str, rest_v3: bool) -> Option<Self> {
+        let old = Url::parse(&self.method_url(method, rest_v3)).ok()?;
+        let new = old.join(location).ok()?;
+        let downgrade = old.scheme() == "https" && new.scheme() != "https";
+        if downgrade
+            || new.path() != old.path()
+            || new.host_str().is_none()
+            || new.origin() == old.origin()
+        {
+            return None;
+        }
+        let mut portal = new;
+        portal.set_path("/");
+        portal.set_query(None);
+        portal.set_fragment(None);
+        Some(Self::new(portal, self.credentials.expose()))
     }
 
     pub(crate) fn method_url(&self, method: &str, rest_v3: bool) -> String {
@@ -63,6 +89,19 @@ impl Endpoint {
         url.push_str(base.expose());
         url.push_str(method);
         url
+    }
+}
+
+impl Inner {
+    pub(crate) fn endpoint(&self) -> Arc<Endpoint> {
+        self.endpoint
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_endpoint(&self, endpoint: Endpoint) {
+        *self.endpoint.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(endpoint);
     }
 }
 
@@ -143,9 +182,10 @@ impl Client {
         builder.build()
     }
 
-    /// The portal's address (scheme, host, port), without credentials.
-    pub fn portal(&self) -> &Url {
-        &self.inner.endpoint.portal
+    /// The portal's address (scheme, host, port), without credentials. After a portal rename
+    /// (Bitrix24 redirects the old address) this is the new address.
+    pub fn portal(&self) -> Url {
+        self.inner.endpoint().portal.clone()
     }
 
     /// The rate limiter this client (and its clones) wait on.
@@ -166,7 +206,7 @@ impl fmt::Debug for Client {
             Auth::OAuth(_) => "oauth",
         };
         f.debug_struct("Client")
-            .field("portal", &self.inner.endpoint.portal.as_str())
+            .field("portal", &self.inner.endpoint().portal.as_str())
             .field("auth", &auth)
             .field("encoding", &self.inner.encoding)
             .finish_non_exhaustive()
@@ -323,7 +363,7 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
-                endpoint,
+                endpoint: RwLock::new(Arc::new(endpoint)),
                 auth,
                 encoding: self.encoding,
                 max_response_bytes: self
@@ -389,18 +429,40 @@ mod tests {
     fn webhook_urls_are_split_and_never_echoed() {
         let client = Client::webhook("https://example.bitrix24.com/rest/1/s3cr3tcode/").unwrap();
         assert_eq!(client.portal().as_str(), "https://example.bitrix24.com/");
+        let endpoint = client.inner.endpoint();
+        let moved = endpoint
+            .renamed(
+                "https://renamed.bitrix24.com/rest/1/s3cr3tcode/profile",
+                "profile",
+                false,
+            )
+            .expect("a rename is followed");
         assert_eq!(
-            client.inner.endpoint.method_url("profile", false),
+            moved.method_url("x", true),
+            "https://renamed.bitrix24.com/rest/api/1/s3cr3tcode/x"
+        );
+        for refused in [
+            "http://renamed.bitrix24.com/rest/1/s3cr3tcode/profile",
+            "https://renamed.bitrix24.com/elsewhere",
+            "https://example.bitrix24.com/rest/1/s3cr3tcode/profile",
+        ] {
+            assert!(
+                endpoint.renamed(refused, "profile", false).is_none(),
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            client.inner.endpoint().method_url("profile", false),
             "https://example.bitrix24.com/rest/1/s3cr3tcode/profile"
         );
         assert!(!format!("{client:?}").contains("s3cr3tcode"));
         let with_method = Client::webhook("http://127.0.0.1:8080/rest/7/abc/profile.json").unwrap();
         assert_eq!(
-            with_method.inner.endpoint.method_url("x", false),
+            with_method.inner.endpoint().method_url("x", false),
             "http://127.0.0.1:8080/rest/7/abc/x"
         );
         assert_eq!(
-            with_method.inner.endpoint.method_url("x", true),
+            with_method.inner.endpoint().method_url("x", true),
             "http://127.0.0.1:8080/rest/api/7/abc/x"
         );
         for bad in [

@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// How long a method is frozen when the portal has not told when its budget resets: a probe
+/// interval, after which one call finds out.
+pub const UNKNOWN_RESET_FREEZE: Duration = Duration::from_secs(60);
+
 /// A portal's request budget: `burst` requests at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
@@ -150,16 +154,18 @@ impl RateLimiter {
     }
 
     /// `method` answered `OPERATION_TIME_LIMIT`: freeze it until its budget resets (the last
-    /// known `operating_reset_at`, else `fallback` from now). Returns the freeze length.
-    pub(crate) fn freeze(&self, method: &str, fallback: Duration) -> Duration {
+    /// known `operating_reset_at`, else [`UNKNOWN_RESET_FREEZE`] from now). Returns the freeze
+    /// length.
+    pub(crate) fn freeze(&self, method: &str) -> Duration {
         let mut state = self.state();
         let now_unix = chrono::Utc::now().timestamp();
         let wait = state
             .reset_at
             .get(method)
             .map(|reset| Duration::from_secs(reset.saturating_sub(now_unix).max(1) as u64))
-            .filter(|wait| *wait <= Duration::from_secs(600))
-            .unwrap_or(fallback);
+            // The window is ten minutes; anything much further is not a reset time.
+            .filter(|wait| *wait <= Duration::from_secs(660))
+            .unwrap_or(UNKNOWN_RESET_FREEZE);
         state
             .frozen
             .insert(method.to_owned(), Instant::now() + wait);
@@ -239,11 +245,11 @@ mod tests {
         limiter.saturate();
         assert_eq!(limiter.acquire().await, Duration::from_millis(100));
         assert_eq!(limiter.frozen_for("crm.deal.list"), None);
-        let wait = limiter.freeze("crm.deal.list", Duration::from_secs(30));
-        assert_eq!(wait, Duration::from_secs(30));
+        let wait = limiter.freeze("crm.deal.list");
+        assert_eq!(wait, UNKNOWN_RESET_FREEZE);
         assert!(limiter.frozen_for("crm.deal.list").is_some());
         assert_eq!(limiter.frozen_for("crm.deal.get"), None, "only that method");
-        tokio::time::advance(Duration::from_secs(31)).await;
+        tokio::time::advance(UNKNOWN_RESET_FREEZE + Duration::from_secs(1)).await;
         assert_eq!(limiter.frozen_for("crm.deal.list"), None);
     }
 }

@@ -128,40 +128,47 @@ async fn retries_stop_at_the_policy_limit() {
 
 #[tokio::test]
 async fn operation_time_limit_freezes_only_that_method() {
-    let portal = Sandbox::start().await.unwrap();
-    let policy = RetryPolicy::default().max_freeze_wait(Duration::from_millis(300));
-    let client = client(&portal, policy);
-    portal.inject(
-        Some("crm.deal.list"),
-        Fault::error(429, "OPERATION_TIME_LIMIT", "blocked"),
+    use bitrix24::sandbox::SandboxConfig;
+    // A budget used up by one list, in a one-second window: the block lifts quickly.
+    let config = SandboxConfig::default()
+        .operating_limit(Some(Duration::from_millis(1)))
+        .operating_window(Duration::from_secs(1));
+    let portal = Sandbox::start_with(config).await.unwrap();
+    let client = client(
+        &portal,
+        RetryPolicy::default().max_freeze_wait(Duration::from_secs(5)),
     );
+    client.crm_deal_list().await.unwrap();
     let list = tokio::spawn(client.crm_deal_list().into_future());
     // While crm.deal.list waits out its freeze, other methods go through at once.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
     client.user_current().await.unwrap();
     assert!(started.elapsed() < Duration::from_millis(250));
     assert!(!list.is_finished(), "the frozen method is still waiting");
     assert!(
         list.await.unwrap().unwrap().is_empty(),
-        "retried after the freeze"
+        "retried once the budget reset"
     );
 }
 
 #[tokio::test]
 async fn a_freeze_longer_than_the_policy_allows_fails_fast() {
-    let portal = Sandbox::start().await.unwrap();
+    use bitrix24::sandbox::SandboxConfig;
+    // A tiny operating-time budget: the first list uses it up for the 10-minute window.
+    let config = SandboxConfig::default().operating_limit(Some(Duration::from_millis(1)));
+    let portal = Sandbox::start_with(config).await.unwrap();
     let client = client(
         &portal,
         RetryPolicy::default().max_freeze_wait(Duration::from_secs(60)),
     );
-    // A successful answer tells the client when crm.deal.list's budget resets (in 10 minutes).
     client.crm_deal_list().await.unwrap();
-    portal.inject(
-        Some("crm.deal.list"),
-        Fault::error(429, "OPERATION_TIME_LIMIT", "blocked"),
-    );
+    let started = std::time::Instant::now();
     let e = client.crm_deal_list().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the reset is minutes away: no waiting"
+    );
     assert_eq!(e.code(), Some(&ErrorCode::OperationTimeLimit));
     let before = portal.stats().requests;
     let e = client.crm_deal_list().await.unwrap_err();
@@ -173,4 +180,149 @@ async fn a_freeze_longer_than_the_policy_allows_fails_fast() {
     );
     client.crm_deal_get(1).await.unwrap_err(); // another method still reaches the portal
     assert_eq!(portal.stats().requests, before + 1);
+}
+
+#[tokio::test]
+async fn connection_resets_before_and_after_execution() {
+    use bitrix24::sandbox::Injection;
+    let portal = Sandbox::start().await.unwrap();
+    let client = client(&portal, RetryPolicy::default());
+    // Before execution: nothing ran, but the client cannot know that; a write is not re-sent.
+    portal.inject_with(Injection::new(Fault::reset()).method("crm.deal.add"));
+    let e = client
+        .crm_deal_add()
+        .fields(DealFields::new().title("a"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::OutcomeUnknown { .. }), "{e:?}");
+    assert_eq!(portal.writes().get("crm.deal.add"), 0);
+    // After execution: the deal exists; still exactly once.
+    portal.inject_with(
+        Injection::new(Fault::reset())
+            .method("crm.deal.add")
+            .after_execution(),
+    );
+    let e = client
+        .crm_deal_add()
+        .fields(DealFields::new().title("b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::OutcomeUnknown { .. }), "{e:?}");
+    assert_eq!(
+        portal.writes().get("crm.deal.add"),
+        1,
+        "executed once, never duplicated"
+    );
+    // Reads are retried through resets.
+    portal.inject_with(
+        Injection::new(Fault::reset())
+            .method("user.current")
+            .times(2),
+    );
+    assert_eq!(client.user_current().await.unwrap().id, Some(1));
+}
+
+#[tokio::test]
+async fn slow_answers_time_out_with_the_right_verdict() {
+    use bitrix24::sandbox::Injection;
+    let portal = Sandbox::start().await.unwrap();
+    let client = Client::builder()
+        .webhook(&portal.webhook_url())
+        .timeout(Duration::from_millis(200))
+        .retry_policy(RetryPolicy::default().base_delay(Duration::from_millis(5)))
+        .build()
+        .unwrap();
+    portal.inject_with(
+        Injection::new(Fault::slow(Duration::from_secs(2)))
+            .method("crm.deal.add")
+            .after_execution(),
+    );
+    match client
+        .crm_deal_add()
+        .fields(DealFields::new().title("slow"))
+        .await
+    {
+        Err(Error::OutcomeUnknown { source, .. }) => {
+            assert!(
+                matches!(
+                    *source,
+                    Error::Transport {
+                        kind: bitrix24::TransportKind::Timeout,
+                        ..
+                    }
+                ),
+                "{source:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(portal.writes().get("crm.deal.add"), 1);
+    portal.inject_with(Injection::new(Fault::slow(Duration::from_secs(2))).method("user.current"));
+    assert_eq!(
+        client.user_current().await.unwrap().id,
+        Some(1),
+        "a read is retried after its timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_renamed_portal_is_followed_and_remembered() {
+    use bitrix24::sandbox::Injection;
+    let portal = Sandbox::start().await.unwrap();
+    let client = client(&portal, RetryPolicy::none());
+    portal.inject_with(Injection::new(Fault::redirect()).always());
+    let id = client
+        .crm_deal_add()
+        .fields(DealFields::new().title("moved"))
+        .await
+        .unwrap();
+    assert_eq!(
+        portal.writes().get("crm.deal.add"),
+        1,
+        "the re-sent POST ran once"
+    );
+    assert_eq!(
+        client.portal().as_str(),
+        portal.renamed_url().as_str(),
+        "the client reports the new address"
+    );
+    let before = portal.stats().requests;
+    assert_eq!(
+        client.crm_deal_get(id).await.unwrap().title.as_deref(),
+        Some("moved")
+    );
+    assert_eq!(
+        portal.stats().requests - before,
+        1,
+        "later calls go straight to the new address"
+    );
+}
+
+#[tokio::test]
+async fn rest_v3_writes_are_retried_with_the_same_idempotency_key() {
+    use bitrix24::CallOptions;
+    use bitrix24::sandbox::Injection;
+    let portal = Sandbox::start().await.unwrap();
+    let client = client(&portal, RetryPolicy::default());
+    portal.inject_with(
+        Injection::new(Fault::reset())
+            .method("tasks.task.add")
+            .after_execution(),
+    );
+    let options = CallOptions::default().rest_v3(true);
+    let created: serde_json::Value = client
+        .call_with(
+            "tasks.task.add",
+            &serde_json::json!({"fields": {"title": "once", "responsibleId": 1, "creatorId": 1}}),
+            options,
+        )
+        .await
+        .unwrap();
+    assert!(created["item"]["id"].is_number(), "{created}");
+    assert_eq!(
+        portal.writes().get("tasks.task.add"),
+        1,
+        "the retry was replayed, not executed again"
+    );
+    assert_eq!(portal.task_count(), 1);
 }
