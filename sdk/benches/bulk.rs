@@ -19,13 +19,16 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use bitrix24::sandbox::{Plan, Sandbox, SandboxConfig};
 use bitrix24::codec::{List, Same};
+use bitrix24::sandbox::{Plan, Sandbox, SandboxConfig};
 use bitrix24::{Client, ListOptions, RateLimit, RawResponse};
 use futures::TryStreamExt;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     match std::env::var("B24_BENCH_ROLE").as_deref() {
         Ok("sandbox") => return sandbox_role(),
         Ok("export") => return export_role(),
@@ -48,7 +51,10 @@ fn main() {
 // ------------------------------------------------------------------ processes
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// Runs a sandbox with `B24_BENCH_DEALS` deals and plan `B24_BENCH_PLAN`; prints its webhook URL.
@@ -60,12 +66,16 @@ fn sandbox_role() {
         _ => Plan::Unlimited,
     };
     runtime().block_on(async {
-        let config = SandboxConfig::default().seed_deals(deals).plan(plan).operating_limit(None);
+        let config = SandboxConfig::default()
+            .seed_deals(deals)
+            .plan(plan)
+            .operating_limit(None);
         let portal = Sandbox::start_with(config).await.expect("sandbox starts");
         println!("{}", portal.webhook_url());
         std::io::stdout().flush().ok();
         // Serve until the parent closes our stdin.
-        let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+        let _ =
+            tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
     });
 }
 
@@ -91,25 +101,39 @@ fn start_portal(deals: usize, plan: &str) -> Portal {
         .spawn()
         .expect("sandbox process starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("piped stdout")).read_line(&mut line).expect("sandbox prints its URL");
-    Portal { child, webhook: line.trim().to_owned() }
+    BufReader::new(child.stdout.as_mut().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("sandbox prints its URL");
+    Portal {
+        child,
+        webhook: line.trim().to_owned(),
+    }
 }
 
 /// Runs this binary in `role` against `webhook` and returns the last line it prints.
 fn run_role(role: &str, webhook: &str, extra: &[(&str, String)]) -> String {
     let mut command = Command::new(std::env::current_exe().expect("own path"));
-    command.env("B24_BENCH_ROLE", role).env("B24_BENCH_WEBHOOK", webhook);
+    command
+        .env("B24_BENCH_ROLE", role)
+        .env("B24_BENCH_WEBHOOK", webhook);
     for (k, v) in extra {
         command.env(k, v);
     }
     let out = command.output().expect("role process runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{role} failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{role} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout.lines().last().unwrap_or_default().to_owned()
 }
 
 fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// CPU seconds (user + system) this process used so far.
@@ -118,7 +142,12 @@ fn cpu_seconds() -> f64 {
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -133,7 +162,11 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn client(webhook: &str, limit: RateLimit) -> Client {
-    Client::builder().webhook(webhook).rate_limit(limit).build().expect("client")
+    Client::builder()
+        .webhook(webhook)
+        .rate_limit(limit)
+        .build()
+        .expect("client")
 }
 
 // ------------------------------------------------------------------ export
@@ -159,14 +192,27 @@ fn export_role() {
             std::hint::black_box(&deal);
             rows += 1;
         }
-        (rows, requests.load(std::sync::atomic::Ordering::Relaxed), started.elapsed())
+        (
+            rows,
+            requests.load(std::sync::atomic::Ordering::Relaxed),
+            started.elapsed(),
+        )
     });
-    println!("{rows} {requests} {} {} {}", wall.as_secs_f64(), cpu_seconds(), peak_rss_mib());
+    println!(
+        "{rows} {requests} {} {} {}",
+        wall.as_secs_f64(),
+        cpu_seconds(),
+        peak_rss_mib()
+    );
 }
 
 fn export_table() {
-    println!("## Export: every deal through `crm_deal_list().stream()` (keyset, 4 batches in flight)\n");
-    println!("| deals | plan | HTTP requests | target ceil(N/2500)+2 | wall s | rows/s | client CPU s | client peak RSS MiB |");
+    println!(
+        "## Export: every deal through `crm_deal_list().stream()` (keyset, 4 batches in flight)\n"
+    );
+    println!(
+        "| deals | plan | HTTP requests | target ceil(N/2500)+2 | wall s | rows/s | client CPU s | client peak RSS MiB |"
+    );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     let sizes: Vec<usize> = std::env::var("B24_BENCH_SIZES")
         .ok()
@@ -183,9 +229,18 @@ fn export_table() {
                 continue;
             }
             let portal = start_portal(n, plan);
-            let line = run_role("export", &portal.webhook, &[("B24_BENCH_PLAN", plan.clone())]);
-            let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            let [rows, requests, wall, cpu, rss] = v[..] else { panic!("bad export output {line:?}") };
+            let line = run_role(
+                "export",
+                &portal.webhook,
+                &[("B24_BENCH_PLAN", plan.clone())],
+            );
+            let v: Vec<f64> = line
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let [rows, requests, wall, cpu, rss] = v[..] else {
+                panic!("bad export output {line:?}")
+            };
             assert_eq!(rows as usize, n, "every deal exported");
             let target = n.div_ceil(2_500) + 2;
             println!(
@@ -228,7 +283,8 @@ fn calls_role() {
                                 .await
                                 .expect("send");
                             let body = response.bytes().await.expect("body");
-                            let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
+                            let value: serde_json::Value =
+                                serde_json::from_slice(&body).expect("json");
                             std::hint::black_box(value);
                         } else {
                             std::hint::black_box(sdk.user_current().await.expect("call"));
@@ -247,7 +303,9 @@ fn calls_role() {
 
 fn calls_table() {
     let calls: usize = env_number("B24_BENCH_CALLS", 10_000);
-    println!("## {calls} small calls (`user.current`): SDK vs a plain reqwest loop sending the same HTTP\n");
+    println!(
+        "## {calls} small calls (`user.current`): SDK vs a plain reqwest loop sending the same HTTP\n"
+    );
     println!("| in flight | client | calls/s | client CPU µs/call | CPU ratio SDK/plain |");
     println!("|---:|---|---:|---:|---:|");
     let portal = start_portal(0, "unlimited");
@@ -260,8 +318,13 @@ fn calls_table() {
                 ("B24_BENCH_CALLS", calls.to_string()),
             ];
             let line = run_role("calls", &portal.webhook, &env);
-            let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            let [wall, cpu] = v[..] else { panic!("bad calls output {line:?}") };
+            let v: Vec<f64> = line
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let [wall, cpu] = v[..] else {
+                panic!("bad calls output {line:?}")
+            };
             let per_call = cpu / calls as f64 * 1e6;
             let ratio = if mode == "plain" {
                 cpu_plain = per_call;
@@ -269,7 +332,10 @@ fn calls_table() {
             } else {
                 format!("{:.2}", per_call / cpu_plain)
             };
-            println!("| {parallel} | {mode} | {:.0} | {per_call:.1} | {ratio} |", calls as f64 / wall);
+            println!(
+                "| {parallel} | {mode} | {:.0} | {per_call:.1} | {ratio} |",
+                calls as f64 / wall
+            );
         }
     }
     println!();
@@ -300,20 +366,34 @@ fn codec_table() {
         std::hint::black_box(php::encode(std::hint::black_box(&params)));
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("| PHP query encode (crm.deal.add params) | {} B | {:.0} MB/s, {:.0} k/s |", encoded.len(), encoded.len() as f64 * n as f64 / secs / 1e6, n as f64 / secs / 1e3);
+    println!(
+        "| PHP query encode (crm.deal.add params) | {} B | {:.0} MB/s, {:.0} k/s |",
+        encoded.len(),
+        encoded.len() as f64 * n as f64 / secs / 1e6,
+        n as f64 / secs / 1e3
+    );
 
-    let body = include_str!("../tests/fixtures/examples/event.ONIMBOTMESSAGEADD.group.form-urlencoded.txt");
+    let body = include_str!(
+        "../tests/fixtures/examples/event.ONIMBOTMESSAGEADD.group.form-urlencoded.txt"
+    );
     let n = 50_000;
     let started = Instant::now();
     for _ in 0..n {
         std::hint::black_box(php::decode(std::hint::black_box(body)).expect("decodes"));
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("| PHP form decode (ONIMBOTMESSAGEADD event) | {} B | {:.0} MB/s, {:.0} k/s |", body.len(), body.len() as f64 * n as f64 / secs / 1e6, n as f64 / secs / 1e3);
+    println!(
+        "| PHP form decode (ONIMBOTMESSAGEADD event) | {} B | {:.0} MB/s, {:.0} k/s |",
+        body.len(),
+        body.len() as f64 * n as f64 / secs / 1e6,
+        n as f64 / secs / 1e3
+    );
 
     // A 50-row crm.deal.list page as the portal sends it.
     let page = runtime().block_on(async {
-        let portal = Sandbox::start_with(SandboxConfig::default().seed_deals(50)).await.expect("sandbox");
+        let portal = Sandbox::start_with(SandboxConfig::default().seed_deals(50))
+            .await
+            .expect("sandbox");
         reqwest::Client::new()
             .post(format!("{}crm.deal.list", portal.webhook_url()))
             .header("content-type", "application/json")
@@ -329,18 +409,30 @@ fn codec_table() {
     let started = Instant::now();
     for _ in 0..n {
         let envelope: serde_json::Value = serde_json::from_str(&page).expect("json");
-        let deals: Vec<bitrix24::crm::Deal> = serde_json::from_value(envelope["result"].clone()).expect("deals");
+        let deals: Vec<bitrix24::crm::Deal> =
+            serde_json::from_value(envelope["result"].clone()).expect("deals");
         std::hint::black_box(deals);
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("| typed decode via serde_json::Value (baseline) | {} B | {:.0} MB/s, {:.0} rows/s |", page.len(), page.len() as f64 * n as f64 / secs / 1e6, 50.0 * n as f64 / secs);
+    println!(
+        "| typed decode via serde_json::Value (baseline) | {} B | {:.0} MB/s, {:.0} rows/s |",
+        page.len(),
+        page.len() as f64 * n as f64 / secs / 1e6,
+        50.0 * n as f64 / secs
+    );
     let started = Instant::now();
     for _ in 0..n {
-        let response = RawResponse::from_body("crm.deal.list", 200, page.clone()).expect("envelope");
+        let response =
+            RawResponse::from_body("crm.deal.list", 200, page.clone()).expect("envelope");
         let deals: Vec<bitrix24::crm::Deal> = response.decode_as::<_, List<Same>>().expect("deals");
         std::hint::black_box(deals);
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("| typed decode, SDK path (envelope + lenient codecs) | {} B | {:.0} MB/s, {:.0} rows/s |", page.len(), page.len() as f64 * n as f64 / secs / 1e6, 50.0 * n as f64 / secs);
+    println!(
+        "| typed decode, SDK path (envelope + lenient codecs) | {} B | {:.0} MB/s, {:.0} rows/s |",
+        page.len(),
+        page.len() as f64 * n as f64 / secs / 1e6,
+        50.0 * n as f64 / secs
+    );
     println!();
 }

@@ -204,7 +204,11 @@ impl StoreGuard {
 
 impl fmt::Debug for StoreGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() { "StoreGuard(held)" } else { "StoreGuard(none)" })
+        f.write_str(if self.0.is_some() {
+            "StoreGuard(held)"
+        } else {
+            "StoreGuard(none)"
+        })
     }
 }
 
