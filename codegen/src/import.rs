@@ -697,15 +697,16 @@ impl Ctx<'_> {
         // documents.
         if fields.is_empty() && example.is_none() && !is_scalar_doc(&doc) {
             let prefix = m.name.rsplit_once('.').map_or("", |(p, _)| p);
-            if matches!(verb.as_str(), "get" | "getbyid") {
-                if let Some(entity) = self.entity(prefix) {
-                    return entity;
-                }
-            }
-            if matches!(verb.as_str(), "list" | "getlist") {
-                if let Some(entity) = self.entity(prefix) {
-                    return format!("list<{entity}>");
-                }
+            let entity = match verb.as_str() {
+                "get" | "getbyid" | "list" | "getlist" => self.entity(prefix),
+                _ => None,
+            };
+            if let Some(entity) = entity {
+                return if verb.contains("list") {
+                    format!("list<{entity}>")
+                } else {
+                    entity
+                };
             }
         }
         let from_doc = match doc.as_str() {
