@@ -81,3 +81,54 @@ fn usage_errors_exit_with_2() {
         );
     }
 }
+
+fn schema_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema")
+}
+
+#[test]
+fn drift_against_the_committed_facts_is_clean_and_exits_zero() {
+    let dir = schema_dir();
+    let facts = dir.join("facts/methods.json");
+    let out = run(&["drift", facts.to_str().unwrap(), dir.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.starts_with("unexplained differences: 0\n"), "{stdout}");
+    assert!(stdout.contains("batch: method added:"), "{stdout}");
+}
+
+#[test]
+fn drift_fails_on_an_unexplained_difference() {
+    // The fixture schema documents nothing the facts know: every fixture method is "removed",
+    // every documented one "added".
+    let facts = schema_dir().join("facts/methods.json");
+    let out = run(&["drift", facts.to_str().unwrap(), fixture("ok").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains(": method removed"));
+}
+
+#[test]
+fn stats_prints_a_table_with_a_total() {
+    let out = run(&["stats", schema_dir().to_str().unwrap()]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("| scope | methods |"), "{stdout}");
+    assert!(stdout.contains("| **total** | 1667 | 106 | 57 |"), "{stdout}");
+}
+
+#[test]
+fn import_dry_run_on_the_full_schema_adds_nothing() {
+    let dir = schema_dir();
+    let facts = dir.join("facts/methods.json");
+    let out = run(&[
+        "import",
+        facts.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "would add 0 methods and 0 types into 0 files\n"
+    );
+}
