@@ -16,6 +16,8 @@ mod generated;
 mod limiter;
 mod method;
 pub mod paging;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 mod request;
 mod retry;
 #[cfg(feature = "sandbox")]

@@ -68,6 +68,9 @@ pub struct RateLimiter {
     /// How far ahead of now the schedule may run: the burst the client allows itself.
     tolerance: Duration,
     state: Mutex<State>,
+    /// The schedule shared with other processes, when there is one.
+    #[cfg(feature = "redis")]
+    shared: Option<crate::redis_store::RedisBucket>,
 }
 
 #[derive(Debug)]
@@ -105,7 +108,26 @@ impl RateLimiter {
                 waits: 0,
                 waited: Duration::ZERO,
             }),
+            #[cfg(feature = "redis")]
+            shared: None,
         }
+    }
+
+    /// A limiter whose schedule lives in Redis under `key` (e.g. `b24:bucket:<portal>`), shared
+    /// by every process of every machine that uses the same key: together they stay within the
+    /// portal's bucket. Freezes of single methods stay per process.
+    #[cfg(feature = "redis")]
+    pub fn shared(
+        limit: RateLimit,
+        redis: redis::aio::ConnectionManager,
+        key: impl Into<String>,
+    ) -> Self {
+        let mut limiter = Self::new(limit);
+        limiter.shared = Some(crate::redis_store::RedisBucket {
+            redis,
+            key: key.into(),
+        });
+        limiter
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -114,6 +136,20 @@ impl RateLimiter {
 
     /// Waits for a slot in the bucket; call right before sending. Returns how long it waited.
     pub async fn acquire(&self) -> Duration {
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            match shared.reserve(self.interval, self.tolerance).await {
+                Ok(wait) => {
+                    if !wait.is_zero() {
+                        self.count_wait(wait);
+                        tokio::time::sleep(wait).await;
+                    }
+                    return wait;
+                }
+                // Without the shared schedule, this process keeps its own.
+                Err(e) => tracing::warn!("shared rate limit unavailable, limiting locally: {e}"),
+            }
+        }
         let now = Instant::now();
         let ready = {
             let mut state = self.state();
@@ -132,12 +168,28 @@ impl RateLimiter {
         ready - now
     }
 
+    #[cfg(feature = "redis")]
+    fn count_wait(&self, wait: Duration) {
+        let mut state = self.state();
+        state.waits += 1;
+        state.waited += wait;
+    }
+
     /// The portal refused with `QUERY_LIMIT_EXCEEDED`: its bucket is fuller than this schedule
     /// thought (another client shares it), so treat ours as full from now on.
     pub fn saturate(&self) {
         let full = Instant::now() + self.tolerance + self.interval;
         let mut state = self.state();
         state.tat = state.tat.max(full);
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            let (bucket, full_in) = (shared.clone(), self.tolerance + self.interval);
+            tokio::spawn(async move {
+                if let Err(e) = bucket.saturate(full_in).await {
+                    tracing::warn!("shared rate limit unavailable: {e}");
+                }
+            });
+        }
     }
 
     /// Records a successful response's `operating_reset_at` for `method`.
