@@ -128,8 +128,6 @@ const VOCABULARY: &[&str] = &[
     "to",
     "type",
     "types",
-    "un",
-    "undeleted",
     "up",
     "update",
     "upload",
@@ -295,9 +293,72 @@ const SPECIAL: &[(&str, &str)] = &[
         "Marks offline events as failed to process.",
     ),
     (
+        "user.admin",
+        "Tells whether the current user is a portal administrator.",
+    ),
+    (
         "event.offline.list",
         "Lists queued offline events without taking them.",
     ),
+];
+
+/// Last name segments (lowercased) whose words say too little, as a sentence about `{a} {e}`
+/// (the article and the object).
+const SPECIAL_VERBS: &[(&str, &str)] = &[
+    ("moveto", "Moves {a} {e} into another folder."),
+    ("copyto", "Copies {a} {e} into another folder."),
+    (
+        "restorefromversion",
+        "Restores {a} {e} from one of its versions.",
+    ),
+    ("markdeleted", "Moves {a} {e} to the recycle bin."),
+    ("markdelete", "Moves {a} {e} to the recycle bin."),
+    ("markundeleted", "Brings {a} {e} back from the recycle bin."),
+    ("markundelete", "Brings {a} {e} back from the recycle bin."),
+    (
+        "markdeletedblock",
+        "Moves a block of {a} {e} to the recycle bin.",
+    ),
+    (
+        "markundeletedblock",
+        "Brings a block of {a} {e} back from the recycle bin.",
+    ),
+    (
+        "forcecommonscopeforall",
+        "Makes the common {e} the one every user sees.",
+    ),
+    (
+        "availabletoadd",
+        "Lists the fields that can still be added to {a} {e}.",
+    ),
+    ("publication", "Publishes {a} {e}."),
+    ("unpublic", "Withdraws {a} {e} from publication."),
+    ("upblock", "Moves a block of {a} {e} one place up."),
+    ("downblock", "Moves a block of {a} {e} one place down."),
+    ("silent", "Switches {a} {e} to silent mode."),
+    ("unset", "Clears {a} {e}."),
+];
+
+/// Words that name a thing, not an action, when they end a method name.
+const NOUNS: &[&str] = &[
+    "publication",
+    "delivery",
+    "mode",
+    "name",
+    "info",
+    "text",
+    "data",
+    "content",
+    "version",
+    "url",
+    "id",
+    "manifest",
+    "preview",
+    "description",
+    "activity",
+    "direction",
+    "priority",
+    "type",
 ];
 
 /// The description of an imported method.
@@ -323,7 +384,32 @@ pub(crate) fn describe(s: &Shape<'_>) -> String {
         }
     }
     let entity = object.join(" ");
-    let sentence = sentence(&verb, &entity, s);
+    let special = SPECIAL_VERBS
+        .iter()
+        .find(|(v, _)| verb_segment.eq_ignore_ascii_case(v))
+        .map(|(_, template)| {
+            template
+                .replace("{a}", article(&entity))
+                .replace("{e}", &entity)
+        });
+    // `crm.enum.activitytype`: the values of an enumeration.
+    let values_of: Vec<&str> = verb
+        .iter()
+        .map(String::as_str)
+        .skip_while(|w| *w == "get")
+        .collect();
+    let enumeration = rest
+        .last()
+        .filter(|s| s.eq_ignore_ascii_case("enum") && values_of != ["fields"])
+        .map(|_| {
+            format!(
+                "Lists the values of the {} enumeration.",
+                values_of.join(" ")
+            )
+        });
+    let sentence = special
+        .or(enumeration)
+        .unwrap_or_else(|| sentence(&verb, &entity, s));
     let sentence = if s.rest_v3 {
         format!("{} (REST 3.0).", sentence.trim_end_matches('.'))
     } else {
@@ -383,7 +469,9 @@ fn sentence(verb: &[String], entity: &str, s: &Shape<'_>) -> String {
         ("can", t) => format!("Tells whether {a} {entity} can {t}."),
         ("types", "") => format!("Lists the types of {entity}."),
         // A noun where a verb should be (`bizproc.workflow.instances`): what it returns.
-        (noun, _) if noun.ends_with('s') && !VERBS_IN_S.contains(&noun) => {
+        (noun, _)
+            if (noun.ends_with('s') && !VERBS_IN_S.contains(&noun)) || NOUNS.contains(&noun) =>
+        {
             let words = verb.join(" ");
             format!("Returns the {words} of {a} {entity}.")
         }

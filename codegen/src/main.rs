@@ -2,8 +2,22 @@
 //! it, without building the SDK.
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
+
+/// `print!` that stops quietly when stdout is closed (`... | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 use bitrix24_codegen::{EmitOptions, Exclusions, Facts, Schema, emit, load_dir};
 
@@ -57,12 +71,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
     match args {
         [] => Err(Failure::Usage("missing command".to_owned())),
         [flag] if flag == "-h" || flag == "--help" => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             Ok(())
         }
         [command, dir] if command == "check" => {
             let schema = load(dir)?;
-            println!(
+            outln!(
                 "ok: {} methods, {} types in {} files",
                 schema.method_count(),
                 schema.type_count(),
@@ -73,7 +87,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         [command, dir, options @ ..] if command == "emit" => emit_command(dir, options),
         [command, facts, dir] if command == "drift" => drift_command(facts, dir),
         [command, dir] if command == "stats" => {
-            print!("{}", bitrix24_codegen::stats(&load(dir)?));
+            out!("{}", bitrix24_codegen::stats(&load(dir)?));
             Ok(())
         }
         [command, facts, dir, options @ ..] if command == "import" => {
@@ -143,7 +157,7 @@ fn emit_command(dir: &str, options: &[String]) -> Result<(), Failure> {
         Some(path) => std::fs::write(&path, code)
             .map_err(|e| Failure::Schema(format!("cannot write {path}: {e}"))),
         None => {
-            print!("{code}");
+            out!("{code}");
             Ok(())
         }
     }
@@ -170,12 +184,12 @@ fn import_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Fail
     let imported = bitrix24_codegen::import(&facts, Path::new(dir), schema.as_ref(), &excluded)
         .map_err(Failure::Schema)?;
     for (scope, name) in &imported.methods {
-        println!("+ {scope}: {name}");
+        outln!("+ {scope}: {name}");
     }
     if !dry_run {
         imported.write().map_err(Failure::Schema)?;
     }
-    println!(
+    outln!(
         "{} {} methods and {} types into {} files",
         if dry_run { "would add" } else { "added" },
         imported.methods.len(),
@@ -189,7 +203,7 @@ fn drift_command(facts: &str, dir: &str) -> Result<(), Failure> {
     let facts = Facts::load(Path::new(facts)).map_err(Failure::Schema)?;
     let schema = load(dir)?;
     let report = bitrix24_codegen::drift(&schema, &facts, &exclusions(dir)?);
-    print!("{report}");
+    out!("{report}");
     if report.unexplained.is_empty() {
         Ok(())
     } else {

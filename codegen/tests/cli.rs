@@ -93,7 +93,10 @@ fn drift_against_the_committed_facts_is_clean_and_exits_zero() {
     let out = run(&["drift", facts.to_str().unwrap(), dir.to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.starts_with("unexplained differences: 0\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("unexplained differences: 0\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("batch: method added:"), "{stdout}");
 }
 
@@ -102,7 +105,11 @@ fn drift_fails_on_an_unexplained_difference() {
     // The fixture schema documents nothing the facts know: every fixture method is "removed",
     // every documented one "added".
     let facts = schema_dir().join("facts/methods.json");
-    let out = run(&["drift", facts.to_str().unwrap(), fixture("ok").to_str().unwrap()]);
+    let out = run(&[
+        "drift",
+        facts.to_str().unwrap(),
+        fixture("ok").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains(": method removed"));
 }
@@ -113,7 +120,10 @@ fn stats_prints_a_table_with_a_total() {
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("| scope | methods |"), "{stdout}");
-    assert!(stdout.contains("| **total** | 1667 | 106 | 57 |"), "{stdout}");
+    assert!(
+        stdout.contains("| **total** | 1667 | 106 | 57 |"),
+        "{stdout}"
+    );
 }
 
 #[test]
