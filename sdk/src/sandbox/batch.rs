@@ -10,11 +10,14 @@
 //! commands, each also charged to its own method (see [`super::limits`]). Only `$result`
 //! references are documented, so only they are expanded.
 
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::data::Portal;
-use super::params::{ApiErr, Outcome, Params, Reply, text};
+use super::params::{ApiErr, Outcome, Params, Reply, Res, text, write_str};
 use super::server::{Ctx, execute, time_block};
 
 /// Commands a batch runs; the rest get `ERROR_BATCH_LENGTH_EXCEEDED`.
@@ -34,7 +37,7 @@ pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
             .collect(),
         _ => Vec::new(),
     };
-    let mut results = Map::new();
+    let mut results: Vec<(String, Res)> = Vec::new();
     let mut errors = Map::new();
     let mut totals = Map::new();
     let mut nexts = Map::new();
@@ -56,7 +59,7 @@ pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
                 if let Some(next) = reply.next {
                     nexts.insert(key.clone(), next.into());
                 }
-                results.insert(key, reply.result);
+                results.push((key, reply.result));
             }
             Err(e) => {
                 errors.insert(key, error_value(&e));
@@ -66,14 +69,40 @@ pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
             }
         }
     }
-    let result = serde_json::json!({
-        "result": php_map(results),
-        "result_error": php_map(errors),
-        "result_total": php_map(totals),
-        "result_next": php_map(nexts),
-        "result_time": php_map(times),
-    });
-    Ok(Reply::of(result))
+    // Written by hand: the results may be raw JSON text (list pages).
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{\"result\":");
+    if results.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else {
+        out.push(b'{');
+        for (i, (key, result)) in results.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(&mut out, key);
+            out.push(b':');
+            result.write(&mut out);
+        }
+        out.push(b'}');
+    }
+    for (name, map) in [
+        ("result_error", errors),
+        ("result_total", totals),
+        ("result_next", nexts),
+        ("result_time", times),
+    ] {
+        out.push(b',');
+        write_str(&mut out, name);
+        out.push(b':');
+        Res::Value(php_map(map)).write(&mut out);
+    }
+    out.push(b'}');
+    Ok(Reply {
+        result: Res::Raw(String::from_utf8_lossy(&out).into_owned()),
+        total: None,
+        next: None,
+    })
 }
 
 /// Runs one command; returns its method name with the outcome.
@@ -81,7 +110,7 @@ fn run(
     portal: &mut Portal,
     ctx: &mut Ctx,
     command: &str,
-    results: &Map<String, Value>,
+    results: &[(String, Res)],
 ) -> (String, Outcome) {
     let (method, query) = command.split_once('?').unwrap_or((command, ""));
     let method = method.trim().to_owned();
@@ -101,8 +130,16 @@ fn run(
             return (method, Err(e));
         }
     };
+    let resolve = |path: &[&str]| -> Option<Value> {
+        let (key, rest) = path.split_first()?;
+        let (_, result) = results.iter().find(|(k, _)| k == key)?;
+        match result {
+            Res::Value(v) => descend(v, rest).cloned(),
+            Res::Raw(text) => descend_raw(text, rest),
+        }
+    };
     for value in params.values_mut() {
-        substitute(value, results);
+        substitute(value, &resolve);
     }
     let outcome = execute(portal, ctx, &method, &Params(params));
     (method, outcome)
@@ -122,16 +159,44 @@ fn error_value(e: &ApiErr) -> Value {
 }
 
 /// Replaces `$result[key][field]...` inside string leaves with the referenced value.
-fn substitute(value: &mut Value, results: &Map<String, Value>) {
+fn substitute(value: &mut Value, resolve: &dyn Fn(&[&str]) -> Option<Value>) {
     match value {
-        Value::String(s) if s.contains("$result[") => *s = expand(s, results),
-        Value::Array(items) => items.iter_mut().for_each(|v| substitute(v, results)),
-        Value::Object(map) => map.values_mut().for_each(|v| substitute(v, results)),
+        Value::String(s) if s.contains("$result[") => *s = expand(s, resolve),
+        Value::Array(items) => items.iter_mut().for_each(|v| substitute(v, resolve)),
+        Value::Object(map) => map.values_mut().for_each(|v| substitute(v, resolve)),
         _ => {}
     }
 }
 
-fn expand(s: &str, results: &Map<String, Value>) -> String {
+/// `path` under a value: keys of objects, indexes of arrays.
+fn descend<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |target, segment| match target {
+        Value::Object(map) => map.get(*segment),
+        Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+/// [`descend`] in JSON text, parsing only the containers on the way (a reference to the last
+/// row of a page does not build the whole page).
+fn descend_raw(text: &str, path: &[&str]) -> Option<Value> {
+    let mut current: &RawValue = serde_json::from_str(text).ok()?;
+    for segment in path {
+        let inner = current.get().trim_start();
+        current = if inner.starts_with('[') {
+            let items: Vec<&RawValue> = serde_json::from_str(inner).ok()?;
+            items.get(segment.parse::<usize>().ok()?).copied()?
+        } else if inner.starts_with('{') {
+            let map: BTreeMap<String, &RawValue> = serde_json::from_str(inner).ok()?;
+            map.get(*segment).copied()?
+        } else {
+            return None;
+        };
+    }
+    serde_json::from_str(current.get()).ok()
+}
+
+fn expand(s: &str, resolve: &dyn Fn(&[&str]) -> Option<Value>) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(at) = rest.find("$result[") {
@@ -143,15 +208,8 @@ fn expand(s: &str, results: &Map<String, Value>) -> String {
             path.push(&inner[..end]);
             cursor = &inner[end + 1..];
         }
-        let mut target = results.get(path.first().copied().unwrap_or_default());
-        for segment in path.iter().skip(1) {
-            target = target.and_then(|t| match t {
-                Value::Object(map) => map.get(*segment),
-                Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            });
-        }
-        out.push_str(&target.and_then(text).unwrap_or_default());
+        let target = resolve(&path);
+        out.push_str(&target.as_ref().and_then(text).unwrap_or_default());
         rest = cursor;
     }
     out.push_str(rest);
@@ -164,11 +222,16 @@ mod tests {
 
     #[test]
     fn references_expand_to_earlier_results() {
-        let results: Map<String, Value> =
-            serde_json::from_str(r#"{"deal":{"ID":"7","CONTACTS":[11,12]},"n":5}"#).unwrap();
-        assert_eq!(expand("$result[deal][ID]", &results), "7");
-        assert_eq!(expand("x$result[deal][CONTACTS][1]y", &results), "x12y");
-        assert_eq!(expand("$result[n]", &results), "5");
-        assert_eq!(expand("$result[missing][ID]", &results), "");
+        let json = r#"{"deal":{"ID":"7","CONTACTS":[11,12]},"n":5}"#;
+        let value: Value = serde_json::from_str(json).unwrap();
+        let from_value = |path: &[&str]| descend(&value, path).cloned();
+        let from_text = |path: &[&str]| descend_raw(json, path);
+        for resolve in [&from_value as &dyn Fn(&[&str]) -> Option<Value>, &from_text] {
+            assert_eq!(expand("$result[deal][ID]", resolve), "7");
+            assert_eq!(expand("x$result[deal][CONTACTS][1]y", resolve), "x12y");
+            assert_eq!(expand("$result[n]", resolve), "5");
+            assert_eq!(expand("$result[missing][ID]", resolve), "");
+            assert_eq!(expand("$result[deal][CONTACTS][9]", resolve), "");
+        }
     }
 }

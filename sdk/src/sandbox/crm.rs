@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::data::{Portal, iso_now, unix_now};
-use super::params::{ApiErr, Outcome, Params, Reply, float, int, text};
+use super::params::{ApiErr, Outcome, Params, Reply, Res, float, int, text};
 use super::query::{ListQuery, PAGE};
 use super::server::{Ctx, Handler};
 use super::store::{Deal, DealStore};
@@ -126,13 +126,17 @@ fn deal_list(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let page = query.run(rows, |(id, deal), field| store.field(*id, deal, field));
     ctx.examined = page.examined;
     let select = Select::new(&params.list("select"), true);
-    let rows = page
-        .rows
-        .into_iter()
-        .map(|(id, deal)| Value::Object(store.classic_fields(id, deal, |k| select.keeps(k))))
-        .collect();
+    let mut out = Vec::with_capacity(page.rows.len() * 800 + 2);
+    out.push(b'[');
+    for (i, (id, deal)) in page.rows.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        store.write_classic(&mut out, id, deal, |k| select.keeps(k));
+    }
+    out.push(b']');
     Ok(Reply {
-        result: Value::Array(rows),
+        result: Res::Raw(String::from_utf8_lossy(&out).into_owned()),
         total: page.total,
         next: page.next,
     })
@@ -317,7 +321,7 @@ fn item_list(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let (total, next, examined) = page;
     ctx.examined = examined;
     Ok(Reply {
-        result: json!({ "items": items }),
+        result: Res::Value(json!({ "items": items })),
         total,
         next,
     })
@@ -463,7 +467,7 @@ pub(crate) fn page(rows: Vec<Value>, params: &Params) -> Outcome {
     let result: Vec<Value> = rows.into_iter().skip(start).take(PAGE).collect();
     let next = (start + PAGE < total).then(|| (start + PAGE) as i64);
     Ok(Reply {
-        result: Value::Array(result),
+        result: Res::Value(Value::Array(result)),
         total: Some(total as i64),
         next,
     })

@@ -34,10 +34,40 @@ impl ApiErr {
     }
 }
 
+/// A method's `result`: a JSON value, or JSON text the handler wrote itself (list pages, so
+/// that a page of deals is not built as a tree of maps only to be serialized).
+#[derive(Debug, Clone)]
+pub(crate) enum Res {
+    Value(Value),
+    /// Valid JSON, written by the sandbox.
+    Raw(String),
+}
+
+impl Res {
+    /// Appends the JSON text.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Value(v) => {
+                // Writing a `Value` into a `Vec` cannot fail.
+                let _ = serde_json::to_writer(&mut *out, v);
+            }
+            Self::Raw(text) => out.extend_from_slice(text.as_bytes()),
+        }
+    }
+
+    /// As a value (raw text is parsed).
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Self::Value(v) => v.clone(),
+            Self::Raw(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        }
+    }
+}
+
 /// A successful answer: `result` plus the list members of the envelope.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Reply {
-    pub(crate) result: Value,
+    pub(crate) result: Res,
     pub(crate) total: Option<i64>,
     pub(crate) next: Option<i64>,
 }
@@ -45,11 +75,17 @@ pub(crate) struct Reply {
 impl Reply {
     pub(crate) fn of(result: impl Into<Value>) -> Self {
         Self {
-            result: result.into(),
+            result: Res::Value(result.into()),
             total: None,
             next: None,
         }
     }
+}
+
+/// Appends `text` as a JSON string.
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 pub(crate) type Outcome = Result<Reply, ApiErr>;

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::events::{self, PendingEvent};
 use super::limits::is_write;
 use super::net::Conn;
-use super::params::{ApiErr, Outcome, Params, Reply};
+use super::params::{ApiErr, Outcome, Params, Reply, Res};
 use super::{Fault, Shared, batch, crm, im, oauth, system, v3};
 use crate::sandbox::data::Portal;
 
@@ -404,16 +404,29 @@ pub(crate) fn time_block(shared: &Shared, method: &str, started: Instant) -> Val
 }
 
 fn envelope_ok(reply: Reply, time: Value) -> Response {
-    let mut body = Map::new();
-    body.insert("result".into(), reply.result);
+    let mut body = Vec::new();
+    body.extend_from_slice(b"{\"result\":");
+    reply.result.write(&mut body);
     if let Some(next) = reply.next {
-        body.insert("next".into(), next.into());
+        body.extend_from_slice(format!(",\"next\":{next}").as_bytes());
     }
     if let Some(total) = reply.total {
-        body.insert("total".into(), total.into());
+        body.extend_from_slice(format!(",\"total\":{total}").as_bytes());
     }
-    body.insert("time".into(), time);
-    json_response(StatusCode::OK, &Value::Object(body))
+    body.extend_from_slice(b",\"time\":");
+    Res::Value(time).write(&mut body);
+    body.push(b'}');
+    json_bytes(StatusCode::OK, body)
+}
+
+/// A JSON response from text already written.
+pub(crate) fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 pub(crate) fn envelope_error(e: &ApiErr) -> Response {

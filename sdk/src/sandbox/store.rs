@@ -19,6 +19,7 @@ use std::ops::Bound;
 use serde_json::{Map, Value};
 
 use super::data::classic_value;
+use super::params::write_str;
 
 /// The standard deal fields, in the order the classic API returns them.
 pub(crate) const FIELDS: [&str; 30] = [
@@ -375,6 +376,49 @@ impl DealStore {
             }
         }
         map
+    }
+
+    /// [`Self::classic_fields`] written straight as JSON text, for list pages.
+    pub(crate) fn write_classic(
+        &self,
+        out: &mut Vec<u8>,
+        id: i64,
+        deal: &Deal,
+        keep: impl Fn(&str) -> bool,
+    ) {
+        let extra = deal.extra.as_deref();
+        out.push(b'{');
+        let mut first = true;
+        let mut key = |out: &mut Vec<u8>, name: &str| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_str(out, name);
+            out.push(b':');
+        };
+        for (name, slot) in FIELDS.iter().zip(SLOTS) {
+            if !keep(name) {
+                continue;
+            }
+            key(out, name);
+            match extra.and_then(|e| e.get(*name)) {
+                // Writing a `Value` into a `Vec` cannot fail.
+                Some(v) => {
+                    let _ = serde_json::to_writer(&mut *out, v);
+                }
+                None => write_str(out, &self.typed_text(id, deal, slot)),
+            }
+        }
+        if let Some(extra) = extra {
+            for (name, value) in extra {
+                if field_index(name).is_none() && keep(name) {
+                    key(out, name);
+                    let _ = serde_json::to_writer(&mut *out, value);
+                }
+            }
+        }
+        out.push(b'}');
     }
 
     /// Deal `id` in classic form.

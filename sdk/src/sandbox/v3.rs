@@ -36,7 +36,7 @@ use super::Shared;
 use super::data::Portal;
 use super::events;
 use super::limits::is_write;
-use super::params::{ApiErr, Outcome, Params, Reply, text};
+use super::params::{ApiErr, Outcome, Params, Reply, Res, text};
 use super::server::{
     Api, Ctx, Handler, Incoming, Target, Via, execute, identify, is_json, json_response, lookup,
     time_block,
@@ -237,11 +237,13 @@ pub(crate) async fn call(
         Ok(reply) => reply,
         Err(e) => return with_key(envelope_error(&e), key_header, false),
     };
-    let body = json!({
-        "result": reply.result,
-        "time": time_block(shared, &method, started),
-    })
-    .to_string();
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{\"result\":");
+    reply.result.write(&mut out);
+    out.extend_from_slice(b",\"time\":");
+    Res::Value(time_block(shared, &method, started)).write(&mut out);
+    out.push(b'}');
+    let body = String::from_utf8_lossy(&out).into_owned();
     if let Some(key) = key {
         shared.idempotency().0.insert(
             key,
@@ -331,7 +333,7 @@ fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
             continue;
         }
         match execute(portal, ctx, &method, &Params(query)) {
-            Ok(reply) => results.push(reply.result),
+            Ok(reply) => results.push(reply.result.to_value()),
             Err(e) => results.push(error(&e)),
         }
     }
