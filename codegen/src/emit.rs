@@ -260,12 +260,17 @@ fn usage(schema: &Schema) -> (BTreeSet<String>, BTreeSet<String>) {
     (sent, read)
 }
 
-/// Pretty-prints the tokens; on the (impossible) failure to parse our own output, returns it
-/// unformatted so rustc reports the problem instead of the build script panicking.
+/// Pretty-prints the tokens; on the (impossible) failure to parse our own output, returns a
+/// `compile_error!` so rustc reports the problem instead of the build script panicking.
 fn format(tokens: TokenStream) -> String {
-    match syn::parse2::<syn::File>(tokens.clone()) {
+    // Parsing consumes the tokens (keeping a copy for the error case would cost every run), so
+    // the (impossible) failure becomes a compile error naming the problem.
+    match syn::parse2::<syn::File>(tokens) {
         Ok(file) => space_items(&prettyplease::unparse(&file)),
-        Err(_) => tokens.to_string(),
+        Err(e) => {
+            let message = format!("bitrix24-codegen produced code that does not parse: {e}");
+            format!("compile_error!({message:?});\n")
+        }
     }
 }
 
