@@ -522,7 +522,11 @@ impl Module<'_> {
             let key = &f.name;
             let member = ident(&f.rust);
             let codec = self.codec(&f.ty, !f.required);
-            quote! { #member: f.take::<_, #codec>(#key)? }
+            if f.required {
+                quote! { #member: f.take::<_, #codec>(#key)? }
+            } else {
+                quote! { #member: f.opt::<_, #codec>(#key)? }
+            }
         });
         let extra = open.then(|| quote! { extra: f.rest(), });
         let f = if fields.is_empty() && !open {

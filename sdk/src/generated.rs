@@ -155,14 +155,36 @@ pub mod __gen {
     }
 
     impl Fields {
-        /// Takes `key` out and decodes it with codec `C`; a missing key decodes like `null`
-        /// (absent for an optional field, an error naming the field for a required one).
+        /// Takes a required field out and decodes it with codec `C`; a missing key decodes like
+        /// `null`, which is an error naming the field.
         pub fn take<T, C>(&mut self, key: &str) -> Result<T, FieldError>
         where
             C: for<'de> DeserializeAs<'de, T>,
         {
             let value = self.map.remove(key).unwrap_or(Value::Null);
             C::deserialize_as(value).map_err(|e| FieldError(format!("field `{key}`: {e}")))
+        }
+
+        /// Takes an optional field out and decodes it with codec `C` (for `Option<T>`). A value
+        /// of another shape than the schema says does not fail the answer: the field is `None`
+        /// and the value stays, untouched, among the keys an open struct keeps in `extra`.
+        /// Bitrix24 answers vary by portal, version and data more than any docs show; a typed
+        /// field is a promise about the usual shape, not a reason to lose the whole answer.
+        pub fn opt<T, C>(&mut self, key: &str) -> Result<Option<T>, FieldError>
+        where
+            C: for<'de> DeserializeAs<'de, Option<T>>,
+        {
+            let Some(value) = self.map.remove(key) else {
+                return Ok(None);
+            };
+            match C::deserialize_as(&value) {
+                Ok(decoded) => Ok(decoded),
+                Err(e) => {
+                    tracing::debug!(field = key, error = %e, "answer field of an unexpected shape kept as JSON");
+                    self.map.insert(key.to_owned(), value);
+                    Ok(None)
+                }
+            }
         }
 
         /// What no declared field took.

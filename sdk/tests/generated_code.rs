@@ -67,6 +67,17 @@ mod imbot_and_user {
     }
 
     #[test]
+    fn an_optional_field_of_another_shape_is_kept_as_json_not_an_error() {
+        let bot: Bot = serde_json::from_value(json!({ "ID": 7, "OPENLINE": { "mode": "odd" } }))
+            .expect("one odd field does not fail the answer");
+        assert_eq!(bot.openline, None);
+        assert_eq!(bot.extra.get("OPENLINE"), Some(&json!({ "mode": "odd" })));
+        // A required field is still required.
+        let e = serde_json::from_value::<Bot>(json!({ "ID": "seven" })).unwrap_err();
+        assert!(e.to_string().contains("field `ID`"), "{e}");
+    }
+
+    #[test]
     fn enums_keep_values_the_schema_does_not_know() {
         assert_eq!(BotType::from("H"), BotType::Human);
         assert_eq!(serde_json::to_value(BotType::Human).unwrap(), json!("H"));
@@ -104,7 +115,10 @@ mod rest_v3_and_positional {
         const { assert!(<TasksTaskGetV3 as Method>::REST_V3 && !<TasksTaskGet as Method>::REST_V3) };
         let client =
             bitrix24::Client::webhook("https://example.bitrix24.com/rest/1/secret/").unwrap();
-        assert_eq!(client.tasks_task_get_v3(7).params(), &TasksTaskGetV3::new(7));
+        assert_eq!(
+            client.tasks_task_get_v3(7).params(),
+            &TasksTaskGetV3::new(7)
+        );
     }
 
     #[test]
@@ -114,6 +128,9 @@ mod rest_v3_and_positional {
             serde_json::to_value(&request).unwrap(),
             json!({ "0": 8017, "1": { "POST_MESSAGE": "Hi" } })
         );
-        assert_eq!(request.taskid, 8017, "the Rust names stay the documented ones");
+        assert_eq!(
+            request.taskid, 8017,
+            "the Rust names stay the documented ones"
+        );
     }
 }
