@@ -253,20 +253,36 @@ impl FileTokenStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Reads the file as JSON; `None` when it does not exist.
+    pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Option<T>, StoreError> {
+        let data = match tokio::fs::read(&self.path).await {
+            Ok(data) => data,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError(format!("{}: {e}", self.path.display()))),
+        };
+        serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|e| StoreError(format!("{}: not a token file: {e}", self.path.display())))
+    }
+
+    /// Replaces the file with `value` as JSON, atomically, mode 0600.
+    pub(crate) async fn write_json<T: Serialize>(&self, value: &T) -> Result<(), StoreError> {
+        let data = serde_json::to_vec_pretty(value)
+            .map_err(|e| StoreError(format!("cannot encode tokens: {e}")))?;
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&path, &data))
+            .await
+            .map_err(|e| StoreError(format!("token file writer failed: {e}")))?
+            .map_err(|e| StoreError(format!("{}: {e}", self.path.display())))
+    }
 }
 
 impl TokenStore for FileTokenStore {
     fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, StoreError>> {
-        Box::pin(async move {
-            let data = match tokio::fs::read(&self.path).await {
-                Ok(data) => data,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(StoreError(format!("{}: {e}", self.path.display()))),
-            };
-            serde_json::from_slice(&data)
-                .map(Some)
-                .map_err(|e| StoreError(format!("{}: not a token file: {e}", self.path.display())))
-        })
+        Box::pin(self.read_json())
     }
 
     fn lock(&self) -> BoxFuture<'_, Result<StoreGuard, StoreError>> {
@@ -293,15 +309,7 @@ impl TokenStore for FileTokenStore {
     }
 
     fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let data = serde_json::to_vec_pretty(tokens)
-                .map_err(|e| StoreError(format!("cannot encode tokens: {e}")))?;
-            let path = self.path.clone();
-            tokio::task::spawn_blocking(move || write_atomically(&path, &data))
-                .await
-                .map_err(|e| StoreError(format!("token file writer failed: {e}")))?
-                .map_err(|e| StoreError(format!("{}: {e}", self.path.display())))
-        })
+        Box::pin(self.write_json(tokens))
     }
 }
 

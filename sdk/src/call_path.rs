@@ -352,11 +352,11 @@ impl OAuthSession {
         }
         let _across_processes = self.store.lock().await?;
         let stored = self.store.load().await?;
-        if let Some(stored) = &stored {
-            if stored.access_token != used.access_token {
-                self.set_current(stored.clone());
-                return Ok(());
-            }
+        if let Some(stored) = &stored
+            && stored.access_token != used.access_token
+        {
+            self.set_current(stored.clone());
+            return Ok(());
         }
         let refresh_token = stored
             .as_ref()

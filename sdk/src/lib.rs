@@ -6,12 +6,14 @@
 //! errors to [`Error`].
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod auth;
 pub mod batch;
 mod call_path;
 mod client;
 pub mod codec;
 mod error;
+pub mod events;
 mod generated;
 mod limiter;
 mod method;

@@ -570,18 +570,17 @@ async fn read_spans(walk: Arc<Walk>, spans: Vec<Span>) -> Result<Vec<RawPage>, E
             .collect();
         let answers = walk.batch(commands, true).await?;
         for ((index, span), page) in round.into_iter().zip(answers) {
-            if page.count >= PAGE_SIZE {
-                if let Some(&last) = ids(&page.rows, id).last() {
-                    if last + 1 < span.to {
-                        pending.push((
-                            index,
-                            Span {
-                                from: last + 1,
-                                to: span.to,
-                            },
-                        ));
-                    }
-                }
+            if page.count >= PAGE_SIZE
+                && let Some(&last) = ids(&page.rows, id).last()
+                && last + 1 < span.to
+            {
+                pending.push((
+                    index,
+                    Span {
+                        from: last + 1,
+                        to: span.to,
+                    },
+                ));
             }
             pages[index].push(page);
         }

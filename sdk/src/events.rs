@@ -1,0 +1,380 @@
+//! Inbound events: what a portal POSTs to a handler URL, parsed and checked before anyone acts on
+//! it.
+//!
+//! A portal sends events as `application/x-www-form-urlencoded` with PHP bracket keys
+//! (`data[PARAMS][MESSAGE]=Hello&auth[application_token]=...`, every scalar a string); some
+//! senders use JSON. [`Event::parse`] reads either, within size limits, into the common shape:
+//! the event name, `data`, `ts`, and `auth` (the portal's address and member id, a fresh token
+//! pair, and the application token). Nothing in an event is trusted yet: anyone who can reach
+//! the handler can send one. [`crate::app::App`] checks it against what the installation stored.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::wire::php::{FormError, FormLimits};
+use crate::{Secret, Tokens};
+
+/// Size limits for event bodies.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EventLimits {
+    /// Largest body accepted, in bytes.
+    pub max_bytes: usize,
+    /// Limits of the form decoder (pairs, nesting).
+    pub form: FormLimits,
+}
+
+impl Default for EventLimits {
+    /// 1 MiB: real events are a few KiB; a message with a long text and attachments stays far
+    /// below.
+    fn default() -> Self {
+        Self {
+            max_bytes: 1024 * 1024,
+            form: FormLimits::default(),
+        }
+    }
+}
+
+/// Why an inbound request is not an acceptable event. Messages name fields, never values.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventError {
+    /// The body is larger than [`EventLimits::max_bytes`].
+    #[error("event body of {size} bytes exceeds the {limit} byte limit")]
+    TooLarge {
+        /// Body size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The form body is malformed.
+    #[error("malformed form body: {0}")]
+    Form(#[from] FormError),
+    /// The JSON body is malformed.
+    #[error("malformed JSON body: {0}")]
+    Json(String),
+    /// The body is not UTF-8 text.
+    #[error("event body is not UTF-8")]
+    NotText,
+    /// A required member is missing or has the wrong shape.
+    #[error("not an event: {0}")]
+    NotAnEvent(&'static str),
+    /// `data` does not have the shape the caller asked for.
+    #[error("event {event}: data: {message}")]
+    Data {
+        /// The event name.
+        event: String,
+        /// What did not fit.
+        message: String,
+    },
+    /// The event carries no `auth[application_token]`.
+    #[error("event {event} carries no application token")]
+    MissingToken {
+        /// The event name.
+        event: String,
+    },
+    /// The application token does not match the one stored for this portal: a forgery, or an
+    /// event for another application.
+    #[error("event {event}: application token does not match the installation")]
+    Forged {
+        /// The event name.
+        event: String,
+    },
+    /// The event names a portal this application is not installed on.
+    #[error("event {event} from a portal this application is not installed on")]
+    UnknownPortal {
+        /// The event name.
+        event: String,
+    },
+    /// The event's `domain` differs from the installation's portal address.
+    #[error("event {event}: domain does not match the installation")]
+    WrongDomain {
+        /// The event name.
+        event: String,
+    },
+    /// The event's `ts` is outside the configured freshness window (a replay, or a clock far off).
+    #[error("event {event} is {age_secs} s old, outside the freshness window")]
+    Stale {
+        /// The event name.
+        event: String,
+        /// Age in seconds (negative: from the future).
+        age_secs: i64,
+    },
+    /// An installation the policy does not allow.
+    #[error("installation refused: {0}")]
+    InstallRefused(String),
+    /// Storing or loading an installation failed.
+    #[error("installation store: {0}")]
+    Store(String),
+}
+
+/// The `auth` part of an event: who sent it and a token pair acting for the user who caused it.
+#[derive(Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct EventAuth {
+    /// Portal host as the event claims it (`example.bitrix24.com`).
+    pub domain: Option<String>,
+    /// The portal's installation id for this application.
+    pub member_id: Option<String>,
+    /// Proves the event comes from the portal the application is installed on.
+    pub application_token: Option<Secret>,
+    /// A fresh access token acting for `user_id`.
+    pub access_token: Option<Secret>,
+    /// Its refresh token.
+    pub refresh_token: Option<Secret>,
+    /// Unix time the access token expires.
+    pub expires: Option<i64>,
+    /// Seconds the access token lives.
+    pub expires_in: Option<i64>,
+    /// Granted scopes, comma-separated.
+    pub scope: Option<String>,
+    /// The portal's REST address as the event claims it. Never used to route calls.
+    pub client_endpoint: Option<String>,
+    /// The OAuth server's REST address as the event claims it. Never used to route calls.
+    pub server_endpoint: Option<String>,
+    /// The user the tokens act for.
+    pub user_id: Option<i64>,
+    /// Application status (`F` free, `P` paid, `L` local, ...).
+    pub status: Option<String>,
+}
+
+impl fmt::Debug for EventAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventAuth")
+            .field("domain", &self.domain)
+            .field("member_id", &self.member_id)
+            .field("application_token", &self.application_token)
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event as a portal sent it, not yet verified.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// Upper-case event name: `ONIMBOTMESSAGEADD`.
+    pub name: String,
+    /// The id of the subscription (`event.bind`) that delivered it.
+    pub handler_id: Option<i64>,
+    /// Unix time the portal sent it.
+    pub ts: Option<i64>,
+    /// The event's payload; every scalar is a string in form-encoded events.
+    pub data: Value,
+    /// Sender and tokens.
+    pub auth: EventAuth,
+}
+
+impl Event {
+    /// Parses a body with default limits. `content_type` decides between JSON and form (the
+    /// default).
+    pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Self, EventError> {
+        Self::parse_with(body, content_type, &EventLimits::default())
+    }
+
+    /// Parses a body with `limits`.
+    pub fn parse_with(
+        body: &[u8],
+        content_type: Option<&str>,
+        limits: &EventLimits,
+    ) -> Result<Self, EventError> {
+        if body.len() > limits.max_bytes {
+            return Err(EventError::TooLarge {
+                size: body.len(),
+                limit: limits.max_bytes,
+            });
+        }
+        let is_json =
+            content_type.is_some_and(|ct| ct.trim_start().starts_with("application/json"));
+        let value = if is_json {
+            serde_json::from_slice(body).map_err(|e| EventError::Json(e.to_string()))?
+        } else {
+            let text = std::str::from_utf8(body).map_err(|_| EventError::NotText)?;
+            crate::wire::php::decode_with(text, &limits.form)?
+        };
+        Self::from_value(value)
+    }
+
+    /// Builds an event from its JSON form (the shape `event`, `data`, `ts`, `auth`).
+    pub fn from_value(value: Value) -> Result<Self, EventError> {
+        let Value::Object(mut body) = value else {
+            return Err(EventError::NotAnEvent("the body is not a map"));
+        };
+        let name = match body.remove("event") {
+            Some(Value::String(name)) if !name.trim().is_empty() => {
+                name.trim().to_ascii_uppercase()
+            }
+            _ => return Err(EventError::NotAnEvent("`event` is missing")),
+        };
+        let auth = match body.remove("auth") {
+            Some(Value::Object(auth)) => parse_auth(&auth),
+            None => EventAuth::default(),
+            Some(_) => return Err(EventError::NotAnEvent("`auth` is not a map")),
+        };
+        Ok(Self {
+            name,
+            handler_id: body.get("event_handler_id").and_then(int),
+            ts: body.get("ts").and_then(int),
+            data: body.remove("data").unwrap_or(Value::Null),
+            auth,
+        })
+    }
+
+    /// `data` decoded as `T` (every scalar of a form-encoded event is a string: use the lenient
+    /// [`crate::codec`] types, as generated event types do).
+    pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, EventError> {
+        T::deserialize(&self.data).map_err(|e| EventError::Data {
+            event: self.name.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The token pair the event brought, if it has one.
+    pub fn tokens(&self) -> Option<Tokens> {
+        let auth = &self.auth;
+        let (access, refresh) = (auth.access_token.clone()?, auth.refresh_token.clone()?);
+        let mut tokens = Tokens::new(access, refresh);
+        tokens.expires_at = auth.expires;
+        tokens.scope.clone_from(&auth.scope);
+        tokens.member_id.clone_from(&auth.member_id);
+        Some(tokens)
+    }
+
+    /// A string inside `data` by path (`["PARAMS", "DIALOG_ID"]`), numbers spelled out.
+    pub fn data_str(&self, path: &[&str]) -> Option<String> {
+        let mut at = &self.data;
+        for key in path {
+            at = at.get(key)?;
+        }
+        match at {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
+fn parse_auth(auth: &Map<String, Value>) -> EventAuth {
+    let text = |key: &str| match auth.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let secret = |key: &str| text(key).map(Secret::new);
+    EventAuth {
+        domain: text("domain"),
+        member_id: text("member_id"),
+        application_token: secret("application_token"),
+        access_token: secret("access_token"),
+        refresh_token: secret("refresh_token"),
+        expires: auth.get("expires").and_then(int),
+        expires_in: auth.get("expires_in").and_then(int),
+        scope: text("scope"),
+        client_endpoint: text("client_endpoint"),
+        server_endpoint: text("server_endpoint"),
+        user_id: auth.get("user_id").and_then(int),
+        status: text("status"),
+    }
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/examples");
+
+    fn example(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{EXAMPLES}/{name}")).unwrap()
+    }
+
+    #[test]
+    fn form_and_json_forms_of_an_event_agree() {
+        let form = Event::parse(
+            &example("event.ONIMBOTMESSAGEADD.personal.form-urlencoded.txt"),
+            None,
+        )
+        .unwrap();
+        let json = Event::parse(
+            &example("event.ONIMBOTMESSAGEADD.personal.json"),
+            Some("application/json"),
+        )
+        .unwrap();
+        assert_eq!(form.name, "ONIMBOTMESSAGEADD");
+        assert_eq!(
+            form.data_str(&["PARAMS", "DIALOG_ID"]).as_deref(),
+            Some("27")
+        );
+        assert_eq!(
+            json.data_str(&["PARAMS", "DIALOG_ID"]).as_deref(),
+            Some("27")
+        );
+        assert_eq!(form.auth.member_id, json.auth.member_id);
+        assert_eq!(form.ts, Some(1771928985));
+        assert!(form.tokens().is_some());
+        assert!(
+            !format!("{form:?}").contains("831c76b092f9f135d9b66c3a720757"),
+            "tokens are redacted"
+        );
+    }
+
+    #[test]
+    fn every_example_event_parses() {
+        let mut seen = 0;
+        for entry in std::fs::read_dir(EXAMPLES).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if !name.starts_with("event.") || name.ends_with(".data.json") {
+                continue;
+            }
+            let ct = name.ends_with(".json").then_some("application/json");
+            let event = Event::parse(&example(&name), ct).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(name.contains(&event.name), "{name}: {}", event.name);
+            seen += 1;
+        }
+        assert!(seen >= 20, "{seen}");
+    }
+
+    #[test]
+    fn malformed_bodies_are_typed_errors() {
+        assert!(matches!(
+            Event::parse(b"data[x]=1", None),
+            Err(EventError::NotAnEvent(_))
+        ));
+        assert!(matches!(
+            Event::parse(b"{", Some("application/json")),
+            Err(EventError::Json(_))
+        ));
+        assert!(matches!(
+            Event::parse(b"event=X&auth=1", None),
+            Err(EventError::NotAnEvent(_))
+        ));
+        assert!(matches!(
+            Event::parse(&[0xff, 0xfe], None),
+            Err(EventError::NotText)
+        ));
+        let limits = EventLimits {
+            max_bytes: 10,
+            ..EventLimits::default()
+        };
+        assert!(matches!(
+            Event::parse_with(b"event=ONAPPINSTALL", None, &limits),
+            Err(EventError::TooLarge { .. })
+        ));
+        let deep = format!("event=X&{}=1", "a".to_owned() + &"[a]".repeat(100));
+        assert!(matches!(
+            Event::parse(deep.as_bytes(), None),
+            Err(EventError::Form(_))
+        ));
+    }
+}
