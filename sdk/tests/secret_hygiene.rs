@@ -42,12 +42,27 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
 
     // Webhook calls, good and forged.
     let webhook_url = portal.webhook_url();
-    secrets.push(webhook_url.trim_end_matches('/').rsplit('/').next().unwrap().to_owned());
+    secrets.push(
+        webhook_url
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned(),
+    );
     let webhook = Client::webhook(&webhook_url).unwrap();
     text.push(format!("{webhook:?}"));
-    webhook.crm_deal_add().fields(DealFields::new().title("secret-free")).await.unwrap();
+    webhook
+        .crm_deal_add()
+        .fields(DealFields::new().title("secret-free"))
+        .await
+        .unwrap();
     let forged = webhook_url.replace("/rest/1/", "/rest/2/");
-    let e = Client::webhook(&forged).unwrap().user_current().await.unwrap_err();
+    let e = Client::webhook(&forged)
+        .unwrap()
+        .user_current()
+        .await
+        .unwrap_err();
     text.push(format!("{e} {e:?}"));
     let e = Client::webhook("https://example.invalid/rest/1/").unwrap_err();
     text.push(format!("{e} {e:?}"));
@@ -58,7 +73,10 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     secrets.push(portal.application_token().expose().to_owned());
     text.push(format!("{app:?} {:?}", portal.application_token()));
     let tokens = portal.issue_tokens();
-    secrets.extend([tokens.access_token.expose().to_owned(), tokens.refresh_token.expose().to_owned()]);
+    secrets.extend([
+        tokens.access_token.expose().to_owned(),
+        tokens.refresh_token.expose().to_owned(),
+    ]);
     text.push(format!("{tokens:?}"));
     let dir = std::env::temp_dir().join(format!("b24-hygiene-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -74,21 +92,37 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     portal.expire_access_tokens();
     client.profile().await.unwrap();
     let renewed: Tokens = store.load().await.unwrap().unwrap();
-    secrets.extend([renewed.access_token.expose().to_owned(), renewed.refresh_token.expose().to_owned()]);
-    for fault in [Fault::html(502), Fault::body("{\"result\": "), Fault::error(500, "INTERNAL_SERVER_ERROR", "x")] {
+    secrets.extend([
+        renewed.access_token.expose().to_owned(),
+        renewed.refresh_token.expose().to_owned(),
+    ]);
+    for fault in [
+        Fault::html(502),
+        Fault::body("{\"result\": "),
+        Fault::error(500, "INTERNAL_SERVER_ERROR", "x"),
+    ] {
         portal.inject(None, fault);
         let e = client.user_current().await.unwrap_err();
         text.push(format!("{e} {e:?}"));
     }
     // A stale client renews with a used refresh token: refused.
-    let stale = Client::builder().portal(portal.url().as_str()).oauth(app, tokens).build().unwrap();
+    let stale = Client::builder()
+        .portal(portal.url().as_str())
+        .oauth(app, tokens)
+        .build()
+        .unwrap();
     portal.expire_access_tokens();
     let e = stale.profile().await.unwrap_err();
     text.push(format!("{e} {e:?}"));
     // An application with a wrong secret: the OAuth server refuses it.
     secrets.push("wrong-secret-value".to_owned());
-    let bad_app = OAuthApp::new("id", "wrong-secret-value").with_token_url(portal.oauth_app().token_url);
-    let bad = Client::builder().portal(portal.url().as_str()).oauth(bad_app, portal.issue_tokens()).build().unwrap();
+    let bad_app =
+        OAuthApp::new("id", "wrong-secret-value").with_token_url(portal.oauth_app().token_url);
+    let bad = Client::builder()
+        .portal(portal.url().as_str())
+        .oauth(bad_app, portal.issue_tokens())
+        .build()
+        .unwrap();
     portal.expire_access_tokens();
     let e = bad.profile().await.unwrap_err();
     text.push(format!("{e} {e:?} {bad:?}"));
@@ -96,10 +130,19 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     std::fs::remove_dir_all(&dir).unwrap();
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
-    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "the subscriber captured the run");
-    assert!(logs.contains("OAuth token renewed"), "our own events are in the capture");
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "the subscriber captured the run"
+    );
+    assert!(
+        logs.contains("OAuth token renewed"),
+        "our own events are in the capture"
+    );
     for secret in secrets.iter().filter(|s| s.len() >= 8) {
-        assert!(!logs.contains(secret.as_str()), "a secret leaked into the logs");
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret leaked into the logs"
+        );
         for t in &text {
             assert!(!t.contains(secret.as_str()), "a secret leaked into {t}");
         }
