@@ -179,6 +179,9 @@ pub mod __gen {
             };
             match C::deserialize_as(&value) {
                 Ok(decoded) => Ok(decoded),
+                Err(e) if STRICT.with(std::cell::Cell::get) => {
+                    Err(FieldError(format!("field `{key}`: {e}")))
+                }
                 Err(e) => {
                     tracing::debug!(field = key, error = %e, "answer field of an unexpected shape kept as JSON");
                     self.map.insert(key.to_owned(), value);
@@ -191,6 +194,16 @@ pub mod __gen {
         pub fn rest(&mut self) -> Map<String, Value> {
             std::mem::take(&mut self.map)
         }
+    }
+
+    thread_local! {
+        static STRICT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Makes [`Fields::opt`] fail on a value of an unexpected shape, on this thread: for tests
+    /// that check the schema's types against documented answers.
+    pub fn set_strict(strict: bool) {
+        STRICT.with(|s| s.set(strict));
     }
 
     /// Decodes a generated struct: reads one JSON object (PHP's empty array `[]` counts as an

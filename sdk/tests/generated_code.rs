@@ -72,6 +72,9 @@ mod imbot_and_user {
             .expect("one odd field does not fail the answer");
         assert_eq!(bot.openline, None);
         assert_eq!(bot.extra.get("OPENLINE"), Some(&json!({ "mode": "odd" })));
+        bitrix24::__gen::set_strict(true);
+        assert!(serde_json::from_value::<Bot>(json!({ "ID": 7, "OPENLINE": {} })).is_err());
+        bitrix24::__gen::set_strict(false);
         // A required field is still required.
         let e = serde_json::from_value::<Bot>(json!({ "ID": "seven" })).unwrap_err();
         assert!(e.to_string().contains("field `ID`"), "{e}");
