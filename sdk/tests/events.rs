@@ -276,3 +276,54 @@ async fn stale_events_are_refused_when_freshness_is_on() {
         Err(EventError::Stale { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_renewal_lost_in_a_crash_is_recovered_from_the_next_event() {
+    use bitrix24::{Error, ErrorCode, FileTokenStore, TokenStore};
+    let portal = Sandbox::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("b24-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokens.json");
+    let stored = portal.issue_tokens();
+    FileTokenStore::new(&path).save(&stored).await.unwrap();
+    // A process renewed with the stored refresh token and died before saving the new pair:
+    // the OAuth server rotated it, the file still holds the used one.
+    let crashed = bitrix24::Client::builder()
+        .portal(portal.url().as_str())
+        .oauth(portal.oauth_app(), stored.clone())
+        .build()
+        .unwrap();
+    portal.expire_access_tokens();
+    crashed.profile().await.unwrap();
+    // The next process starts from the file and cannot renew.
+    let restarted = bitrix24::Client::builder()
+        .portal(portal.url().as_str())
+        .oauth_from_store(portal.oauth_app(), FileTokenStore::new(&path))
+        .build()
+        .unwrap();
+    portal.expire_access_tokens();
+    let e = restarted.profile().await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Refresh(r) if r.code == ErrorCode::InvalidGrant),
+        "{e:?}"
+    );
+    // The portal's next event brings a fresh pair; adopting it recovers, and it is stored.
+    let body = event(
+        "ONIMBOTMESSAGEADD",
+        &portal,
+        portal.application_token().expose(),
+        true,
+        None,
+    );
+    let fresh = bitrix24::events::Event::parse(body.as_bytes(), None)
+        .unwrap()
+        .tokens()
+        .unwrap();
+    restarted.adopt_tokens(fresh.clone()).await.unwrap();
+    assert_eq!(restarted.profile().await.unwrap().id, 1);
+    assert_eq!(
+        FileTokenStore::new(&path).load().await.unwrap(),
+        Some(fresh)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

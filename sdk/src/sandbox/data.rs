@@ -214,12 +214,16 @@ impl Portal {
             access.clone(),
             Grant {
                 user_id,
-                expires_at: Instant::now() + ttl,
+                // A lifetime too long to represent never expires in practice.
+                expires_at: Instant::now()
+                    .checked_add(ttl)
+                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
             },
         );
         self.refresh.insert(refresh.clone(), user_id);
         let mut tokens = Tokens::new(access, refresh);
-        tokens.expires_at = Some(unix_now() + ttl.as_secs() as i64);
+        let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        tokens.expires_at = Some(unix_now().saturating_add(secs));
         tokens.member_id = Some(self.app.member_id.clone());
         tokens
     }

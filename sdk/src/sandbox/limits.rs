@@ -169,7 +169,7 @@ struct MethodTime {
 impl MethodTime {
     fn prune(&mut self, now: Instant, window: Duration) {
         while let Some(&(at, cost)) = self.costs.front() {
-            if at + window > now {
+            if expiry(at, window) > now {
                 break;
             }
             self.costs.pop_front();
@@ -179,6 +179,12 @@ impl MethodTime {
             self.sum = Duration::ZERO;
         }
     }
+}
+
+/// When a cost incurred `at` leaves the window (far in the future for a huge window).
+fn expiry(at: Instant, window: Duration) -> Instant {
+    at.checked_add(window)
+        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// A method's operating-time state as responses report it.
@@ -277,12 +283,12 @@ impl Limits {
                 m.prune(now, window);
                 Operating {
                     seconds: m.sum.as_secs_f64(),
-                    reset_at: m.costs.front().map_or(now + window, |(at, _)| *at + window),
+                    reset_at: expiry(m.costs.front().map_or(now, |(at, _)| *at), window),
                 }
             }
             None => Operating {
                 seconds: 0.0,
-                reset_at: now + window,
+                reset_at: expiry(now, window),
             },
         }
     }
