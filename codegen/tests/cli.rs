@@ -24,7 +24,7 @@ fn text(bytes: &[u8]) -> String {
 fn check_counts_a_valid_schema() {
     let out = run(&["check", fixture("ok").to_str().unwrap()]);
     assert!(out.status.success());
-    assert_eq!(text(&out.stdout), "ok: 11 methods, 6 types in 3 files\n");
+    assert_eq!(text(&out.stdout), "ok: 13 methods, 6 types in 3 files\n");
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn fixture_covers_the_format() {
             schema.type_count(),
             schema.files.len()
         ),
-        (11, 6, 3)
+        (13, 6, 3)
     );
     let scopes: Vec<&str> = schema.scopes().collect();
     assert_eq!(
