@@ -526,3 +526,25 @@ fn paged_methods_must_say_where_their_rows_are() {
         ]
     );
 }
+
+#[test]
+fn a_name_may_exist_once_per_api_and_rest_v3_is_never_positional() {
+    let method = |rust: &str, extra: &str| {
+        format!(
+            "[[method]]\nname = \"tasks.task.get\"\nrust = \"{rust}\"\ndescription = \"Returns a task.\"\ndoc = \"api-reference/t.md\"\nresult = \"any\"\n{extra}\n"
+        )
+    };
+    let text = format!(
+        "scope = \"tasks\"\n{}{}{}",
+        method("tasks_task_get", ""),
+        method("tasks_task_get_v3", "rest_v3 = true"),
+        method("tasks_task_get_again", "rest_v3 = true\npositional = true"),
+    );
+    assert_eq!(
+        errors(&[("schema/tasks.toml", &text)]),
+        [
+            "schema/tasks.toml: method tasks.task.get: duplicate method (first declared in schema/tasks.toml)",
+            "schema/tasks.toml: method tasks.task.get: a REST 3.0 method reads JSON by name; \"positional\" is for classic methods",
+        ]
+    );
+}
