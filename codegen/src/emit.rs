@@ -137,13 +137,21 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: &(impl Fn(&T) -> R + Sync)) ->
 }
 
 /// A listing of the selected scopes' methods for tests and tools that go over all of them:
-/// one macro call, `schema_methods! { (scope, "wire.name", rest_v3, module::Request, default), .. }`,
-/// where `default` tells whether the request can be built with `Default` (no required params).
+/// one macro call, `schema_methods! { (scope, "wire.name", rest_v3, module::Request, [args]), .. }`,
+/// where `args` are sample arguments for `Request::new` (`[]` when every param is optional,
+/// `[1, "x"]` when the required ones are plain values) or `none` when no sample can be written.
 /// The includer defines `schema_methods!`; paths are relative to the runtime (`bitrix24::`).
 ///
 /// The SDK's build script writes it next to the generated code; `sdk/tests/schema_*.rs`
-/// include it to decode every documented example and to call a few methods of each scope.
+/// include it to decode every documented example and to call methods of each scope.
 pub fn emit_index(schema: &Schema, opts: &EmitOptions) -> String {
+    let enums: BTreeSet<&str> = schema
+        .files
+        .iter()
+        .flat_map(|f| &f.types)
+        .filter(|t| matches!(t.kind, TypeKind::Enum { .. }))
+        .map(|t| t.name.as_str())
+        .collect();
     let mut out = String::from(HEADER);
     out.push_str("schema_methods! {\n");
     for f in schema.files.iter().filter(|f| {
@@ -152,15 +160,36 @@ pub fn emit_index(schema: &Schema, opts: &EmitOptions) -> String {
             .is_none_or(|s| s.contains(&f.scope) || s.contains(&f.module))
     }) {
         for m in &f.methods {
-            let default = m.params.iter().all(|p| !p.required);
+            let args: Option<Vec<String>> = m
+                .params
+                .iter()
+                .filter(|p| p.required)
+                .map(|p| sample(&p.ty, &enums))
+                .collect();
+            let args = args.map_or("none".to_owned(), |a| format!("[{}]", a.join(", ")));
             out.push_str(&format!(
                 "    ({:?}, {:?}, {}, {}::{}, {}),\n",
-                f.scope, m.name, m.rest_v3, f.module, m.type_name, default
+                f.scope, m.name, m.rest_v3, f.module, m.type_name, args
             ));
         }
     }
     out.push_str("}\n");
     out
+}
+
+/// A sample argument for a required param of type `ty`, as Rust source, when one is simple.
+fn sample(ty: &Ty, enums: &BTreeSet<&str>) -> Option<String> {
+    Some(match ty {
+        Ty::Int | Ty::IntStr => "1".to_owned(),
+        Ty::Float => "1.0".to_owned(),
+        Ty::Bool | Ty::YesNo => "true".to_owned(),
+        Ty::String | Ty::Any => "\"x\"".to_owned(),
+        Ty::DialogId => "\"chat1\"".to_owned(),
+        Ty::Named { name, .. } if enums.contains(name.as_str()) => "\"x\"".to_owned(),
+        Ty::List(inner) => format!("[{}]", sample(inner, enums)?),
+        Ty::Map(inner) => format!("[(\"k\", {})]", sample(inner, enums)?),
+        Ty::Date | Ty::DateTime | Ty::File | Ty::Named { .. } => return None,
+    })
 }
 
 /// The method catalog of the selected scopes: `pub static CATALOG: &[MethodInfo]`, one entry

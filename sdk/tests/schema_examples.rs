@@ -20,7 +20,7 @@ fn decode<M: Method>(result: &str) -> Result<(), String> {
 }
 
 macro_rules! schema_methods {
-    ($(($scope:literal, $name:literal, $v3:literal, $module:ident :: $ty:ident, $default:literal)),* $(,)?) => {
+    ($(($scope:literal, $name:literal, $v3:literal, $module:ident :: $ty:ident, $args:tt)),* $(,)?) => {
         /// `(wire name, REST 3.0) -> decoder` for every generated method.
         fn decoders() -> BTreeMap<(&'static str, bool), Decoder> {
             BTreeMap::from([$((($name, $v3), decode::<bitrix24::$module::$ty> as Decoder)),*])
