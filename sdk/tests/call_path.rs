@@ -190,7 +190,6 @@ async fn every_error_shape_maps_to_a_typed_error() {
     // System codes, injected as a portal would send them.
     for (status, code, want) in [
         (503, "QUERY_LIMIT_EXCEEDED", ErrorCode::QueryLimitExceeded),
-        (429, "OPERATION_TIME_LIMIT", ErrorCode::OperationTimeLimit),
         (401, "OVERLOAD_LIMIT", ErrorCode::OverloadLimit),
         (500, "INTERNAL_SERVER_ERROR", ErrorCode::InternalServerError),
         (
@@ -202,6 +201,8 @@ async fn every_error_shape_maps_to_a_typed_error() {
         (401, "INVALID_REQUEST", ErrorCode::InvalidRequest),
         (401, "user_access_error", ErrorCode::UserAccessError),
         (403, "PORTAL_DELETED", ErrorCode::PortalDeleted),
+        // Last: it freezes the method, so later calls would not be sent.
+        (429, "OPERATION_TIME_LIMIT", ErrorCode::OperationTimeLimit),
     ] {
         portal.inject(Some("profile"), Fault::error(status, code, "injected"));
         let e = api_error(client.profile().await);
@@ -221,7 +222,7 @@ async fn every_error_shape_maps_to_a_typed_error() {
             body: include_str!("fixtures/examples/response.rest-v3.error.json").into(),
         },
     );
-    let e = api_error(client.profile().await);
+    let e = api_error(client.user_current().await);
     assert!(
         e.code.as_str().starts_with("BITRIX_REST_V3_EXCEPTION"),
         "{e}"
