@@ -166,6 +166,9 @@ pub(crate) fn kind_of_doc(p: &FactParam) -> Kind {
         "array" | "array|null" | "object[]" | "[]" => Kind::List,
         t if t.ends_with("[]") && !t.contains('|') => Kind::List,
         t if t == "user" || t.ends_with(".id") || t.contains(".id|") => Kind::Int,
+        t if crate::import::CRM_ID_TYPES.contains(&t) => Kind::Int,
+        "crm_status" => Kind::Text,
+        "lang_map" => Kind::Object,
         t if t.ends_with(".code") || t.ends_with(".currency") || t.ends_with(".xml_id") => {
             Kind::Text
         }

@@ -101,6 +101,28 @@ pub fn import(
             .iter()
             .any(|f| f.scope == "crm" && f.types.iter().any(|t| t.name == "CrmField"))
     });
+    // Hand-written types standing for documented data types, visible per scope: a scope's
+    // own and common's.
+    let mut doc_types: BTreeMap<(String, String), String> = BTreeMap::new();
+    if let Some(schema) = schema {
+        let scopes: BTreeSet<&str> = facts.methods.iter().map(|m| m.scope.as_str()).collect();
+        for f in &schema.files {
+            for t in &f.types {
+                let Some(doc_type) = &t.doc_type else {
+                    continue;
+                };
+                let visible: Vec<&str> = if f.scope == "common" {
+                    scopes.iter().copied().collect()
+                } else {
+                    vec![f.scope.as_str()]
+                };
+                for scope in visible {
+                    let key = (scope.to_owned(), doc_type.to_ascii_lowercase());
+                    doc_types.entry(key).or_insert_with(|| t.name.clone());
+                }
+            }
+        }
+    }
     let mut by_scope: BTreeMap<String, ScopeDraft> = BTreeMap::new();
     let mut added = Vec::new();
     for (m, (_, rust)) in missing.iter().zip(&plans) {
@@ -109,6 +131,8 @@ pub fn import(
             taken: &mut taken_types,
             entity_fields: &entity_fields,
             crm_field_type,
+            doc_types: &doc_types,
+            draft_scope: m.scope.clone(),
             draft,
             method: m.name.clone(),
         };
@@ -356,6 +380,11 @@ struct Ctx<'a> {
     entity_fields: &'a BTreeMap<String, Vec<FactParam>>,
     /// Whether the schema has crm's `CrmField` (the answer of classic `crm.*.fields`).
     crm_field_type: bool,
+    /// `(scope, documented data type) -> type` for the hand-written types that declare a
+    /// `doc_type` and that the scope can use (its own and common's).
+    doc_types: &'a BTreeMap<(String, String), String>,
+    /// The scope being drafted.
+    draft_scope: String,
     /// Wire name of the method being drafted, for type descriptions.
     method: String,
 }
@@ -522,7 +551,9 @@ impl Ctx<'_> {
                 "list<string>".to_owned()
             }
             "array" | "array|null" | "object[]" | "[]" => "list<any>".to_owned(),
-            "string|lang_map" | "lang_map" => "any".to_owned(),
+            "string|lang_map" => "any".to_owned(),
+            // `{ "en": "...", "de": "..." }` (crm/data-types.md).
+            "lang_map" => "map<string>".to_owned(),
             t if t.ends_with("[]") && !t.contains('|') => {
                 let inner = FactParam {
                     ty: Some(doc_ty[..doc_ty.len() - 2].to_owned()),
@@ -533,6 +564,16 @@ impl Ctx<'_> {
                 format!("list<{inner}>")
             }
             t if t == "user" || t.ends_with(".id") || t.contains(".id|") => "int".to_owned(),
+            t if CRM_ID_TYPES.contains(&t) => "int".to_owned(),
+            "crm_status" => "string".to_owned(),
+            // A documented data type a hand-written type stands for (`doc_type`), in this scope's
+            // file or common.toml.
+            t if self
+                .doc_types
+                .contains_key(&(self.draft_scope.clone(), t.to_owned())) =>
+            {
+                self.doc_types[&(self.draft_scope.clone(), t.to_owned())].clone()
+            }
             t if t.ends_with(".code") || t.ends_with(".currency") || t.ends_with(".xml_id") => {
                 "string".to_owned()
             }
@@ -1105,6 +1146,18 @@ fn is_scalar_doc(doc: &str) -> bool {
             | "string|null"
     )
 }
+
+/// Documented data types that are integer ids of CRM objects (crm/data-types.md).
+pub(crate) const CRM_ID_TYPES: &[&str] = &[
+    "crm_lead",
+    "crm_deal",
+    "crm_contact",
+    "crm_company",
+    "crm_quote",
+    "crm_category",
+    "crm_entity",
+    "crm_item_product_row",
+];
 
 /// Reads: safe to repeat.
 pub(crate) fn is_read(name: &str) -> bool {

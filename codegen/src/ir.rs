@@ -125,6 +125,8 @@ pub struct TypeDef {
     pub description: String,
     /// Struct or enum.
     pub kind: TypeKind,
+    /// The documented data type this type stands for (`crm_multifield`), for `import`.
+    pub doc_type: Option<String>,
 }
 
 /// What a named type is.

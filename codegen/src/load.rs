@@ -69,6 +69,7 @@ pub(crate) struct RawType {
     pub fields: Option<Vec<RawField>>,
     pub open: Option<bool>,
     pub values: Option<Vec<RawValue>>,
+    pub doc_type: Option<String>,
 }
 
 pub(crate) struct RawValue {
@@ -97,7 +98,14 @@ const METHOD_KEYS: &[&str] = &[
     "note",
 ];
 const FIELD_KEYS: &[&str] = &["name", "rust", "type", "required", "doc", "note"];
-const TYPE_KEYS: &[&str] = &["name", "description", "fields", "open", "values"];
+const TYPE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "fields",
+    "open",
+    "values",
+    "doc_type",
+];
 const VALUE_KEYS: &[&str] = &["value", "name", "doc"];
 
 /// Parses one file; `None` when its TOML does not parse (the error is reported with a position).
@@ -353,6 +361,7 @@ impl Reader {
             name: self.string(&item, t, "name", true),
             description: self.string(&item, t, "description", true),
             open: self.boolean(&item, t, "open"),
+            doc_type: self.string(&item, t, "doc_type", false),
             label: item,
             fields,
             values,

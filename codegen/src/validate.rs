@@ -715,6 +715,7 @@ impl Validator<'_> {
             name: name.to_owned(),
             description: description?.to_owned(),
             kind: kind.filter(|_| ok)?,
+            doc_type: t.doc_type.clone(),
         })
     }
 
