@@ -261,10 +261,9 @@ async fn export_under_concurrent_inserts_and_deletes_returns_every_surviving_row
 async fn a_thousand_concurrent_calls_from_clones_never_overfill_the_portal_bucket() {
     // A scaled-up plan keeps the test short: a bucket of 50 draining 250/s on both sides.
     let limit = RateLimit::new(50, 250.0);
-    let portal =
-        Sandbox::start_with(SandboxConfig::default().rate_limit(Some(limit_for_sandbox(limit))))
-            .await
-            .unwrap();
+    let portal = Sandbox::start_with(SandboxConfig::default().rate_limit(Some(limit)))
+        .await
+        .unwrap();
     // No retries: a single QUERY_LIMIT_EXCEEDED would fail its call.
     let client = Client::builder()
         .webhook(&portal.webhook_url())
@@ -287,8 +286,4 @@ async fn a_thousand_concurrent_calls_from_clones_never_overfill_the_portal_bucke
         client.rate_limiter().waits().0 > 900,
         "the limiter held calls back"
     );
-}
-
-fn limit_for_sandbox(limit: RateLimit) -> bitrix24::sandbox::RateLimit {
-    bitrix24::sandbox::RateLimit::new(limit.burst, limit.per_second)
 }

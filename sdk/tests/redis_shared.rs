@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use bitrix24::redis_store::{RedisTokenStore, connect};
-use bitrix24::sandbox::{RateLimit as PortalLimit, Sandbox, SandboxConfig};
+use bitrix24::sandbox::{Sandbox, SandboxConfig};
 use bitrix24::{Client, RateLimit, RateLimiter, RetryPolicy, TokenStore};
 
 async fn redis() -> Option<redis::aio::ConnectionManager> {
@@ -93,7 +93,7 @@ async fn the_renewal_lock_excludes_and_expires_with_its_holder() {
 async fn limiters_sharing_redis_never_overfill_the_bucket() {
     let Some(redis) = redis().await else { return };
     let limit = RateLimit::new(30, 100.0);
-    let config = SandboxConfig::default().rate_limit(Some(PortalLimit::new(30, 100.0)));
+    let config = SandboxConfig::default().rate_limit(Some(limit));
     let portal = Sandbox::start_with(config).await.unwrap();
     let key = unique("bucket");
     // Four clients, as on four machines: alone, each would fill the bucket by itself.

@@ -15,7 +15,7 @@
 //!  "webhook_v3":"http://127.0.0.1:41234/rest/api/1/<code>/","renamed_portal":"http://127.0.0.1:41235/",
 //!  "client_id":"local.…","client_secret":"…","token_url":"http://127.0.0.1:41234/oauth/token/",
 //!  "access_token":"…","refresh_token":"…","expires_in":3600,"member_id":"…",
-//!  "plan":"standard","rate_limit":{"capacity":50,"per_second":2.0},"operating_limit_secs":480,
+//!  "plan":"standard","rate_limit":{"burst":50,"per_second":2.0},"operating_limit_secs":480,
 //!  "deals":1000000,"seed_ms":412}
 //! ```
 //!
@@ -125,7 +125,7 @@ async fn main() -> ExitCode {
     let rate_limit = options
         .plan
         .rate_limit()
-        .map(|r| json!({"capacity": r.capacity, "per_second": r.per_second}));
+        .map(|r| json!({"burst": r.burst, "per_second": r.per_second}));
     let line = json!({
         "portal": portal.url().as_str(),
         "webhook": webhook,

@@ -34,36 +34,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-/// A leaky bucket: `capacity` requests in a burst, draining at `per_second`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct RateLimit {
-    /// Requests the bucket holds before it refuses (Bitrix24: 50, Enterprise: 250).
-    pub capacity: u32,
-    /// Requests drained per second (Bitrix24: 2, Enterprise: 5).
-    pub per_second: f64,
-}
-
-impl RateLimit {
-    /// The limit of every plan but Enterprise: 50 requests, draining at 2 per second.
-    pub const STANDARD: Self = Self {
-        capacity: 50,
-        per_second: 2.0,
-    };
-    /// The Enterprise plan's limit: 250 requests, draining at 5 per second.
-    pub const ENTERPRISE: Self = Self {
-        capacity: 250,
-        per_second: 5.0,
-    };
-
-    /// A custom bucket.
-    pub fn new(capacity: u32, per_second: f64) -> Self {
-        Self {
-            capacity,
-            per_second,
-        }
-    }
-}
+/// The portal's bucket uses the client's description of it: `burst` requests, draining at
+/// `per_second` (see [`crate::RateLimit`]).
+pub use crate::RateLimit;
 
 /// What each executed call adds to its method's operating time. See the [module
 /// documentation](self) for how the parts combine.
@@ -234,7 +207,7 @@ impl Limits {
         let elapsed = now.saturating_duration_since(self.last_drain).as_secs_f64();
         self.level = (self.level - elapsed * rate.per_second).max(0.0);
         self.last_drain = now;
-        if self.level + 1.0 > f64::from(rate.capacity) {
+        if self.level + 1.0 > f64::from(rate.burst) {
             return false;
         }
         self.level += 1.0;

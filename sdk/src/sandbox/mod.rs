@@ -399,15 +399,26 @@ impl Sandbox {
 
     /// A client authenticated with the administrator's webhook.
     pub fn webhook_client(&self) -> Result<Client, Error> {
-        Client::webhook(&self.webhook_url())
+        self.client_builder().webhook(&self.webhook_url()).build()
     }
 
     /// A client authenticated as the OAuth application with fresh tokens.
     pub fn oauth_client(&self) -> Result<Client, Error> {
-        Client::builder()
+        self.client_builder()
             .portal(self.shared.base.as_str())
             .oauth(self.oauth_app(), self.issue_tokens())
             .build()
+    }
+
+    /// A client builder whose rate limiter mirrors this portal's bucket (none: unlimited), for
+    /// clients configured further by hand.
+    pub fn client_builder(&self) -> crate::ClientBuilder {
+        let limit = self
+            .shared
+            .config
+            .rate_limit
+            .unwrap_or(RateLimit::new(u32::MAX, f64::INFINITY));
+        Client::builder().rate_limit(limit)
     }
 
     /// A webhook for another user of the portal (created if needed), e.g. a colleague who
