@@ -77,9 +77,9 @@ pub mod method_catalog {
 ///
 /// Generated types do not derive serde: with 1,600 methods and as many named types, derived
 /// visitors, field enums and `with` wrappers were most of the SDK's compile time. Instead each
-/// generated `Serialize` fills a [`Writer`] field by field and each `Deserialize` takes its
-/// fields out of a [`Fields`], both through the lenient codecs of [`crate::codec`]; the code per
-/// type is one short line per field.
+/// generated `Serialize` fills a [`Writer`](__gen::Writer) field by field and each
+/// `Deserialize` takes its fields out of a [`Fields`](__gen::Fields), both through the lenient
+/// codecs of [`crate::codec`]; the code per type is one short line per field.
 #[doc(hidden)]
 pub mod __gen {
     use std::fmt::Display;
