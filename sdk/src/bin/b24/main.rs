@@ -1,0 +1,3 @@
+//! `b24`: the Bitrix24 command line (work in progress).
+
+fn main() {}
