@@ -32,6 +32,8 @@ pub struct Imported {
     pub methods: Vec<(String, String)>,
     /// Named types added.
     pub types: usize,
+    /// Scopes that got a new file (each needs a cargo feature in the SDK).
+    pub new_scopes: Vec<String>,
 }
 
 impl Imported {
@@ -143,6 +145,7 @@ pub fn import(
 
     let mut files = Vec::new();
     let mut types = 0;
+    let mut new_scopes = Vec::new();
     for (scope, draft) in by_scope {
         types += draft.type_count;
         let (path, mut text) = match scope_files.get(&scope) {
@@ -152,6 +155,7 @@ pub fn import(
                 (path.clone(), text)
             }
             None => {
+                new_scopes.push(scope.clone());
                 let path = dir.join(format!("{scope}.toml"));
                 let text = format!(
                     "scope = {}\ndescription = {}\n",
@@ -175,6 +179,7 @@ pub fn import(
         files,
         methods: added,
         types,
+        new_scopes,
     })
 }
 

@@ -189,6 +189,11 @@ fn import_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Fail
     if !dry_run {
         imported.write().map_err(Failure::Schema)?;
     }
+    for scope in &imported.new_scopes {
+        outln!(
+            "new scope {scope}: add `{scope:?} = []` to [features] in sdk/Cargo.toml, and to `full`"
+        );
+    }
     outln!(
         "{} {} methods and {} types into {} files",
         if dry_run { "would add" } else { "added" },

@@ -161,6 +161,7 @@ fn import_adds_a_new_method_to_its_scope_file() {
         &crm[crm.len() - 400..]
     );
     assert!(dir.join("newscope.toml").exists());
+    assert_eq!(imported.new_scopes, ["newscope"]);
     // Importing again adds nothing.
     let again = import(&facts, &dir, Some(&after), &Exclusions::default()).unwrap();
     assert!(again.methods.is_empty());
