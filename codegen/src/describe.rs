@@ -293,6 +293,22 @@ const SPECIAL: &[(&str, &str)] = &[
         "Marks offline events as failed to process.",
     ),
     (
+        "imconnector.send.messages",
+        "Passes messages from the connector's messenger into an open channel.",
+    ),
+    (
+        "imconnector.update.messages",
+        "Changes messages the connector passed into an open channel.",
+    ),
+    (
+        "imconnector.delete.messages",
+        "Deletes messages the connector passed into an open channel.",
+    ),
+    (
+        "timeman.status",
+        "Returns the state of the current user's work day.",
+    ),
+    (
         "user.admin",
         "Tells whether the current user is a portal administrator.",
     ),
@@ -460,6 +476,14 @@ fn sentence(verb: &[String], entity: &str, s: &Shape<'_>) -> String {
         ("get", t) if t.starts_with("fields") => {
             format!("Describes the fields of {a} {entity} ({t}).")
         }
+        ("get", t)
+            if PREPOSITIONS
+                .iter()
+                .chain(&["by"])
+                .any(|p| t.starts_with(&format!("{p} "))) =>
+        {
+            format!("Returns {a} {entity} {t}.")
+        }
         ("get", t) => format!("Returns the {t} of {a} {entity}."),
         ("count", "") => format!("Counts {plural}."),
         ("search", "") => format!("Searches {plural}."),
@@ -479,6 +503,15 @@ fn sentence(verb: &[String], entity: &str, s: &Shape<'_>) -> String {
             let verb_word = third_person(verb_word);
             format!("{verb_word} a list of {plural}.")
         }
+        // `moveToFolder`, `bindingToGroup`: the object goes first, the rest of the name after it.
+        (verb_word, t) if PREPOSITIONS.iter().any(|p| t.starts_with(&format!("{p} "))) => {
+            let verb_word = third_person(verb_word.strip_suffix("ing").unwrap_or(verb_word));
+            let (preposition, rest) = t.split_once(' ').unwrap_or((t, ""));
+            format!(
+                "{verb_word} {a} {entity} {preposition} {} {rest}.",
+                article(rest)
+            )
+        }
         (verb_word, t) => {
             let verb_word = third_person(verb_word);
             if t.is_empty() {
@@ -489,6 +522,9 @@ fn sentence(verb: &[String], entity: &str, s: &Shape<'_>) -> String {
         }
     }
 }
+
+/// Words that start the rest of a name after its verb (`moveTo`, `restoreFrom`).
+const PREPOSITIONS: &[&str] = &["to", "from", "into", "for", "with"];
 
 /// Verbs that end in `s`, unlike the plural nouns some method names end with.
 const VERBS_IN_S: &[&str] = &[
