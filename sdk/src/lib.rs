@@ -9,6 +9,7 @@
 pub mod app;
 pub mod auth;
 pub mod batch;
+pub mod bot;
 mod call_path;
 mod client;
 pub mod codec;
