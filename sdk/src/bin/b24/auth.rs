@@ -1,0 +1,320 @@
+//! `b24 auth code|refresh|show`: OAuth tokens for the command line.
+//!
+//! `code` exchanges an authorization code (`grant_type=authorization_code`) at the configured
+//! OAuth server and saves the pair in the token file; `refresh` renews it
+//! (`grant_type=refresh_token`) under the token file's lock, so a concurrent `b24` never
+//! spends the same rotating refresh token; `show` prints what is configured with secrets
+//! masked. The OAuth server's answer is never printed: on success it holds the tokens.
+
+use std::time::Duration;
+
+use bitrix24::auth::StoreError;
+use bitrix24::{ApiError, Error, ErrorCode, FileTokenStore, OAuthApp, Secret, TokenStore, Tokens};
+use serde::Deserialize;
+
+use crate::config::{self, FileConfig, Settings, Source};
+use crate::util::{Failure, Outcome, format_unix, mask, mask_webhook, relative_time};
+
+/// The method name token errors carry, as the SDK's renewals do.
+const TOKEN_METHOD: &str = "oauth/token";
+
+/// What the OAuth server answers, besides the tokens.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+    #[serde(default)]
+    client_endpoint: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(flatten)]
+    tokens: Option<Tokens>,
+}
+
+/// One request to the OAuth server; `grant` is `authorization_code` with `code`, or
+/// `refresh_token` with `refresh_token`.
+async fn token_request(app: &OAuthApp, grant: &str, key: &str, value: &Secret) -> Outcome<Answer> {
+    let http = reqwest::Client::builder()
+        // The query holds client_secret: it goes to the configured host and nowhere else.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| Failure::other(format!("HTTP client: {}", e.without_url())))?;
+    let mut url = app.token_url.clone();
+    url.query_pairs_mut()
+        .append_pair("grant_type", grant)
+        .append_pair("client_id", &app.client_id)
+        .append_pair("client_secret", app.client_secret.expose())
+        .append_pair(key, value.expose());
+    let transport = |e: reqwest::Error| {
+        Failure::other(format!(
+            "{TOKEN_METHOD}: cannot reach the OAuth server at {}: {}",
+            app.token_url.host_str().unwrap_or("?"),
+            e.without_url()
+        ))
+    };
+    let response = http.get(url).send().await.map_err(transport)?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(transport)?;
+    let refused = |code: &str, description: String| {
+        Failure::Api(Error::Refresh(ApiError {
+            method: TOKEN_METHOD.to_owned(),
+            code: ErrorCode::from(code),
+            description,
+            status,
+        }))
+    };
+    let answer: Answer = serde_json::from_slice(&body).map_err(|_| {
+        refused(
+            "invalid_response",
+            format!("the answer of {} is not a token response", app.token_url),
+        )
+    })?;
+    match (&answer.error, &answer.tokens) {
+        (None, Some(_)) if (200..300).contains(&status) => Ok(answer),
+        (error, _) => Err(refused(
+            error.as_deref().unwrap_or(""),
+            answer.error_description.clone().unwrap_or_default(),
+        )),
+    }
+}
+
+fn store_error(e: StoreError) -> Failure {
+    Failure::other(format!("token file: {e}"))
+}
+
+/// `b24 auth code CODE`.
+pub async fn code(settings: &Settings, code: &str, portal_flag: Option<&str>) -> Outcome {
+    let app = settings.oauth_app()?;
+    let answer = token_request(&app, "authorization_code", "code", &Secret::new(code)).await?;
+    let tokens = answer
+        .tokens
+        .ok_or_else(|| Failure::other("the OAuth server sent no tokens"))?;
+    // The portal: given, configured, or the one the OAuth server says the code was for.
+    let portal = portal_flag
+        .map(str::to_owned)
+        .or_else(|| settings.portal.as_ref().map(|(p, _)| p.clone()))
+        .or_else(|| {
+            answer
+                .client_endpoint
+                .as_deref()
+                .map(|e| e.trim_end_matches('/').trim_end_matches("/rest").to_owned() + "/")
+        })
+        .or_else(|| answer.domain.as_deref().map(|d| format!("https://{d}/")));
+    let store = FileTokenStore::new(&settings.token_file.0);
+    {
+        let _lock = store.lock().await.map_err(store_error)?;
+        store.save(&tokens).await.map_err(store_error)?;
+    }
+    println!(
+        "authorized: tokens saved to {} (mode 0600)",
+        settings.token_file.0.display()
+    );
+    print_token_facts(&tokens);
+    // Remember the application beside the tokens, so later commands need no environment.
+    if !settings.file_exists {
+        let file = FileConfig {
+            portal: portal.clone(),
+            client_id: Some(app.client_id.clone()),
+            client_secret: Some(app.client_secret.clone()),
+            oauth_url: (settings.oauth_url.1 != Source::Default)
+                .then(|| settings.oauth_url.0.clone()),
+            token_file: (settings.token_file.1 != Source::Default)
+                .then(|| settings.token_file.0.clone()),
+            ..FileConfig::default()
+        };
+        config::write_file(&settings.path, &file)?;
+        println!(
+            "config:  {} written (mode 0600): portal, client_id, client_secret {}",
+            settings.path.display(),
+            mask(app.client_secret.expose())
+        );
+    } else if settings.portal.is_none()
+        && let Some(portal) = &portal
+    {
+        let mut file = settings.file.clone();
+        file.portal = Some(portal.clone());
+        config::write_file(&settings.path, &file)?;
+        println!(
+            "config:  portal {portal} added to {}",
+            settings.path.display()
+        );
+    }
+    if let Some(portal) = portal {
+        println!("portal:  {portal}");
+    }
+    Ok(())
+}
+
+/// `b24 auth refresh`.
+pub async fn refresh(settings: &Settings) -> Outcome {
+    let app = settings.oauth_app()?;
+    let store = FileTokenStore::new(&settings.token_file.0);
+    let _lock = store.lock().await.map_err(store_error)?;
+    // The stored pair is the newest (another process may have renewed it); the environment's
+    // pair only when nothing is stored yet.
+    let current = match store.load().await.map_err(store_error)? {
+        Some(tokens) => tokens,
+        None => settings.env_tokens.clone().ok_or_else(|| {
+            Failure::usage(format!(
+                "no tokens to renew: {} does not exist and B24_REFRESH_TOKEN is not set; run \
+                 `b24 auth code CODE` first",
+                settings.token_file.0.display()
+            ))
+        })?,
+    };
+    let answer = token_request(
+        &app,
+        "refresh_token",
+        "refresh_token",
+        &current.refresh_token,
+    )
+    .await?;
+    let mut tokens = answer
+        .tokens
+        .ok_or_else(|| Failure::other("the OAuth server sent no tokens"))?;
+    if tokens.member_id.is_none() {
+        tokens.member_id.clone_from(&current.member_id);
+    }
+    store.save(&tokens).await.map_err(store_error)?;
+    println!(
+        "renewed: tokens saved to {} (mode 0600)",
+        settings.token_file.0.display()
+    );
+    print_token_facts(&tokens);
+    Ok(())
+}
+
+fn print_token_facts(tokens: &Tokens) {
+    if let Some(scope) = &tokens.scope {
+        println!("scope:   {scope}");
+    }
+    match tokens.expires_at {
+        Some(at) => println!("expires: {} ({})", format_unix(at), relative_time(at)),
+        None => println!("expires: unknown"),
+    }
+}
+
+/// `b24 auth show`.
+pub async fn show(settings: &Settings, reveal: bool) -> Outcome {
+    let secret = |s: &str| if reveal { s.to_owned() } else { mask(s) };
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut add = |k: &str, v: String| lines.push((k.to_owned(), v));
+    add(
+        "config",
+        if settings.file_exists {
+            format!("{} (mode 0600)", settings.path.display())
+        } else {
+            format!("{} (not present)", settings.path.display())
+        },
+    );
+    if settings.uses_webhook() {
+        let (url, source) = settings
+            .webhook_url
+            .as_ref()
+            .ok_or_else(|| Failure::other("no webhook"))?;
+        add(
+            "auth",
+            format!("incoming webhook (from the {})", source.label()),
+        );
+        let shown = if reveal {
+            url.expose().to_owned()
+        } else {
+            mask_webhook(url.expose())
+        };
+        if let Ok(parsed) = url::Url::parse(url.expose()) {
+            let mut portal = parsed;
+            portal.set_path("/");
+            portal.set_query(None);
+            add("portal", portal.to_string());
+        }
+        add("webhook", shown);
+        add("expires", "never (webhooks do not expire)".to_owned());
+    } else {
+        let Some((portal, source)) = &settings.portal else {
+            return Err(Failure::usage(format!(
+                "nothing configured: no B24_WEBHOOK_URL or B24_PORTAL in the environment and \
+                 none in {}",
+                settings.path.display()
+            )));
+        };
+        add("auth", "OAuth application".to_owned());
+        add("portal", format!("{portal} (from the {})", source.label()));
+        match &settings.client_id {
+            Some((id, source)) => add("client_id", format!("{id} (from the {})", source.label())),
+            None => add("client_id", "(not set)".to_owned()),
+        }
+        match &settings.client_secret {
+            Some((s, source)) => add(
+                "client_secret",
+                format!("{} (from the {})", secret(s.expose()), source.label()),
+            ),
+            None => add("client_secret", "(not set)".to_owned()),
+        }
+        add(
+            "oauth_url",
+            format!(
+                "{} ({})",
+                settings.oauth_url.0,
+                settings.oauth_url.1.label()
+            ),
+        );
+        // The pair the client would use: the environment's when no token file is configured,
+        // else the stored one (newer), else the environment's.
+        let file_label = format!("token file {}", settings.token_file.0.display());
+        let (tokens, from) = match &settings.env_tokens {
+            Some(t) if settings.token_file.1 == Source::Default => {
+                (Some(t.clone()), "environment".to_owned())
+            }
+            env_tokens => {
+                let store = FileTokenStore::new(&settings.token_file.0);
+                match store.load().await.map_err(store_error)? {
+                    Some(t) => (Some(t), file_label),
+                    None => (env_tokens.clone(), "environment".to_owned()),
+                }
+            }
+        };
+        match tokens {
+            None => add(
+                "tokens",
+                format!(
+                    "none ({} does not exist; run `b24 auth code CODE`)",
+                    settings.token_file.0.display()
+                ),
+            ),
+            Some(t) => {
+                add("tokens", format!("from the {from}"));
+                add("access_token", secret(t.access_token.expose()));
+                add("refresh_token", secret(t.refresh_token.expose()));
+                add(
+                    "scope",
+                    t.scope.clone().unwrap_or_else(|| "unknown".to_owned()),
+                );
+                add(
+                    "expires",
+                    match t.expires_at {
+                        Some(at) => format!("{} ({})", format_unix(at), relative_time(at)),
+                        None => "unknown".to_owned(),
+                    },
+                );
+                if let Some(member) = &t.member_id {
+                    add("member_id", member.clone());
+                }
+            }
+        }
+    }
+    if let Some(plan) = &settings.plan {
+        add("plan", plan.clone());
+    }
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    for (key, value) in lines {
+        println!("{:width$} {value}", format!("{key}:"));
+    }
+    if !reveal {
+        eprintln!("(secrets masked; --reveal shows them)");
+    }
+    Ok(())
+}
