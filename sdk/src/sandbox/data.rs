@@ -1,6 +1,6 @@
 //! The sandbox portal's state: credentials, users, deals and items, bots, chats, messages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
@@ -32,11 +32,25 @@ pub(crate) struct Bot {
     pub(crate) id: i64,
     pub(crate) code: String,
     pub(crate) name: String,
+    /// Classic `TYPE` (`B`, `H`, `O`, `S`) or v2 `type`.
+    pub(crate) kind: String,
     pub(crate) openline: bool,
-    /// Handler URLs by event name (`ONIMBOTMESSAGEADD`, ...).
+    /// Classic bots: handler URLs by event name (`ONIMBOTMESSAGEADD`, ...).
     pub(crate) handlers: BTreeMap<String, String>,
-    /// `imbot.v2` only: the bot's own token, required by v2 calls.
+    /// Registered through `imbot.v2.Bot.register`: events are `ONIMBOTV2*`.
     pub(crate) v2: bool,
+    /// v2 bots in webhook mode: where every event is POSTed (`None`: queued for
+    /// `imbot.v2.Event.get`).
+    pub(crate) webhook: Option<String>,
+}
+
+/// An event waiting in a fetch-mode v2 bot's queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) id: i64,
+    pub(crate) kind: String,
+    pub(crate) date: String,
+    pub(crate) data: Value,
 }
 
 /// A chat message as the sandbox stored it.
@@ -70,7 +84,9 @@ pub(crate) struct Chat {
 pub(crate) struct Command {
     pub(crate) id: i64,
     pub(crate) bot_id: i64,
+    /// Without the slash.
     pub(crate) command: String,
+    /// Classic commands: where `ONIMCOMMANDADD` goes (v2 commands use the bot's delivery).
     pub(crate) handler: String,
 }
 
@@ -102,6 +118,11 @@ pub(crate) struct Portal {
     pub(crate) commands: BTreeMap<i64, Command>,
     pub(crate) next_command_id: i64,
     pub(crate) handlers: Vec<EventHandler>,
+    /// Fetch-mode v2 bots' unconfirmed events, by bot id.
+    pub(crate) queues: BTreeMap<i64, VecDeque<Queued>>,
+    pub(crate) next_event_id: i64,
+    /// (user, bot) pairs whose private dialog the user has opened.
+    pub(crate) opened: BTreeSet<(i64, i64)>,
     /// REST 3.0 tasks by id.
     pub(crate) tasks: BTreeMap<i64, Map<String, Value>>,
     pub(crate) next_task_id: i64,
@@ -153,12 +174,22 @@ impl Portal {
             commands: BTreeMap::new(),
             next_command_id: 1,
             handlers: Vec::new(),
+            queues: BTreeMap::new(),
+            next_event_id: 1,
+            opened: BTreeSet::new(),
             tasks: BTreeMap::new(),
             next_task_id: 1,
         };
+        let (client_id, client_secret) = match &config.application {
+            Some((id, secret)) => (id.clone(), secret.clone()),
+            None => (
+                format!("local.{}.{}", portal.token(7), portal.token(4)),
+                Secret::new(portal.token(25)),
+            ),
+        };
         portal.app = App {
-            client_id: format!("local.{}.{}", portal.token(7), portal.token(4)),
-            client_secret: Secret::new(portal.token(25)),
+            client_id,
+            client_secret,
             application_token: Secret::new(portal.token(16)),
             member_id: portal.token(16),
         };
@@ -286,6 +317,18 @@ impl Portal {
             deleted: false,
         });
         id
+    }
+
+    /// Queues a v2 event for a fetch-mode bot.
+    pub(crate) fn queue_event(&mut self, bot_id: i64, kind: &str, data: Value) {
+        let id = self.next_event_id;
+        self.next_event_id += 1;
+        self.queues.entry(bot_id).or_default().push_back(Queued {
+            id,
+            kind: kind.to_owned(),
+            date: iso_now(),
+            data,
+        });
     }
 
     pub(crate) fn message_mut(&mut self, id: i64) -> Option<&mut StoredMessage> {

@@ -46,7 +46,7 @@ pub mod v3;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -81,6 +81,10 @@ pub struct SandboxConfig {
     pub cost: CostModel,
     /// Port to listen on, 0 (the default) for a free one.
     pub port: u16,
+    /// The installed application's `client_id` and `client_secret` (default: random ones).
+    /// Portals given the same pair have the same application installed, as a marketplace
+    /// application is on many portals.
+    pub application: Option<(String, crate::Secret)>,
 }
 
 impl Default for SandboxConfig {
@@ -99,6 +103,7 @@ impl Default for SandboxConfig {
             operating_window: Duration::from_secs(600),
             cost: CostModel::default(),
             port: 0,
+            application: None,
         }
     }
 }
@@ -170,6 +175,15 @@ impl SandboxConfig {
     /// Listens on `port` of 127.0.0.1 (0: a free one).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self
+    }
+    /// Installs the application with this `client_id` and `client_secret`.
+    pub fn application(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<crate::Secret>,
+    ) -> Self {
+        self.application = Some((client_id.into(), client_secret.into()));
         self
     }
 }
@@ -249,6 +263,9 @@ pub(crate) struct Shared {
     idempotency: Mutex<v3::Idempotency>,
     /// Delivers events to handlers.
     pub(crate) http: reqwest::Client,
+    /// Every portal whose tokens this portal's OAuth server renews: itself and its peers
+    /// ([`Sandbox::start_peer`]), as `oauth.bitrix.info` serves every cloud portal.
+    pub(crate) cluster: Arc<Mutex<Vec<Weak<Shared>>>>,
 }
 
 /// Locks `mutex`, also after a panic elsewhere: a handler that panicked mid-update leaves data
@@ -277,6 +294,14 @@ impl Shared {
     pub(crate) fn count_write(&self, method: &str) {
         *lock(&self.writes).entry(method.to_owned()).or_default() += 1;
     }
+
+    /// The portals of this portal's OAuth cluster that are still running, itself included.
+    pub(crate) fn cluster(&self) -> Vec<Arc<Shared>> {
+        lock(&self.cluster)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
 }
 
 /// A running sandbox portal. Stops when dropped.
@@ -295,6 +320,30 @@ impl Sandbox {
 
     /// Starts a portal with `config`.
     pub async fn start_with(config: SandboxConfig) -> std::io::Result<Self> {
+        Self::start_in(config, Arc::new(Mutex::new(Vec::new()))).await
+    }
+
+    /// Starts another portal on which the same application is installed (this portal's
+    /// `client_id` and `client_secret`; its own `member_id`, application token, users and
+    /// data), whose tokens this portal's OAuth server renews too — as `oauth.bitrix.info` does
+    /// for every cloud portal. One [`crate::app::App`] configured with [`Sandbox::oauth_app`]
+    /// then serves both.
+    pub async fn start_peer(&self, config: SandboxConfig) -> std::io::Result<Self> {
+        let (client_id, client_secret) = {
+            let portal = self.shared.portal();
+            (
+                portal.app.client_id.clone(),
+                portal.app.client_secret.clone(),
+            )
+        };
+        let config = config.application(client_id, client_secret);
+        Self::start_in(config, self.shared.cluster.clone()).await
+    }
+
+    async fn start_in(
+        config: SandboxConfig,
+        cluster: Arc<Mutex<Vec<Weak<Shared>>>>,
+    ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let renamed = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -327,7 +376,9 @@ impl Sandbox {
             writes: Mutex::new(BTreeMap::new()),
             idempotency: Mutex::new(v3::Idempotency::default()),
             http,
+            cluster,
         });
+        lock(&shared.cluster).push(Arc::downgrade(&shared));
         let (shutdown, stopped) = tokio::sync::watch::channel(());
         let router = server::router(shared.clone());
         for (listener, renamed) in [(listener, false), (renamed, true)] {
@@ -431,6 +482,87 @@ impl Sandbox {
     /// The application token the portal sends in `auth[application_token]` of every event.
     pub fn application_token(&self) -> crate::Secret {
         self.shared.portal().app.application_token.clone()
+    }
+
+    /// The portal's `member_id` for the installed application.
+    pub fn member_id(&self) -> String {
+        self.shared.portal().app.member_id.clone()
+    }
+
+    /// The portal's `host:port`, as events spell `domain`.
+    pub fn domain(&self) -> String {
+        events::domain(&self.shared)
+    }
+
+    /// What an installation of the application on this portal stores (address, `member_id`,
+    /// application token, a fresh token pair), for registering the portal with
+    /// [`crate::app::App::register`] out of band instead of through [`Sandbox::install_app`].
+    pub fn installation(&self) -> crate::app::Installation {
+        crate::app::Installation::new(
+            self.member_id(),
+            self.shared.base.clone(),
+            self.application_token(),
+        )
+        .with_tokens(self.issue_tokens())
+    }
+
+    /// Installs the application: POSTs `ONAPPINSTALL` to `handler_url` as a portal does when
+    /// an administrator installs it (form-encoded, with the portal's `domain`, `member_id`, a
+    /// token pair and the `application_token` every later event carries). Returns the HTTP
+    /// status the handler answered.
+    pub async fn install_app(&self, handler_url: &str) -> std::io::Result<u16> {
+        let body = events::install(&mut self.shared.portal(), &self.shared);
+        events::post(&self.shared, handler_url, body)
+            .await
+            .map_err(|e| std::io::Error::other(e.without_url()))
+    }
+
+    /// User `user_id` opens the private dialog with bot `bot_id` in the messenger (what a
+    /// browser does, not a REST method): the dialog is created if needed and, the first time,
+    /// the bot gets `ONIMBOTJOINCHAT` (`ONIMBOTV2JOINCHAT`) — the moment for its welcome.
+    /// Returns once the event was delivered.
+    pub async fn open_dialog(&self, user_id: i64, bot_id: i64) -> std::io::Result<()> {
+        let pending = {
+            let mut portal = self.shared.portal();
+            let bot =
+                portal.bots.get(&bot_id).cloned().ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such bot")
+                })?;
+            if !portal.users.contains_key(&user_id) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such user",
+                ));
+            }
+            let chat_id = portal.private_chat(user_id, bot_id);
+            if !portal.opened.insert((user_id, bot_id)) {
+                return Ok(());
+            }
+            let chat = portal.chats.get(&chat_id).cloned();
+            let mut pending = Vec::new();
+            if let Some(chat) = chat {
+                im::joined(
+                    &mut portal,
+                    &self.shared,
+                    &bot,
+                    &chat,
+                    user_id,
+                    &mut pending,
+                );
+            }
+            pending
+        };
+        events::deliver(&self.shared, pending).await;
+        Ok(())
+    }
+
+    /// Events waiting in fetch-mode v2 bot `bot_id`'s queue (not yet confirmed).
+    pub fn queued_events(&self, bot_id: i64) -> usize {
+        self.shared
+            .portal()
+            .queues
+            .get(&bot_id)
+            .map_or(0, |q| q.len())
     }
 
     /// Makes every access token issued so far expire now.

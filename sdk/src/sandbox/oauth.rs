@@ -1,5 +1,7 @@
 //! The sandbox's OAuth server (`/oauth/token/`): renews tokens with rotation, as
 //! `oauth.bitrix.info` does. A refresh token works once; reusing it gets `invalid_grant`.
+//! Like `oauth.bitrix.info`, it serves every portal of its cluster
+//! ([`super::Sandbox::start_peer`]): a token is renewed by the portal that issued it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -35,6 +37,7 @@ pub(crate) async fn token(
             .unwrap_or("")
             .to_owned()
     };
+    let shared = issuer(&shared, &param("refresh_token"), &param("code"));
     let refuse = |status: StatusCode, code: &str, description: &str| {
         shared
             .counters
@@ -91,4 +94,16 @@ pub(crate) async fn token(
     drop(portal);
     shared.counters.refreshes.fetch_add(1, Ordering::Relaxed);
     json_response(StatusCode::OK, &answer)
+}
+
+/// The portal of the cluster that issued `refresh_token` or `code` (this one if none did).
+fn issuer(shared: &Arc<Shared>, refresh_token: &str, code: &str) -> Arc<Shared> {
+    shared
+        .cluster()
+        .into_iter()
+        .find(|peer| {
+            let portal = peer.portal();
+            portal.refresh.contains_key(refresh_token) || portal.auth_codes.contains_key(code)
+        })
+        .unwrap_or_else(|| shared.clone())
 }
