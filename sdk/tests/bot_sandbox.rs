@@ -182,6 +182,21 @@ async fn classic_bot_events_have_the_documented_members() {
     );
     assert_eq!(group["data"]["PARAMS"]["MESSAGE_ORIGINAL"], said.as_str());
 
+    // Events of other modules go to the handlers bound with event.bind.
+    app.call::<Value>(
+        "event.bind",
+        &json!({"event": "ONCRMDEALADD", "handler": url}),
+    )
+    .await
+    .unwrap();
+    let deal: i64 = app
+        .call("crm.deal.add", &json!({"fields": {"TITLE": "Roof"}}))
+        .await
+        .unwrap();
+    let added = recorder.take_one();
+    assert_same_members(&added, "event.ONCRMDEALADD.app.json");
+    assert_eq!(added["data"]["FIELDS"]["ID"], deal.to_string());
+
     app.imbot_unregister(bot).await.unwrap();
     let delete = recorder.take_one();
     assert_same_members(&delete, "event.ONIMBOTDELETE.json");

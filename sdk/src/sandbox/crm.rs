@@ -86,11 +86,24 @@ const CAMEL_EXCEPTIONS: &[(&str, &str)] = &[
 
 fn deal_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let fields = writable(params.nested("fields").0);
-    Ok(Reply::of(portal.deals.insert(
-        fields,
-        ctx.user_id,
-        unix_now(),
-    )))
+    let id = portal.deals.insert(fields, ctx.user_id, unix_now());
+    deal_event(portal, ctx, "ONCRMDEALADD", id);
+    Ok(Reply::of(id))
+}
+
+/// `ONCRMDEAL*` for the handlers bound to it.
+fn deal_event(portal: &mut Portal, ctx: &mut Ctx, event: &str, id: i64) {
+    if portal.handlers.iter().any(|h| h.event == event) {
+        let data = json!({"FIELDS": {"ID": id}});
+        super::events::bound(
+            portal,
+            ctx.shared,
+            event,
+            ctx.user_id,
+            &data,
+            &mut ctx.events,
+        );
+    }
 }
 
 fn deal_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
@@ -108,14 +121,16 @@ fn deal_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     if !portal.deals.update(id, fields, ctx.user_id, unix_now()) {
         return Err(ApiErr::not_found("Deal"));
     }
+    deal_event(portal, ctx, "ONCRMDEALUPDATE", id);
     Ok(Reply::of(true))
 }
 
-fn deal_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+fn deal_delete(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let id = deal_id(params)?;
     if !portal.deals.remove(id) {
         return Err(ApiErr::not_found("Deal"));
     }
+    deal_event(portal, ctx, "ONCRMDEALDELETE", id);
     Ok(Reply::of(true))
 }
 

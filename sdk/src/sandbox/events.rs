@@ -30,6 +30,9 @@ pub(crate) enum AuthShape {
     NoRefresh,
     /// The members of `ONAPPINSTALL`: no `expires`, no `user_id`.
     Install,
+    /// Events of other modules (`ONCRMDEALADD`, ...): no `expires`, `user_id` or refresh
+    /// token.
+    Short,
 }
 
 /// `host[:port]`, as events spell `domain`.
@@ -57,6 +60,20 @@ fn auth(portal: &mut Portal, shared: &Shared, user_id: i64, shape: AuthShape) ->
             put("access_token", json!(tokens.access_token.expose()));
             put("refresh_token", json!(tokens.refresh_token.expose()));
             put("expires_in", json!(ttl.as_secs()));
+            put("server_endpoint", json!(rest));
+            put("status", json!("L"));
+            put("client_endpoint", json!(rest));
+            put("member_id", json!(portal.app.member_id));
+            put(
+                "application_token",
+                json!(portal.app.application_token.expose()),
+            );
+        }
+        AuthShape::Short => {
+            put("access_token", json!(tokens.access_token.expose()));
+            put("expires_in", json!(ttl.as_secs()));
+            put("scope", json!(shared.config.scopes.join(",")));
+            put("domain", json!(domain(shared)));
             put("server_endpoint", json!(rest));
             put("status", json!("L"));
             put("client_endpoint", json!(rest));
@@ -168,6 +185,37 @@ pub(crate) fn build(
         "auth": auth,
     });
     crate::wire::php::encode(&body)
+}
+
+/// `event` for every handler bound to it with `event.bind`, acting for `user_id`.
+pub(crate) fn bound(
+    portal: &mut Portal,
+    shared: &Shared,
+    event: &str,
+    user_id: i64,
+    data: &Value,
+    out: &mut Vec<PendingEvent>,
+) {
+    let urls: Vec<(usize, String)> = portal
+        .handlers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.event == event)
+        .map(|(i, h)| (i, h.handler.clone()))
+        .collect();
+    for (i, url) in urls {
+        let handler_id = i64::try_from(i).unwrap_or(0) + 1;
+        let body = build(
+            portal,
+            shared,
+            event,
+            handler_id,
+            user_id,
+            data.clone(),
+            AuthShape::Short,
+        );
+        out.push(PendingEvent { url, body });
+    }
 }
 
 /// `ONAPPINSTALL` as a portal sends it when an administrator installs the application.
