@@ -104,6 +104,7 @@ pub async fn code(settings: &Settings, code: &str, portal_flag: Option<&str>) ->
                 .map(|e| e.trim_end_matches('/').trim_end_matches("/rest").to_owned() + "/")
         })
         .or_else(|| answer.domain.as_deref().map(|d| format!("https://{d}/")));
+    config::ensure_dir(&settings.token_file.0)?;
     let store = FileTokenStore::new(&settings.token_file.0);
     {
         let _lock = store.lock().await.map_err(store_error)?;
@@ -152,6 +153,7 @@ pub async fn code(settings: &Settings, code: &str, portal_flag: Option<&str>) ->
 /// `b24 auth refresh`.
 pub async fn refresh(settings: &Settings) -> Outcome {
     let app = settings.oauth_app()?;
+    config::ensure_dir(&settings.token_file.0)?;
     let store = FileTokenStore::new(&settings.token_file.0);
     let _lock = store.lock().await.map_err(store_error)?;
     // The stored pair is the newest (another process may have renewed it); the environment's

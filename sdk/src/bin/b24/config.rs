@@ -162,10 +162,8 @@ pub fn write_file(path: &Path, config: &FileConfig) -> Outcome {
     write_private(path, text.as_bytes())
 }
 
-/// Atomic private write: temporary file with mode 0600, fsync, rename.
-pub fn write_private(path: &Path, data: &[u8]) -> Outcome {
-    use std::io::Write;
-    let fail = |e: std::io::Error| Failure::other(format!("{}: {e}", path.display()));
+/// Creates the directory `path` goes into, if missing, with mode 0700.
+pub fn ensure_dir(path: &Path) -> Outcome {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {
@@ -173,8 +171,18 @@ pub fn write_private(path: &Path, data: &[u8]) -> Outcome {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir).map_err(fail)?;
+        builder
+            .create(dir)
+            .map_err(|e| Failure::other(format!("{}: {e}", dir.display())))?;
     }
+    Ok(())
+}
+
+/// Atomic private write: temporary file with mode 0600, fsync, rename.
+pub fn write_private(path: &Path, data: &[u8]) -> Outcome {
+    use std::io::Write;
+    let fail = |e: std::io::Error| Failure::other(format!("{}: {e}", path.display()));
+    ensure_dir(path)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -24,7 +24,7 @@ use std::io::{IsTerminal, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bitrix24::Client;
+use bitrix24::{Client, ErrorCode};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -629,12 +629,26 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
             None => format!("{} rows", output.rows),
         };
         if !to_stdout {
+            let limited = match &failure {
+                Failure::Api(e) => matches!(
+                    e.code(),
+                    Some(ErrorCode::OperationTimeLimit | ErrorCode::QueryLimitExceeded)
+                ),
+                _ => false,
+            };
             eprintln!(
-                "{}: {written} are in {target}; run the same command with --resume to continue",
+                "{}: {written} are in {target}; run the same command with --resume to continue{}",
                 if matches!(failure, Failure::Interrupted) {
                     "interrupted"
                 } else {
                     "stopped"
+                },
+                if limited {
+                    " once the portal's limit resets (it counts each method's execution time \
+                     per 10 minutes; keyset paging, the default where the method allows it, \
+                     costs least)"
+                } else {
+                    ""
                 }
             );
         }

@@ -298,9 +298,27 @@ struct SandboxCmd {
     /// Access token lifetime in seconds
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     token_ttl: u64,
+    /// Execution seconds a method may use per 10 minutes before the portal blocks it
+    /// (OPERATION_TIME_LIMIT), or `off`
+    #[arg(long, default_value = "480", value_name = "SECONDS|off", value_parser = parse_operating_limit)]
+    operating_limit: OperatingLimit,
     /// One JSON line instead of text
     #[arg(long)]
     json: bool,
+}
+
+/// `--operating-limit`: seconds, or `off`.
+#[derive(Clone, Copy)]
+struct OperatingLimit(Option<Duration>);
+
+fn parse_operating_limit(value: &str) -> Result<OperatingLimit, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(OperatingLimit(None));
+    }
+    value
+        .parse::<u64>()
+        .map(|s| OperatingLimit(Some(Duration::from_secs(s))))
+        .map_err(|_| format!("{value:?}: seconds or off"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -414,6 +432,7 @@ fn run(cli: Cli) -> Outcome {
                 plan,
                 plan_name: plan_name.to_owned(),
                 token_ttl: Duration::from_secs(s.token_ttl),
+                operating_limit: s.operating_limit.0,
                 json: s.json,
             }))
         }

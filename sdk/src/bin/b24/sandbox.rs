@@ -17,6 +17,7 @@ pub struct SandboxArgs {
     pub plan: Plan,
     pub plan_name: String,
     pub token_ttl: Duration,
+    pub operating_limit: Option<Duration>,
     pub json: bool,
 }
 
@@ -30,7 +31,8 @@ pub async fn run(args: SandboxArgs) -> Outcome {
         .port(args.port)
         .seed_deals(args.seed_deals)
         .plan(args.plan)
-        .access_token_ttl(args.token_ttl);
+        .access_token_ttl(args.token_ttl)
+        .operating_limit(args.operating_limit);
     let started = Instant::now();
     let portal = Sandbox::start_with(config).await.map_err(|e| {
         Failure::other(format!(

@@ -1,0 +1,319 @@
+//! `b24 auth` and the config file: code exchange, renewal, masking, and the refusal of a
+//! config file other users could read.
+#![cfg(all(feature = "cli", unix))]
+
+mod cli_support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use bitrix24::sandbox::SandboxConfig;
+use bitrix24::{FileTokenStore, TokenStore};
+use cli_support::{Portal, b24, run};
+use serde_json::Value;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `b24` configured by environment as the sandbox's OAuth application with fresh tokens.
+fn oauth_env(home: &Path, portal: &Portal) -> (std::process::Command, bitrix24::Tokens) {
+    let app = portal.sandbox.oauth_app();
+    let tokens = portal.sandbox.issue_tokens();
+    let mut command = b24(home);
+    command
+        .env("B24_PORTAL", portal.sandbox.url().as_str())
+        .env("B24_CLIENT_ID", &app.client_id)
+        .env("B24_CLIENT_SECRET", app.client_secret.expose())
+        .env("B24_OAUTH_URL", app.token_url.as_str())
+        .env("B24_ACCESS_TOKEN", tokens.access_token.expose())
+        .env("B24_REFRESH_TOKEN", tokens.refresh_token.expose());
+    (command, tokens)
+}
+
+#[test]
+fn auth_show_masks_secrets_unless_asked() {
+    let home = tempfile::tempdir().unwrap();
+    let portal = Portal::start(SandboxConfig::default());
+    let app = portal.sandbox.oauth_app();
+    let (mut command, tokens) = oauth_env(home.path(), &portal);
+    let (code, out, err) = run(command.args(["auth", "show"]));
+    assert_eq!(code, 0, "{err}");
+    let access = tokens.access_token.expose();
+    let refresh = tokens.refresh_token.expose();
+    let secret = app.client_secret.expose();
+    for full in [access, refresh, secret] {
+        assert!(
+            !out.contains(full) && !err.contains(full),
+            "a secret leaked:\n{out}"
+        );
+        assert!(
+            out.contains(&format!("{}***", &full[..4])),
+            "first four + ***:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("auth:") && out.contains("OAuth application"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("portal:        {}", portal.sandbox.url())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("client_id:     {}", app.client_id)),
+        "{out}"
+    );
+    assert!(err.contains("--reveal"), "{err}");
+
+    let (mut command, _) = oauth_env(home.path(), &portal);
+    let (code, out, _) = run(command.args(["auth", "show", "--reveal"]));
+    assert_eq!(code, 0);
+    assert!(out.contains(secret), "--reveal shows the secret");
+
+    // A webhook's code is masked the same way.
+    let webhook = portal.webhook();
+    let code_part = webhook
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (code, out, _) = run(b24(home.path())
+        .env("B24_WEBHOOK_URL", &webhook)
+        .args(["auth", "show"]));
+    assert_eq!(code, 0);
+    assert!(!out.contains(&code_part), "{out}");
+    assert!(
+        out.contains(&format!("rest/1/{}***/", &code_part[..4])),
+        "{out}"
+    );
+    assert!(out.contains("incoming webhook"), "{out}");
+}
+
+#[test]
+fn a_config_file_others_can_read_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let portal = Portal::start(SandboxConfig::default());
+    let config = home.path().join("b24.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "webhook_url = \"{}\"\nplan = \"unlimited\"\n",
+            portal.webhook()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out, err) = run(b24(home.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["call", "profile"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("REFUSING to read") && err.contains("0644"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("chmod 600 {}", config.display())),
+        "{err}"
+    );
+    assert!(!err.contains(&portal.webhook()), "{err}");
+
+    // Private: used. B24_CONFIG works like --config.
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, out, err) = run(b24(home.path())
+        .env("B24_CONFIG", &config)
+        .args(["call", "profile"]));
+    assert_eq!(code, 0, "{err}");
+    let me: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(me["ID"], "1");
+
+    // A group-writable file is refused too; a typo in a key is an error, not ignored.
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o620)).unwrap();
+    let (code, _, _) = run(b24(home.path())
+        .env("B24_CONFIG", &config)
+        .args(["auth", "show"]));
+    assert_eq!(code, 2);
+    std::fs::write(&config, "webhok_url = \"x\"\n").unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, _, err) = run(b24(home.path())
+        .env("B24_CONFIG", &config)
+        .args(["auth", "show"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown field"), "{err}");
+}
+
+#[test]
+fn auth_refresh_renews_saves_and_later_calls_use_the_token_file() {
+    let home = tempfile::tempdir().unwrap();
+    let portal = Portal::start(SandboxConfig::default());
+    let token_file = home.path().join("tokens.json");
+    let (mut command, tokens) = oauth_env(home.path(), &portal);
+    let (code, out, err) = run(command
+        .env("B24_TOKEN_FILE", &token_file)
+        .args(["auth", "refresh"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("renewed: tokens saved to"), "{out}");
+    assert!(out.contains("expires: "), "{out}");
+    assert!(!out.contains(tokens.refresh_token.expose()));
+    assert_eq!(mode(&token_file), 0o600);
+    let stored = portal
+        .block_on(FileTokenStore::new(&token_file).load())
+        .unwrap()
+        .expect("tokens saved");
+    assert_ne!(stored.refresh_token, tokens.refresh_token, "rotated");
+    assert_eq!(portal.sandbox.stats().refreshes, 1);
+
+    // Without tokens in the environment the token file is the source, and it works.
+    let app = portal.sandbox.oauth_app();
+    let (code, out, err) = run(b24(home.path())
+        .env("B24_PORTAL", portal.sandbox.url().as_str())
+        .env("B24_CLIENT_ID", &app.client_id)
+        .env("B24_CLIENT_SECRET", app.client_secret.expose())
+        .env("B24_OAUTH_URL", app.token_url.as_str())
+        .env("B24_TOKEN_FILE", &token_file)
+        .args(["call", "user.current"]));
+    assert_eq!(code, 0, "{err}");
+    let me: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(me["ID"], "1");
+    // The refresh token it replaced is spent: the OAuth server's refusal is exit 1.
+    let (mut command, _) = oauth_env(home.path(), &portal);
+    let spent = home.path().join("spent.json");
+    portal
+        .block_on(FileTokenStore::new(&spent).save(&tokens))
+        .unwrap();
+    let (code, _, err) = run(command
+        .env("B24_TOKEN_FILE", &spent)
+        .args(["auth", "refresh"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("token refresh failed: oauth/token: invalid_grant (400)"),
+        "{err}"
+    );
+    assert!(!err.contains(tokens.refresh_token.expose()));
+}
+
+#[test]
+fn an_unknown_authorization_code_is_refused_without_echoing_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    let portal = Portal::start(SandboxConfig::default());
+    let (mut command, _) = oauth_env(home.path(), &portal);
+    let app = portal.sandbox.oauth_app();
+    let (code, out, err) = run(command
+        .env_remove("B24_ACCESS_TOKEN")
+        .env_remove("B24_REFRESH_TOKEN")
+        .args(["auth", "code", "notarealcode"]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("invalid_grant"), "{err}");
+    assert!(!err.contains(app.client_secret.expose()), "{err}");
+    assert!(!home.path().join(".config/b24/tokens.json").exists());
+}
+
+/// An OAuth server answering one `authorization_code` request, as oauth.bitrix.info does.
+fn fake_oauth_server(portal_url: String) -> (String, std::thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/oauth/token/", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        let ok = request_line.contains("grant_type=authorization_code")
+            && request_line.contains("code=the-code-42")
+            && request_line.contains("client_secret=s3cret-of-the-app");
+        let body = if ok {
+            serde_json::json!({
+                "access_token": "acc3ss-token-from-the-code",
+                "refresh_token": "r3fresh-token-from-the-code",
+                "expires": chrono::Utc::now().timestamp() + 3600,
+                "expires_in": 3600,
+                "scope": "crm,im",
+                "member_id": "m-1",
+                "client_endpoint": format!("{portal_url}rest/"),
+                "domain": "ignored.example",
+            })
+        } else {
+            serde_json::json!({"error": "invalid_grant", "error_description": "bad request"})
+        };
+        let body = body.to_string();
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            if ok { "200 OK" } else { "400 Bad Request" },
+            body.len()
+        )
+        .unwrap();
+        request_line
+    });
+    (url, handle)
+}
+
+#[test]
+fn auth_code_exchanges_the_code_and_writes_a_private_config() {
+    let home = tempfile::tempdir().unwrap();
+    let (oauth_url, server) = fake_oauth_server("https://portal.example.com/".to_owned());
+    let (code, out, err) = run(b24(home.path())
+        .env("B24_CLIENT_ID", "local.app.1")
+        .env("B24_CLIENT_SECRET", "s3cret-of-the-app")
+        .env("B24_OAUTH_URL", &oauth_url)
+        .args(["auth", "code", "the-code-42"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let request = server.join().unwrap();
+    assert!(
+        request.starts_with("GET /oauth/token/?grant_type=authorization_code"),
+        "{request}"
+    );
+    let config_dir = home.path().join(".config/b24");
+    let config = config_dir.join("config.toml");
+    let tokens = config_dir.join("tokens.json");
+    assert_eq!(mode(&config), 0o600);
+    assert_eq!(mode(&tokens), 0o600);
+    assert_eq!(mode(&config_dir), 0o700);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("portal = \"https://portal.example.com/\""),
+        "{text}"
+    );
+    assert!(text.contains("client_id = \"local.app.1\""), "{text}");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&tokens).unwrap()).unwrap();
+    assert_eq!(saved["access_token"], "acc3ss-token-from-the-code");
+    assert_eq!(saved["refresh_token"], "r3fresh-token-from-the-code");
+    for secret in [
+        "acc3ss-token-from-the-code",
+        "r3fresh-token-from-the-code",
+        "s3cret-of-the-app",
+    ] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
+    }
+    assert!(out.contains("scope:   crm,im"), "{out}");
+    assert!(
+        out.contains("portal:  https://portal.example.com/"),
+        "{out}"
+    );
+
+    // From now on the config file alone is enough.
+    let (code, out, err) = run(b24(home.path()).args(["auth", "show"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("https://portal.example.com/ (from the config file)"),
+        "{out}"
+    );
+    assert!(out.contains("access_token:  acc3***"), "{out}");
+    assert!(out.contains("scope:         crm,im"), "{out}");
+    assert!(
+        out.contains("(in 59 min)") || out.contains("(in 60 min)"),
+        "{out}"
+    );
+}
