@@ -32,7 +32,7 @@ fn spawn_child(name: &str, dir: &Path, portal: &Sandbox) -> Child {
             "child",
             "--exact",
             "--ignored",
-            "--nocapture",
+            "--quiet",
             "--test-threads=1",
         ])
         .env("B24_RACE_ROLE", name)
