@@ -736,6 +736,7 @@ impl BotService {
         self.inner.handler_url.as_deref()
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn body_limit(&self) -> usize {
         self.inner.max_body
     }
