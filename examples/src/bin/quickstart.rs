@@ -1,23 +1,23 @@
 //! Quickstart: the SDK doing what Bitrix24's PHP bot example does, typed.
 //!
-//! Offline by default: starts the sandbox portal, registers an echo bot whose event handler is a
-//! real HTTP server, lets a colleague write to it, and prints the conversation. Halfway through,
-//! every access token expires; the bot's next call renews it once and carries on.
+//! Offline by default: starts the sandbox portal, registers an echo bot (`bitrix24::bot`) whose
+//! event handler is a real HTTP server, lets a colleague write to it, and prints the
+//! conversation. Halfway through, every access token expires; the bot's next call renews it once
+//! and carries on. The `echo_bot` example goes further: installation by event, a welcome, a
+//! slash command, real portals.
 //!
 //! With credentials in the environment (`B24_WEBHOOK_URL`, or `B24_PORTAL` + `B24_ACCESS_TOKEN` +
 //! `B24_REFRESH_TOKEN` + `B24_CLIENT_ID` + `B24_CLIENT_SECRET`) it makes read-only calls against
 //! that portal instead: `profile`, `user.current`, and the first page of `crm.deal.list`.
-#![allow(deprecated)] // imbot.message.add and crm.deal.* are the classic methods this example shows.
+#![allow(deprecated)] // crm.deal.* are the classic methods this example shows.
 
 use std::error::Error;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
+use bitrix24::Client;
+use bitrix24::app::{App, MemoryInstallations};
+use bitrix24::bot::{Bot, BotService, Incoming, Message};
 use bitrix24::crm::DealFields;
-use bitrix24::imbot::BotProperties;
 use bitrix24::sandbox::Sandbox;
-use bitrix24::{Client, Secret};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -66,45 +66,50 @@ async fn read_only_tour() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// What the bot's event handler needs: a client to answer with and the token to check events by.
-#[derive(Clone)]
-struct Bot {
-    client: Client,
-    application_token: Secret,
-}
-
 async fn offline_echo_bot() -> Result<(), Box<dyn Error>> {
     let portal = Sandbox::start().await?;
     println!(
         "bitrix24 quickstart: offline sandbox portal at {}",
         portal.url()
     );
-    let app = portal.oauth_client()?;
+
+    // The application, installed on the portal. (`echo_bot` shows the install event
+    // arriving; here the installation is registered directly, as an install page would.)
+    let app = App::builder(portal.oauth_app(), MemoryInstallations::new()).build()?;
+    app.register(portal.installation()).await?;
+    let client = app.client(&portal.member_id()).await?;
     for title in ["Roof repair", "Roof inspection", "Office chairs"] {
-        app.crm_deal_add()
+        client
+            .crm_deal_add()
             .fields(DealFields::new().title(title).opportunity(1200.0))
             .await?;
     }
 
-    // The bot's event handler: a plain HTTP endpoint, as Bitrix24 requires.
+    // The bot: the first message gets the prompt from Bitrix24's PHP example; later ones are
+    // searched in deal titles.
+    let bot = Bot::builder("echo_bot")
+        .name("Echo")
+        .last_name("Bot")
+        .on_message(|msg: Incoming<Message>| async move {
+            let reply = if msg.text.starts_with("Привет") {
+                "Введите строку поиска".to_owned()
+            } else {
+                search(&msg.client, &msg.text).await?
+            };
+            msg.reply(reply).await?;
+            Ok(())
+        })
+        .build();
+
+    // Its event handler: a plain HTTP endpoint, as Bitrix24 requires, that verifies every
+    // event (application token, portal) before the bot sees it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let handler_url = format!("http://{}/bot", listener.local_addr()?);
-    let bot = Bot {
-        client: app.clone(),
-        application_token: portal.application_token(),
-    };
-    let router = axum::Router::new()
-        .route("/bot", post(on_event))
-        .with_state(bot);
+    let service = BotService::new(app, bot.clone());
+    let router = bitrix24::bot::axum::router("/bot", service);
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let bot_id = app
-        .imbot_register(
-            "echo_bot",
-            BotProperties::new().name("Echo").last_name("Bot"),
-        )
-        .event_handler(&handler_url)
-        .await?;
+    let bot_id = bot.register(&client, &handler_url).await?.bot_id;
     println!("  bot \"Echo\" registered as user {bot_id}; its events go to {handler_url}");
 
     // Boris (user 2) writes to the bot through his own webhook; the portal POSTs each message to
@@ -133,49 +138,6 @@ async fn offline_echo_bot() -> Result<(), Box<dyn Error>> {
         stats.requests, stats.events_delivered, stats.refreshes
     );
     Ok(())
-}
-
-/// Handles `ONIMBOTMESSAGEADD`: checks the event came from our portal, then answers. The first
-/// message gets the prompt from Bitrix24's PHP example; later ones are searched in deal titles.
-async fn on_event(State(bot): State<Bot>, body: String) -> StatusCode {
-    let Ok(event) = bitrix24::wire::php::decode(&body) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    let token = event["auth"]["application_token"]
-        .as_str()
-        .unwrap_or_default();
-    if !bot.application_token.ct_eq(token) {
-        return StatusCode::FORBIDDEN;
-    }
-    if event["event"] != "ONIMBOTMESSAGEADD" {
-        return StatusCode::OK;
-    }
-    let params = &event["data"]["PARAMS"];
-    let dialog = params["DIALOG_ID"].as_str().unwrap_or_default();
-    let text = params["MESSAGE"].as_str().unwrap_or_default();
-    let bot_id = event["data"]["BOT"]
-        .as_object()
-        .and_then(|bots| bots.keys().next())
-        .and_then(|id| id.parse::<i64>().ok());
-    let reply = if text.starts_with("Привет") {
-        "Введите строку поиска".to_owned()
-    } else {
-        match search(&bot.client, text).await {
-            Ok(reply) => reply,
-            Err(e) => format!("search failed: {e}"),
-        }
-    };
-    let mut request = bot.client.imbot_message_add(dialog, reply);
-    if let Some(id) = bot_id {
-        request = request.bot_id(id);
-    }
-    match request.await {
-        Ok(_) => StatusCode::OK,
-        Err(e) => {
-            eprintln!("bot could not answer: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    }
 }
 
 async fn search(client: &Client, text: &str) -> Result<String, bitrix24::Error> {
