@@ -153,8 +153,9 @@ impl fmt::Debug for EventAuth {
     }
 }
 
-/// An event as a portal sent it, not yet verified.
-#[derive(Debug, Clone, PartialEq)]
+/// An event as a portal sent it, not yet verified. `Debug` hides the tokens inside `data` too
+/// (bot events carry a token pair for the bot under `data[BOT]`).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Event {
     /// Upper-case event name: `ONIMBOTMESSAGEADD`.
@@ -167,6 +168,40 @@ pub struct Event {
     pub data: Value,
     /// Sender and tokens.
     pub auth: EventAuth,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.name)
+            .field("handler_id", &self.handler_id)
+            .field("ts", &self.ts)
+            .field("data", &redacted(&self.data))
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+/// `value` with every member whose name mentions a token (`access_token`, `refresh_token`,
+/// `application_token`, `botToken`, ...) replaced by `***`, for `Debug` output.
+pub(crate) fn redacted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let secret = k.to_ascii_lowercase().contains("token") && !v.is_object();
+                    let v = if secret {
+                        Value::String("***".to_owned())
+                    } else {
+                        redacted(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
 }
 
 impl Event {
@@ -326,6 +361,11 @@ mod tests {
         assert!(
             !format!("{form:?}").contains("831c76b092f9f135d9b66c3a720757"),
             "tokens are redacted"
+        );
+        // The bot's own pair inside `data[BOT]` too.
+        assert!(
+            !format!("{form:?}").contains("a98b9d690000071b0000084400000237f0f107589d1e"),
+            "{form:?}"
         );
     }
 

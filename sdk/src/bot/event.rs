@@ -17,7 +17,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::events::Event;
+use crate::events::{Event, redacted};
 use crate::{Client, DialogId, Error};
 
 /// Which chat-bot API an event belongs to, and so which methods answer it.
@@ -737,27 +737,6 @@ fn flag(value: Option<&Value>) -> Option<bool> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-/// `value` with every member whose name mentions a token replaced by `***`, for `Debug`.
-pub(crate) fn redacted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let secret = k.to_ascii_lowercase().contains("token");
-                    let v = if secret && !v.is_object() {
-                        Value::String("***".to_owned())
-                    } else {
-                        redacted(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
-        other => other.clone(),
     }
 }
 

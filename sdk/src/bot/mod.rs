@@ -18,7 +18,7 @@
 //!   each event to its handler, with that portal's client ([`Incoming`]);
 //! - [`poll`] is the alternative for a bot without a public URL: a stream over
 //!   `imbot.v2.Event.get`;
-//! - with the `axum` feature, [`axum`](self::axum) serves a [`BotService`] over HTTP.
+//! - with the `axum` feature, `bot::axum` serves a [`BotService`] over HTTP.
 //!
 //! ```no_run
 //! # async fn run(app: bitrix24::app::App) -> Result<(), Box<dyn std::error::Error>> {

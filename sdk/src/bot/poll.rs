@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use super::event::BotEvent;
 use crate::{CallOptions, Client, Error, Secret};
 
-/// Polls `bot_id`'s events through `client` (see the [module docs](self)).
+/// Polls `bot_id`'s events through `client`: configure the returned [`Poll`], then
+/// [`Poll::stream`]. Events are confirmed once the stream has yielded them all (at least once
+/// delivery); an empty queue makes it pause, from 1 s doubling up to 30 s by default.
 pub fn poll(client: Client, bot_id: i64) -> Poll {
     Poll {
         client,
