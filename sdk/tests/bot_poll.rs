@@ -141,17 +141,19 @@ async fn a_webhook_mode_bot_is_served_like_a_classic_one() {
         .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v2", listener.local_addr().unwrap());
-    // No handler URL: the v2 bot is registered below, not at install.
-    let service = BotService::new(app, bot.clone());
+    let service = BotService::new(app, bot)
+        .handler_url(&url)
+        .register_with(BotApi::V2);
     let router = bitrix24::bot::axum::router("/v2", service.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     assert_eq!(portal.install_app(&url).await.unwrap(), 200);
     let client = service.app().client(&portal.member_id()).await.unwrap();
-    let bot_id = bot
-        .register_v2(&client, V2Delivery::Webhook(url.clone()))
+    let bots: serde_json::Value = client
+        .call("imbot.v2.Bot.list", &serde_json::json!({}))
         .await
-        .unwrap()
-        .bot_id;
+        .unwrap();
+    assert_eq!(bots["bots"][0]["eventMode"], "webhook", "{bots}");
+    let bot_id = bots["bots"][0]["id"].as_i64().unwrap();
 
     portal.open_dialog(2, bot_id).await.unwrap();
     Client::webhook(&portal.user_webhook_url(2))

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use super::event::{BotDeleted, BotEvent, Command, Join, Message, command_name};
+use super::event::{BotApi, BotDeleted, BotEvent, Command, Join, Message, command_name};
 use crate::app::{App, Delivery};
 use crate::events::{EventError, EventLimits};
 use crate::{Client, Error};
@@ -641,6 +641,7 @@ impl Drop for Running {
 struct ServiceInner {
     app: App,
     bot: Bot,
+    api: BotApi,
     handler_url: Option<String>,
     background: bool,
     max_body: usize,
@@ -672,6 +673,7 @@ impl BotService {
             inner: Arc::new(ServiceInner {
                 app,
                 bot,
+                api: BotApi::Classic,
                 handler_url: None,
                 background: false,
                 max_body: EventLimits::default().max_bytes,
@@ -688,6 +690,7 @@ impl BotService {
                 let mut copy = ServiceInner {
                     app: inner.app.clone(),
                     bot: inner.bot.clone(),
+                    api: inner.api,
                     handler_url: inner.handler_url.clone(),
                     background: inner.background,
                     max_body: inner.max_body,
@@ -705,6 +708,13 @@ impl BotService {
     pub fn handler_url(self, url: impl Into<String>) -> Self {
         let url = url.into();
         self.with(|inner| inner.handler_url = Some(url))
+    }
+
+    /// Which API the bot registers with on `ONAPPINSTALL`: [`BotApi::Classic`]
+    /// (`imbot.register`, the default) or [`BotApi::V2`] (`imbot.v2.Bot.register` in webhook
+    /// mode, events POSTed to the handler URL). Events of both APIs are handled either way.
+    pub fn register_with(self, api: BotApi) -> Self {
+        self.with(|inner| inner.api = api)
     }
 
     /// Runs handlers after answering: [`BotService::receive`] verifies the event, spawns its
@@ -778,12 +788,15 @@ impl BotService {
                 );
                 return Ok(handled);
             };
-            let registration = self
-                .inner
-                .bot
-                .register(&client, url)
-                .await
-                .map_err(BotError::Register)?;
+            let bot = &self.inner.bot;
+            let registration = match self.inner.api {
+                BotApi::Classic => bot.register(&client, url).await,
+                BotApi::V2 => {
+                    bot.register_v2(&client, V2Delivery::Webhook(url.clone()))
+                        .await
+                }
+            }
+            .map_err(BotError::Register)?;
             tracing::info!(member_id, bot_id = registration.bot_id, "bot registered");
             if let Some(h) = &self.inner.bot.def.on_install {
                 h(Incoming::new(registration.clone(), client, &member_id))
