@@ -1,5 +1,8 @@
 //! Differences between the schema and a (newer) facts file: `bitrix24-codegen drift`.
 //!
+//! Methods are compared with their top-level params, events with the top-level fields of
+//! their `data` (the documented `data` rows against the fields of the schema's data struct).
+//!
 //! Every difference is either explained — the method is in the exclusion list, or the schema
 //! item carries a `note` saying why it deviates on purpose — or unexplained, which is what a
 //! new docs snapshot asks a person to look at (and usually `import`, or fix the schema, for).
@@ -11,9 +14,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::exclusions::Exclusions;
-use crate::facts::{FactMethod, FactParam, Facts};
+use crate::facts::{FactEvent, FactMethod, FactParam, Facts};
 use crate::import::is_wire_name;
-use crate::ir::{Field, Method, Schema, Ty, TypeKind};
+use crate::ir::{Event, Field, Method, Schema, Ty, TypeKind};
 
 /// What changed between the schema and the docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,6 +37,17 @@ pub enum DriftKind {
     ParamRetyped,
     /// Required in one, optional in the other.
     RequiredChanged,
+    /// A documented event the schema lacks.
+    EventAdded,
+    /// An event in the schema the docs do not list (any more).
+    EventRemoved,
+    /// A documented field of an event's `data` the schema's data type lacks.
+    DataFieldAdded,
+    /// A field of an event's data type the docs do not list (only reported when the docs list
+    /// some fields).
+    DataFieldRemoved,
+    /// A field of an event's `data` documented with a type of another kind.
+    DataFieldRetyped,
 }
 
 impl fmt::Display for DriftKind {
@@ -47,6 +61,11 @@ impl fmt::Display for DriftKind {
             DriftKind::ParamRemoved => "param removed",
             DriftKind::ParamRetyped => "param retyped",
             DriftKind::RequiredChanged => "required changed",
+            DriftKind::EventAdded => "event added",
+            DriftKind::EventRemoved => "event removed",
+            DriftKind::DataFieldAdded => "data field added",
+            DriftKind::DataFieldRemoved => "data field removed",
+            DriftKind::DataFieldRetyped => "data field retyped",
         })
     }
 }
@@ -55,7 +74,8 @@ impl fmt::Display for DriftKind {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub struct Drift {
-    /// The method's wire name (with ` (REST 3.0)` for the REST 3.0 twin of a classic name).
+    /// The method's wire name (with ` (REST 3.0)` for the REST 3.0 twin of a classic name), or
+    /// `event NAME` for an event (its documented spelling).
     pub method: String,
     /// What changed.
     pub kind: DriftKind,
@@ -180,7 +200,7 @@ pub(crate) fn kind_of_doc(p: &FactParam) -> Kind {
 /// The kind of a schema type.
 pub(crate) fn kind_of_schema(ty: &Ty, schema: &Schema) -> Kind {
     match ty {
-        Ty::String | Ty::DialogId => Kind::Text,
+        Ty::String | Ty::DialogId | Ty::Secret => Kind::Text,
         Ty::Int | Ty::IntStr => Kind::Int,
         Ty::Float => Kind::Float,
         Ty::Bool | Ty::YesNo => Kind::Bool,
@@ -264,6 +284,7 @@ pub fn drift(schema: &Schema, facts: &Facts, exclusions: &Exclusions) -> DriftRe
             );
         }
     }
+    drift_events(&mut report, schema, facts, exclusions);
     report.unexplained.sort();
     report.explained.sort();
     report
@@ -373,5 +394,106 @@ fn compare_param(report: &mut DriftReport, schema: &Schema, m: &Method, sp: &Fie
             detail,
             sp.note.as_deref(),
         );
+    }
+}
+
+/// Events: added, removed, moved, deprecated, and the top-level fields of `data`.
+fn drift_events(report: &mut DriftReport, schema: &Schema, facts: &Facts, exclusions: &Exclusions) {
+    let events: Vec<&Event> = schema.files.iter().flat_map(|f| &f.events).collect();
+    let label = |name: &str| format!("event {name}");
+    for fe in &facts.events {
+        let Some(e) = events
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(&fe.name))
+        else {
+            let detail = format!("scope {}, {}", fe.scope, fe.doc);
+            let reason = exclusions
+                .event_reason(&fe.name)
+                .map(|r| format!("excluded: {r}"));
+            let kind = DriftKind::EventAdded;
+            report.push(&label(&fe.name), false, kind, detail, reason.as_deref());
+            continue;
+        };
+        compare_event(report, schema, e, fe, &label(&e.name));
+    }
+    for e in events {
+        if facts.find_event(&e.name).is_none() {
+            let kind = DriftKind::EventRemoved;
+            report.push(
+                &label(&e.name),
+                false,
+                kind,
+                String::new(),
+                e.note.as_deref(),
+            );
+        }
+    }
+}
+
+fn compare_event(report: &mut DriftReport, schema: &Schema, e: &Event, fe: &FactEvent, name: &str) {
+    let doc_url = format!(
+        "https://apidocs.bitrix24.com/{}.html",
+        fe.doc.trim_end_matches(".md")
+    );
+    if e.doc_url != doc_url {
+        let detail = format!("now {}", fe.doc);
+        report.push(name, false, DriftKind::DocMoved, detail, e.note.as_deref());
+    }
+    if e.deprecated.is_some() != fe.deprecated {
+        let show = |d: bool| if d { "deprecated" } else { "not deprecated" };
+        let detail = format!(
+            "schema: {}, docs: {}",
+            show(e.deprecated.is_some()),
+            show(fe.deprecated)
+        );
+        let kind = DriftKind::DeprecationChanged;
+        report.push(name, false, kind, detail, e.note.as_deref());
+    }
+    let documented: Vec<FactParam> = fe
+        .data_fields()
+        .into_iter()
+        .filter(|p| is_wire_name(&p.name))
+        .collect();
+    let fields: &[Field] = match &e.data {
+        Ty::Named { name, .. } => schema
+            .files
+            .iter()
+            .flat_map(|f| &f.types)
+            .find(|t| t.name == *name)
+            .and_then(|t| match &t.kind {
+                TypeKind::Struct { fields, .. } => Some(fields.as_slice()),
+                TypeKind::Enum { .. } => None,
+            })
+            .unwrap_or_default(),
+        _ => &[],
+    };
+    for p in &documented {
+        let Some(f) = fields.iter().find(|f| f.name == p.name) else {
+            let detail = format!("{} ({})", p.name, p.ty.as_deref().unwrap_or("no type"));
+            let kind = DriftKind::DataFieldAdded;
+            report.push(name, false, kind, detail, e.note.as_deref());
+            continue;
+        };
+        let ours = kind_of_schema(&f.ty, schema);
+        let theirs = kind_of_doc(p);
+        if ours != theirs && theirs != Kind::Any {
+            let detail = format!(
+                "{}: schema {} ({ours}), docs {} ({theirs})",
+                f.name,
+                f.ty,
+                p.ty.as_deref().unwrap_or("no type")
+            );
+            let kind = DriftKind::DataFieldRetyped;
+            report.push(name, false, kind, detail, f.note.as_deref());
+        }
+    }
+    // Where the docs list no field of `data`, the schema's fields are a refinement.
+    if !documented.is_empty() {
+        for f in fields {
+            if !documented.iter().any(|p| p.name == f.name) {
+                let kind = DriftKind::DataFieldRemoved;
+                report.push(name, false, kind, f.name.clone(), f.note.as_deref());
+            }
+        }
     }
 }

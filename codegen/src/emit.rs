@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use crate::ir::{Deprecation, Field, Method, Paging, Schema, ScopeFile, Ty, TypeDef, TypeKind};
+use crate::ir::{
+    Deprecation, Event, Field, Method, Paging, Schema, ScopeFile, Ty, TypeDef, TypeKind,
+};
 use crate::names::{is_ascii_ident, is_keyword};
 
 /// How to emit: where the runtime is and which scopes to include.
@@ -65,7 +67,7 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
         );
         return format!("{HEADER}compile_error!({message:?});\n");
     };
-    let (sent, read) = usage(schema);
+    let usage = usage(schema);
     let files: Vec<&ScopeFile> = schema
         .files
         .iter()
@@ -86,16 +88,128 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
                 file: f,
                 paths: &paths,
                 client_methods: opts.client_methods,
-                sent: &sent,
-                read: &read,
+                usage: &usage,
             }
             .emit()
         });
         tokens.map(format).unwrap_or_default()
     };
-    let code = parallel_map(&files, &emit_one);
-    drop(paths);
+    let mut code = parallel_map(&files, &emit_one);
+    // The typed event enum and `Event::typed` refer to the runtime's `Event`, which only the SDK
+    // can give inherent methods; a user's own build script gets the data types alone.
+    if opts.client_methods {
+        code.push(format(event_types(&files, &paths)));
+    }
     format!("{HEADER}{}", code.join("\n"))
+}
+
+/// The `event_types` module: `TypedEvent`, one variant per event of the selected scopes holding
+/// its decoded `data`, and `Event::typed`, which picks the variant by name. Per event that is one
+/// variant, one arm in `typed` and one in `name`; decoding goes through one generic runtime
+/// function (`__gen::event_data`).
+fn event_types(files: &[&ScopeFile], paths: &Paths) -> TokenStream {
+    let rt = &paths.rt;
+    let events: Vec<(&ScopeFile, &Event)> = files
+        .iter()
+        .flat_map(|f| f.events.iter().map(move |e| (*f, e)))
+        .collect();
+    let emitted: BTreeSet<&str> = events.iter().map(|(_, e)| e.rust.as_str()).collect();
+    let variants = events.iter().map(|(_, e)| {
+        let mut lines = vec![
+            e.description.clone(),
+            String::new(),
+            format!("`{}` · [Bitrix24 docs]({})", e.wire_name(), e.doc_url),
+        ];
+        if let Some(d) = &e.deprecated {
+            lines.push(String::new());
+            lines.push(match (&d.replacement, &d.replacement_rust) {
+                (Some(r), Some((variant, _))) if emitted.contains(variant.as_str()) => format!(
+                    "Outdated in the docs: `{}` ([`TypedEvent::{variant}`]) replaces it.",
+                    r.to_ascii_uppercase()
+                ),
+                (Some(r), _) => format!(
+                    "Outdated in the docs: `{}` replaces it.",
+                    r.to_ascii_uppercase()
+                ),
+                (None, _) => "Outdated in the docs.".to_owned(),
+            });
+        }
+        let docs = doc(&lines);
+        let variant = ident(&e.rust);
+        let data = rust_ty(paths, "event_types", &e.data);
+        quote! { #docs #variant(Box<#data>) }
+    });
+    let names: Vec<String> = events.iter().map(|(_, e)| e.wire_name()).collect();
+    let variant_idents: Vec<Ident> = events.iter().map(|(_, e)| ident(&e.rust)).collect();
+    // The data type is the variant's: only the codec needs naming.
+    let decodes = events.iter().map(|(_, e)| {
+        let data_codec = codec_in(&quote!(c), &e.data, false);
+        quote! { data::<_, #data_codec>(self)? }
+    });
+    let module_docs = doc_strings(&[
+        "Inbound events with their `data` typed: [`TypedEvent`], one variant per event of the"
+            .to_owned(),
+        "enabled scopes, from [`Event::typed`](crate::events::Event::typed).".to_owned(),
+        String::new(),
+        "Generated from the `[[event]]` entries of the schema by `bitrix24-codegen`.".to_owned(),
+    ]);
+    quote! {
+        pub mod event_types {
+            #(#![doc = #module_docs])*
+
+            /// An event with its `data` decoded into the type the schema gives it.
+            ///
+            /// A variant holds `data` only: the name, `ts` and `auth` stay on the
+            /// [`Event`](crate::events::Event) it came from. Events of scopes whose feature is
+            /// off, and events the schema does not know, are [`TypedEvent::Unknown`].
+            #[derive(Debug, Clone, PartialEq)]
+            #[non_exhaustive]
+            pub enum TypedEvent {
+                #(#variants,)*
+                /// An event this build has no type for (its name is not in the schema, or its
+                /// scope's feature is off), with `data` as sent.
+                Unknown(Box<#rt::events::Event>),
+            }
+
+            impl TypedEvent {
+                /// The event's name, upper case as portals send it (`ONIMBOTMESSAGEADD`).
+                pub fn name(&self) -> &str {
+                    match self {
+                        #(Self::#variant_idents(_) => #names,)*
+                        Self::Unknown(event) => &event.name,
+                    }
+                }
+            }
+
+            /// The names of the events this build types, upper case.
+            pub const NAMES: &[&str] = &[#(#names),*];
+
+            impl #rt::events::Event {
+            /// The event with its `data` decoded into the type the schema gives it (see
+            /// [`event_types`](crate::event_types)).
+            ///
+            /// An event whose name this build does not know is [`TypedEvent::Unknown`], never
+            /// an error. Data decoding is as lenient as for answers: numbers and flags sent as
+            /// strings are read, empty values are absent, unknown keys are kept, and an
+            /// optional field of another shape is `None`, its value kept in the struct's
+            /// `extra`. An absent `data` reads as an empty object.
+            ///
+            /// # Errors
+            ///
+            /// [`EventError::Data`](crate::events::EventError::Data), naming the event, when
+            /// the data of a known event is not an object or misses a required field.
+            pub fn typed(&self) -> Result<TypedEvent, #rt::events::EventError> {
+                use #rt::__gen::event_data as data;
+                use #rt::codec as c;
+                use TypedEvent as E;
+                Ok(match self.name.as_str() {
+                    #(#names => E::#variant_idents(#decodes),)*
+                    _ => E::Unknown(Box::new(self.clone())),
+                })
+            }
+            }
+        }
+    }
 }
 
 /// `f` over `items` on up to as many threads as the machine has cores, results in order; falls
@@ -185,6 +299,7 @@ fn sample(ty: &Ty, enums: &BTreeSet<&str>) -> Option<String> {
         Ty::Bool | Ty::YesNo => "true".to_owned(),
         Ty::String | Ty::Any => "\"x\"".to_owned(),
         Ty::DialogId => "\"chat1\"".to_owned(),
+        Ty::Secret => "\"secret\"".to_owned(),
         Ty::Named { name, .. } if enums.contains(name.as_str()) => "\"x\"".to_owned(),
         Ty::List(inner) => format!("[{}]", sample(inner, enums)?),
         Ty::Map(inner) => format!("[(\"k\", {})]", sample(inner, enums)?),
@@ -251,10 +366,18 @@ pub fn emit_catalog(schema: &Schema, opts: &EmitOptions) -> String {
     out
 }
 
-/// Which named types are sent (reachable from some method's params) and which are read
-/// (reachable from some result), over the whole schema: a type is emitted once, whatever scopes
-/// use it.
-fn usage(schema: &Schema) -> (BTreeSet<String>, BTreeSet<String>) {
+/// How named types are used, over the whole schema (a type is emitted once, whatever scopes use
+/// it).
+struct Usage {
+    /// Reachable from some method's params.
+    sent: BTreeSet<String>,
+    /// Reachable from some method's result or some event's data.
+    read: BTreeSet<String>,
+    /// Reachable from event data only: decoded, never written, so they get no `Serialize`.
+    event_only: BTreeSet<String>,
+}
+
+fn usage(schema: &Schema) -> Usage {
     let structs: std::collections::BTreeMap<&str, &[Field]> = schema
         .files
         .iter()
@@ -285,8 +408,25 @@ fn usage(schema: &Schema) -> (BTreeSet<String>, BTreeSet<String>) {
             .flat_map(|m| m.params.iter().map(|p| &p.ty))
             .collect(),
     );
-    let read = reach(methods().map(|m| &m.result).collect());
-    (sent, read)
+    let results = reach(methods().map(|m| &m.result).collect());
+    let events = reach(
+        schema
+            .files
+            .iter()
+            .flat_map(|f| &f.events)
+            .map(|e| &e.data)
+            .collect(),
+    );
+    let event_only = events
+        .iter()
+        .filter(|t| !sent.contains(*t) && !results.contains(*t))
+        .cloned()
+        .collect();
+    Usage {
+        read: results.union(&events).cloned().collect(),
+        sent,
+        event_only,
+    }
 }
 
 /// Pretty-prints the tokens; on the (impossible) failure to parse our own output, returns a
@@ -317,7 +457,7 @@ fn space_items(code: &str) -> String {
         let ends_item = this == "}"
             || this.ends_with(" {}")
             || (this.starts_with("//!") && !next.starts_with("//!"));
-        if ends_item && !next.starts_with(['}', ')', ']']) {
+        if ends_item && !next.starts_with(['}', ')', ']', '"']) {
             out.push('\n');
         }
     }
@@ -415,11 +555,9 @@ struct Module<'a> {
     file: &'a ScopeFile,
     paths: &'a Paths,
     client_methods: bool,
-    /// Named types some method sends (reachable from params): they get a constructor and
-    /// setters.
-    sent: &'a BTreeSet<String>,
-    /// Named types some method reads (reachable from results): they get `Deserialize`.
-    read: &'a BTreeSet<String>,
+    /// How named types are used: types some method sends get a constructor and setters,
+    /// types something reads get `Deserialize`, types only events read get no `Serialize`.
+    usage: &'a Usage,
 }
 
 impl Module<'_> {
@@ -453,53 +591,12 @@ impl Module<'_> {
 
     /// The Rust type of a schema type.
     fn rust_ty(&self, ty: &Ty) -> TokenStream {
-        let Paths {
-            rt,
-            serde_json,
-            chrono,
-            ..
-        } = self.paths;
-        match ty {
-            Ty::String => quote!(String),
-            Ty::Int | Ty::IntStr => quote!(i64),
-            Ty::Float => quote!(f64),
-            Ty::Bool | Ty::YesNo => quote!(bool),
-            Ty::Date => quote!(#chrono::NaiveDate),
-            Ty::DateTime => quote!(#chrono::DateTime<#chrono::FixedOffset>),
-            Ty::File => quote!(#rt::File),
-            Ty::DialogId => quote!(#rt::DialogId),
-            Ty::Any => quote!(#serde_json::Value),
-            Ty::List(inner) => {
-                let inner = self.rust_ty(inner);
-                quote!(Vec<#inner>)
-            }
-            Ty::Map(inner) => {
-                let inner = self.rust_ty(inner);
-                quote!(::std::collections::BTreeMap<String, #inner>)
-            }
-            Ty::Named { name, module } => {
-                let name = ident(name);
-                if *module == self.file.module {
-                    quote!(#name)
-                } else {
-                    let module = ident(module);
-                    quote!(super::#module::#name)
-                }
-            }
-        }
+        rust_ty(self.paths, &self.file.module, ty)
     }
 
     /// The codec of a schema type, as tokens (for `OutputCodec`).
     fn codec(&self, ty: &Ty, optional: bool) -> TokenStream {
-        let rt = &self.paths.rt;
-        let name = ident(codec_name(ty, optional));
-        match ty {
-            Ty::List(inner) | Ty::Map(inner) => {
-                let inner = self.codec(inner, false);
-                quote!(#rt::codec::#name<#inner>)
-            }
-            _ => quote!(#rt::codec::#name),
-        }
+        codec(self.paths, ty, optional)
     }
 
     /// A struct field: `pub name: T` or `pub name: Option<T>`, with its doc.
@@ -884,7 +981,7 @@ impl Module<'_> {
         }
         // Only types that are sent need building; a type only read is made by decoding (or
         // `Default` and field assignment, in tests).
-        let sent = self.sent.contains(&t.name);
+        let sent = self.usage.sent.contains(&t.name);
         let builder = sent.then(|| {
             let constructor = self.constructor(
                 fields,
@@ -906,8 +1003,9 @@ impl Module<'_> {
                 }
             }
         });
-        let serialize = self.serialize_impl(&name, fields, open);
-        let deserialize = (self.read.contains(&t.name) || !sent)
+        let serialize = (!self.usage.event_only.contains(&t.name))
+            .then(|| self.serialize_impl(&name, fields, open));
+        let deserialize = (self.usage.read.contains(&t.name) || !sent)
             .then(|| self.deserialize_impl(&name, fields, open));
         quote! {
             #docs
@@ -989,6 +1087,68 @@ impl Module<'_> {
     }
 }
 
+/// The Rust type of a schema type, as code in module `module` (named types of other modules are
+/// reached through `super::`).
+fn rust_ty(paths: &Paths, module: &str, ty: &Ty) -> TokenStream {
+    let Paths {
+        rt,
+        serde_json,
+        chrono,
+        ..
+    } = paths;
+    match ty {
+        Ty::String => quote!(String),
+        Ty::Int | Ty::IntStr => quote!(i64),
+        Ty::Float => quote!(f64),
+        Ty::Bool | Ty::YesNo => quote!(bool),
+        Ty::Date => quote!(#chrono::NaiveDate),
+        Ty::DateTime => quote!(#chrono::DateTime<#chrono::FixedOffset>),
+        Ty::File => quote!(#rt::File),
+        Ty::DialogId => quote!(#rt::DialogId),
+        Ty::Secret => quote!(#rt::Secret),
+        Ty::Any => quote!(#serde_json::Value),
+        Ty::List(inner) => {
+            let inner = rust_ty(paths, module, inner);
+            quote!(Vec<#inner>)
+        }
+        Ty::Map(inner) => {
+            let inner = rust_ty(paths, module, inner);
+            quote!(::std::collections::BTreeMap<String, #inner>)
+        }
+        Ty::Named {
+            name,
+            module: declared_in,
+        } => {
+            let name = ident(name);
+            if declared_in == module {
+                quote!(#name)
+            } else {
+                let declared_in = ident(declared_in);
+                quote!(super::#declared_in::#name)
+            }
+        }
+    }
+}
+
+/// The codec of a schema type, as tokens (see the runtime's `codec` module).
+fn codec(paths: &Paths, ty: &Ty, optional: bool) -> TokenStream {
+    let rt = &paths.rt;
+    codec_in(&quote!(#rt::codec), ty, optional)
+}
+
+/// The codec of a schema type, as a path under `module` (the runtime's `codec` module, or a
+/// short alias of it).
+fn codec_in(module: &TokenStream, ty: &Ty, optional: bool) -> TokenStream {
+    let name = ident(codec_name(ty, optional));
+    match ty {
+        Ty::List(inner) | Ty::Map(inner) => {
+            let inner = codec_in(module, inner, false);
+            quote!(#module::#name<#inner>)
+        }
+        _ => quote!(#module::#name),
+    }
+}
+
 /// The params as they go on the wire. A positional method's params are keyed by their index
 /// (`"0"`, `"1"`, ...), which is all such a method reads; their documented names stay in the
 /// Rust names and the docs.
@@ -1030,8 +1190,8 @@ fn codec_name(ty: &Ty, optional: bool) -> &'static str {
         Ty::DateTime => "DateTime",
         Ty::List(_) => "List",
         Ty::Map(_) => "Map",
-        Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } if optional => "Obj",
-        Ty::File | Ty::DialogId | Ty::Any | Ty::Named { .. } => "Same",
+        Ty::File | Ty::DialogId | Ty::Secret | Ty::Any | Ty::Named { .. } if optional => "Obj",
+        Ty::File | Ty::DialogId | Ty::Secret | Ty::Any | Ty::Named { .. } => "Same",
     }
 }
 

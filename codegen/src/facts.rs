@@ -1,6 +1,6 @@
-//! The facts file: what the official docs say about each method (`schema/facts/methods.json`,
-//! extracted from the docs repository). `import` scaffolds schema entries from it and `drift`
-//! compares a schema with it.
+//! The facts file: what the official docs say about each method and event
+//! (`schema/facts/methods.json`, extracted from the docs repository). `import` scaffolds schema
+//! entries from it and `drift` compares a schema with it.
 
 use std::path::Path;
 
@@ -15,6 +15,148 @@ pub struct Facts {
     /// One entry per documentation page, in file order; a name documented for REST 3.0 and the
     /// classic API has two.
     pub methods: Vec<FactMethod>,
+    /// One entry per documented event (and per widget placement, which the docs list among
+    /// them), in file order.
+    pub events: Vec<FactEvent>,
+}
+
+/// One documented event.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FactEvent {
+    /// The name as the page spells it (`ONIMBOTMESSAGEADD`, `onCrmDealAdd`).
+    pub name: String,
+    /// Bitrix24 scope.
+    pub scope: String,
+    /// Page path in the docs repository.
+    pub doc: String,
+    /// Marked outdated.
+    pub deprecated: bool,
+    /// The documented POST body: `event`, `data` (with its fields, or as `data.FIELDS`-style
+    /// dotted rows), `ts`, `auth`, ...
+    pub payload: Vec<FactParam>,
+    /// Sub-tables of the payload that could not be attached to one field, by section title.
+    pub payload_other: Vec<(String, Vec<FactParam>)>,
+}
+
+impl FactEvent {
+    /// An event with an empty payload, for building facts by hand.
+    pub fn new(name: &str, scope: &str, doc: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            scope: scope.to_owned(),
+            doc: doc.to_owned(),
+            deprecated: false,
+            payload: Vec::new(),
+            payload_other: Vec::new(),
+        }
+    }
+
+    /// The documented fields of `data`: the `data` row's own fields plus `data.X` rows. When the
+    /// page documents no `data` row, the rows that are not part of the envelope (`event`, `ts`,
+    /// `auth`, ...) are taken as its fields, as older pages list them.
+    pub fn data_fields(&self) -> Vec<FactParam> {
+        const ENVELOPE: &[&str] = &["event", "event_handler_id", "eventId", "ts", "auth", "data"];
+        let mut fields: Vec<FactParam> = Vec::new();
+        let push = |p: FactParam, fields: &mut Vec<FactParam>| match fields
+            .iter_mut()
+            .find(|f| f.name == p.name)
+        {
+            Some(known) if known.fields.is_empty() => known.fields = p.fields,
+            Some(_) => {}
+            None => fields.push(p),
+        };
+        let data = self.payload.iter().find(|p| p.name == "data");
+        if let Some(data) = data {
+            for f in &data.fields {
+                push(f.clone(), &mut fields);
+            }
+        }
+        for p in &self.payload {
+            if let Some(rest) = p.name.strip_prefix("data.") {
+                push(nest(rest, p), &mut fields);
+            } else if data.is_none() && !ENVELOPE.contains(&p.name.as_str()) {
+                push(p.clone(), &mut fields);
+            }
+        }
+        // Sub-tables the extractor could not attach ("Array Element DATA", "Parameter
+        // session") belong to the field of that name that has no fields of its own yet.
+        for (section, section_fields) in &self.payload_other {
+            let Some(name) = section_target(section) else {
+                continue;
+            };
+            let rows: Vec<FactParam> = section_fields
+                .iter()
+                .filter(|f| f.ty.as_deref() != Some("type"))
+                .cloned()
+                .collect();
+            if !rows.is_empty() {
+                attach(&mut fields, name, &rows);
+            }
+        }
+        drop_header_rows(&mut fields);
+        fields
+    }
+
+    /// The documented type of `data` itself (`object`, `array`, `integer`), if the page has a
+    /// `data` row.
+    pub fn data_type(&self) -> Option<&str> {
+        self.payload
+            .iter()
+            .find(|p| p.name == "data")
+            .and_then(|p| p.ty.as_deref())
+    }
+}
+
+/// The field a sub-table of an event page describes: `Array Element DATA` and `Parameter
+/// session` name theirs last.
+fn section_target(section: &str) -> Option<&str> {
+    let rest = section
+        .strip_prefix("Array Element ")
+        .or_else(|| section.strip_prefix("Parameter "))?;
+    let name = rest.split_whitespace().next()?;
+    (!name.is_empty()).then_some(name)
+}
+
+/// Removes table headers read as rows (`parameter` of type `type`), at every depth.
+fn drop_header_rows(fields: &mut Vec<FactParam>) {
+    fields.retain(|f| f.ty.as_deref() != Some("type"));
+    for f in fields {
+        drop_header_rows(&mut f.fields);
+    }
+}
+
+/// Gives `rows` to the first field named `name` (depth first) that has no fields yet.
+fn attach(fields: &mut [FactParam], name: &str, rows: &[FactParam]) -> bool {
+    for f in fields.iter_mut() {
+        if f.name == name && f.fields.is_empty() {
+            f.fields = rows.to_vec();
+            return true;
+        }
+        if attach(&mut f.fields, name, rows) {
+            return true;
+        }
+    }
+    false
+}
+
+/// `FIELDS.ID` of a `data.FIELDS.ID` row as a `FIELDS` field holding `ID`.
+fn nest(path: &str, p: &FactParam) -> FactParam {
+    match path.split_once('.') {
+        None => FactParam {
+            name: path.to_owned(),
+            ..p.clone()
+        },
+        Some((head, rest)) => FactParam {
+            name: head.to_owned(),
+            ty: Some("object".to_owned()),
+            required: false,
+            values: Vec::new(),
+            default: None,
+            fields: vec![nest(rest, p)],
+            type_ref: None,
+        },
+    }
 }
 
 /// One documented method.
@@ -130,6 +272,17 @@ impl Facts {
             .enumerate()
             .map(|(i, m)| method(m).map_err(|e| format!("methods[{i}]: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
+        let events = root
+            .get("events")
+            .map(|e| {
+                e.items()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| event(e).map_err(|m| format!("events[{i}]: {m}")))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Facts {
             source: root
                 .get("source")
@@ -137,7 +290,15 @@ impl Facts {
                 .unwrap_or_default()
                 .to_owned(),
             methods,
+            events,
         })
+    }
+
+    /// The event of a name, compared without regard to case (portals send names upper-cased).
+    pub fn find_event(&self, name: &str) -> Option<&FactEvent> {
+        self.events
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
     }
 
     /// The entry for a wire name and API version.
@@ -155,9 +316,11 @@ impl Facts {
     /// The facts as JSON text, in the same layout they are read from.
     pub fn to_json(&self) -> String {
         let methods = self.methods.iter().map(method_json).collect();
+        let events = self.events.iter().map(event_json).collect();
         Json::Object(vec![
             ("source".to_owned(), Json::String(self.source.clone())),
             ("methods".to_owned(), Json::Array(methods)),
+            ("events".to_owned(), Json::Array(events)),
         ])
         .to_json_pretty()
     }
@@ -211,6 +374,64 @@ fn method(v: &Json) -> Result<FactMethod, String> {
             .unwrap_or_default(),
         name,
     })
+}
+
+fn event(v: &Json) -> Result<FactEvent, String> {
+    let name = text(v, "name").ok_or("no name")?;
+    Ok(FactEvent {
+        scope: text(v, "scope").ok_or_else(|| format!("{name}: no scope"))?,
+        doc: text(v, "doc").ok_or_else(|| format!("{name}: no doc"))?,
+        deprecated: v.get("deprecated").and_then(Json::as_bool).unwrap_or(false),
+        payload: params(v.get("payload")),
+        payload_other: v
+            .get("payload_other")
+            .map(|po| {
+                po.items()
+                    .iter()
+                    .map(|s| {
+                        (
+                            text(s, "section").unwrap_or_default(),
+                            params(s.get("fields")),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        name,
+    })
+}
+
+fn event_json(e: &FactEvent) -> Json {
+    let s = |v: &str| Json::String(v.to_owned());
+    let mut entries = vec![
+        ("name".to_owned(), s(&e.name)),
+        ("scope".to_owned(), s(&e.scope)),
+        ("doc".to_owned(), s(&e.doc)),
+    ];
+    if e.deprecated {
+        entries.push(("deprecated".to_owned(), Json::Bool(true)));
+    }
+    entries.push((
+        "payload".to_owned(),
+        Json::Array(e.payload.iter().map(param_json).collect()),
+    ));
+    if !e.payload_other.is_empty() {
+        let other = e
+            .payload_other
+            .iter()
+            .map(|(section, fields)| {
+                Json::Object(vec![
+                    ("section".to_owned(), s(section)),
+                    (
+                        "fields".to_owned(),
+                        Json::Array(fields.iter().map(param_json).collect()),
+                    ),
+                ])
+            })
+            .collect();
+        entries.push(("payload_other".to_owned(), Json::Array(other)));
+    }
+    Json::Object(entries)
 }
 
 fn strings(v: Option<&Json>) -> Vec<String> {

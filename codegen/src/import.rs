@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::describe::{Shape, describe};
 use crate::exclusions::Exclusions;
-use crate::facts::{FactMethod, FactParam, Facts};
+use crate::facts::{FactEvent, FactMethod, FactParam, Facts};
 use crate::ir::{Schema, Ty};
 use crate::json::Json;
 use crate::names::{is_keyword, pascal_case, snake_case};
@@ -30,6 +30,8 @@ pub struct Imported {
     pub files: Vec<(PathBuf, String)>,
     /// `(scope, wire name)` of every method added.
     pub methods: Vec<(String, String)>,
+    /// `(scope, name)` of every event added.
+    pub events: Vec<(String, String)>,
     /// Named types added.
     pub types: usize,
     /// Scopes that got a new file (each needs a cargo feature in the SDK).
@@ -56,8 +58,10 @@ pub fn import(
     exclusions: &Exclusions,
 ) -> Result<Imported, String> {
     let mut have: BTreeSet<(String, bool)> = BTreeSet::new();
+    let mut have_events: BTreeSet<String> = BTreeSet::new();
     let mut taken_types: BTreeSet<String> = BTreeSet::new();
     let mut taken_rust: BTreeSet<String> = BTreeSet::new();
+    let mut taken_variants: BTreeSet<String> = BTreeSet::new();
     let mut scope_files: BTreeMap<String, PathBuf> = BTreeMap::new();
     if let Some(schema) = schema {
         for file in &schema.files {
@@ -66,6 +70,10 @@ pub fn import(
                 have.insert((m.name.clone(), m.rest_v3));
                 taken_types.insert(m.type_name.clone());
                 taken_rust.insert(m.rust.clone());
+            }
+            for e in &file.events {
+                have_events.insert(e.wire_name());
+                taken_variants.insert(e.rust.clone());
             }
             taken_types.extend(file.types.iter().map(|t| t.name.clone()));
         }
@@ -142,6 +150,29 @@ pub fn import(
         ctx.draft.text.push_str(&text);
         added.push((m.scope.clone(), m.name.clone()));
     }
+    let mut added_events = Vec::new();
+    for e in &facts.events {
+        let upper = e.name.to_ascii_uppercase();
+        if have_events.contains(&upper) || exclusions.contains_event(&e.name) {
+            continue;
+        }
+        have_events.insert(upper);
+        let rust = event_variant_name(e, &taken_variants);
+        taken_variants.insert(rust.clone());
+        let draft = by_scope.entry(e.scope.clone()).or_default();
+        let mut ctx = Ctx {
+            taken: &mut taken_types,
+            entity_fields: &entity_fields,
+            crm_field_type,
+            doc_types: &doc_types,
+            draft_scope: e.scope.clone(),
+            draft,
+            method: e.name.clone(),
+        };
+        let text = ctx.event(e, &rust);
+        ctx.draft.text.push_str(&text);
+        added_events.push((e.scope.clone(), e.name.clone()));
+    }
 
     let mut files = Vec::new();
     let mut types = 0;
@@ -178,9 +209,103 @@ pub fn import(
     Ok(Imported {
         files,
         methods: added,
+        events: added_events,
         types,
         new_scopes,
     })
+}
+
+/// The variant name of an event: derived from its name when that has words, else from the
+/// page's file name (`on-imbot-message-add.md` for `ONIMBOTMESSAGEADD`), with a counter where
+/// two events meet in one name.
+fn event_variant_name(e: &FactEvent, taken: &BTreeSet<String>) -> String {
+    let from_page = || {
+        let stem = e.doc.rsplit('/').next()?.strip_suffix(".md")?;
+        let snake = snake_case(stem)?;
+        // The page must be named after the event, not `events.md`.
+        (snake.replace('_', "") == e.name.to_ascii_lowercase()).then(|| pascal_case(&snake))
+    };
+    let base = crate::names::event_rust_name(&e.name)
+        .or_else(from_page)
+        .unwrap_or_else(|| {
+            let lower = e.name.to_ascii_lowercase().replace(['.', '_'], "");
+            pascal_case(&lower)
+        });
+    let mut name = base.clone();
+    let mut n = 2;
+    while taken.contains(&name) || name == "Unknown" {
+        name = format!("{base}{n}");
+        n += 1;
+    }
+    name
+}
+
+/// A one-line description of an event from its words: `onCrmDealAdd` -> "Sent when a CRM deal
+/// is added." A draft for review, like method descriptions.
+fn describe_event(rust: &str) -> String {
+    let words: Vec<String> = crate::describe::words(rust)
+        .into_iter()
+        .filter(|w| w != "on")
+        .collect();
+    let (before, words) = match words.iter().position(|w| w == "before") {
+        Some(i) => {
+            let mut w = words.clone();
+            w.remove(i);
+            (true, w)
+        }
+        None => (false, words),
+    };
+    let Some((last, subject)) = words.split_last() else {
+        return "An event.".to_owned();
+    };
+    const VERBS: &[(&str, &str)] = &[
+        ("add", "added"),
+        ("update", "updated"),
+        ("delete", "deleted"),
+        ("deleted", "deleted"),
+        ("saved", "saved"),
+        ("start", "started"),
+        ("finish", "finished"),
+        ("end", "ended"),
+        ("init", "initialized"),
+        ("changed", "changed"),
+        ("install", "installed"),
+        ("uninstall", "uninstalled"),
+        ("register", "registered"),
+        ("unregister", "unregistered"),
+        ("expose", "issued"),
+        ("signed", "signed"),
+        ("confirm", "confirmed"),
+    ];
+    let subject: Vec<String> = subject
+        .iter()
+        .map(|w| match w.as_str() {
+            "crm" => "CRM".to_owned(),
+            "im" => "IM".to_owned(),
+            "b2e" => "B2E".to_owned(),
+            "hcm" => "HCM".to_owned(),
+            w => w.to_owned(),
+        })
+        .collect();
+    let subject = subject.join(" ");
+    match VERBS.iter().find(|(verb, _)| verb == last) {
+        Some((_, done)) if !subject.is_empty() => {
+            let article = if subject.starts_with(['a', 'e', 'i', 'o', 'A', 'E', 'I', 'O']) {
+                "an"
+            } else {
+                "a"
+            };
+            let when = if before { "before" } else { "when" };
+            format!("Sent {when} {article} {subject} is {done}.")
+        }
+        _ => {
+            let mut all = words.join(" ");
+            if let Some(first) = all.get(..1) {
+                all = first.to_ascii_uppercase() + &all[1..];
+            }
+            format!("{all}.")
+        }
+    }
 }
 
 /// The client method name: the wire name's snake_case, with `_v3` for the REST 3.0 twin of a
@@ -376,6 +501,8 @@ struct ScopeDraft {
     struct_lists: BTreeMap<String, Vec<String>>,
     /// Entity structs drafted from `*.fields` pages, by method prefix (`crm.company`).
     entities: BTreeMap<String, String>,
+    /// Event data structs drafted so far, by their field entries, for reuse.
+    shapes: BTreeMap<Vec<String>, String>,
 }
 
 struct Ctx<'a> {
@@ -400,6 +527,9 @@ struct Ctx<'a> {
 enum Side {
     Param,
     Result,
+    /// The data of an inbound event: read like a result; every scalar of a form-encoded event
+    /// is a string, which the lenient codecs read.
+    Event,
 }
 
 impl Ctx<'_> {
@@ -413,6 +543,41 @@ impl Ctx<'_> {
         }
         self.taken.insert(name.clone());
         name
+    }
+
+    /// An `[[event]]` entry, with a named type for its data when the page documents fields.
+    fn event(&mut self, e: &FactEvent, rust: &str) -> String {
+        let fields = e.data_fields();
+        let data_doc = e.data_type().unwrap_or("object").to_ascii_lowercase();
+        let data = if fields.is_empty() {
+            match data_doc.as_str() {
+                "integer" => "int".to_owned(),
+                "string" => "string".to_owned(),
+                _ => "any".to_owned(),
+            }
+        } else {
+            let description = format!("What `{}` sends in `data`.", e.name.to_ascii_uppercase());
+            self.struct_type(
+                &fields,
+                &format!("{rust}Data"),
+                Side::Event,
+                None,
+                &description,
+            )
+        };
+        let mut out = String::new();
+        out.push_str("\n[[event]]\n");
+        let _ = writeln!(out, "name = {}", toml_str(&e.name));
+        if crate::names::event_rust_name(&e.name).as_deref() != Some(rust) {
+            let _ = writeln!(out, "rust = {}", toml_str(rust));
+        }
+        let _ = writeln!(out, "description = {}", toml_str(&describe_event(rust)));
+        let _ = writeln!(out, "doc = {}", toml_str(&e.doc));
+        let _ = writeln!(out, "data = {}", toml_str(&data));
+        if e.deprecated {
+            out.push_str("deprecated = true\n");
+        }
+        out
     }
 
     fn method(&mut self, m: &FactMethod, facts: &Facts, rust: &str) -> String {
@@ -522,6 +687,36 @@ impl Ctx<'_> {
         {
             return "yn".to_owned();
         }
+        // An object keyed by ids (`{BOT_ID}` in the docs) is a map of what each key holds.
+        if !p.fields.is_empty() && p.fields.iter().all(|f| is_placeholder(&f.name)) {
+            let inner = self.ty(&p.fields[0], type_name, side, None);
+            return format!("map<{inner}>");
+        }
+        if side == Side::Event {
+            let lower_name = p.name.to_ascii_lowercase();
+            if matches!(
+                lower_name.as_str(),
+                "access_token" | "refresh_token" | "application_token"
+            ) {
+                return "secret".to_owned();
+            }
+            let values: BTreeSet<&str> = p.values.iter().map(String::as_str).collect();
+            // `Y`, `N` and `undefined` (not checked): a flag that may be unknown.
+            if values.contains("Y") && values.contains("N") && values.len() <= 3 {
+                return "yn".to_owned();
+            }
+            if values == BTreeSet::from(["0", "1"]) {
+                return "bool".to_owned();
+            }
+            match lower.as_str() {
+                "timestamp" => return "int".to_owned(),
+                "undefined|object" if !p.fields.is_empty() => {
+                    let description = self.describe_type(p, side);
+                    return self.struct_type(&p.fields, type_name, side, None, &description);
+                }
+                _ => {}
+            }
+        }
         let ty = match lower.as_str() {
             "string" | "text" | "char" | "string|null" | "varchar" => match side {
                 _ if enum_worthy(&p.values) => self.enum_type(&p.name, &p.values, type_name),
@@ -533,7 +728,7 @@ impl Ctx<'_> {
             "date" => "date".to_owned(),
             "datetime" | "datetime|null" => "datetime".to_owned(),
             // A file in an answer is a description (`id`, `showUrl`, ...), not `[name, base64]`.
-            "file" if side == Side::Result => "any".to_owned(),
+            "file" if side != Side::Param => "any".to_owned(),
             "file" => "file".to_owned(),
             "object" | "object|null" | "array|object" | "object|array" if !p.fields.is_empty() => {
                 let sub = example.filter(|e| matches!(e, Json::Object(_)));
@@ -602,6 +797,11 @@ impl Ctx<'_> {
         match side {
             Side::Param => format!("The `{}` argument of `{}`.", p.name, self.method),
             Side::Result => format!("The `{}` part of what `{}` returns.", p.name, self.method),
+            Side::Event => format!(
+                "The `{}` part of what `{}` sends in `data`.",
+                p.name,
+                self.method.to_ascii_uppercase()
+            ),
         }
     }
 
@@ -693,6 +893,17 @@ impl Ctx<'_> {
             }
             entry.push_str(" }");
             lines.push((f.name.clone(), entry));
+        }
+        if side == Side::Event {
+            // Events of one kind share their shapes (every CRM event sends `FIELDS[ID]`): an
+            // identical struct drafted before is reused.
+            let key: Vec<String> = lines.iter().map(|(_, e)| e.clone()).collect();
+            if let Some(existing) = self.draft.shapes.get(&key) {
+                let existing = existing.clone();
+                self.taken.remove(&name);
+                return existing;
+            }
+            self.draft.shapes.insert(key, name.clone());
         }
         self.push_struct(&name, description, lines);
         name
@@ -1002,7 +1213,7 @@ fn fits_ty(ty: &Ty, json: &Json, index: &TypesIndex, top: bool) -> bool {
     let number_text = |s: &str| s.trim().parse::<f64>().is_ok();
     match ty {
         Ty::Any => true,
-        Ty::String | Ty::DialogId => {
+        Ty::String | Ty::DialogId | Ty::Secret => {
             matches!(json, Json::String(_) | Json::Number(_) | Json::Bool(_))
         }
         Ty::Int | Ty::IntStr => match json {
@@ -1278,6 +1489,11 @@ fn field_rust(
     }
     taken.insert(name.clone());
     (Some(&name) != derived.as_ref()).then_some(name)
+}
+
+/// A key the docs write as a placeholder for ids: `{BOT_ID}`.
+fn is_placeholder(name: &str) -> bool {
+    name.len() > 2 && name.starts_with('{') && name.ends_with('}')
 }
 
 fn is_yes_no(values: &[String]) -> bool {

@@ -26,6 +26,11 @@ impl Schema {
         self.files.iter().map(|f| f.types.len()).sum()
     }
 
+    /// Number of inbound events over all files.
+    pub fn event_count(&self) -> usize {
+        self.files.iter().map(|f| f.events.len()).sum()
+    }
+
     /// The scopes, in file order (`common` included when present).
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.files.iter().map(|f| f.scope.as_str())
@@ -48,6 +53,8 @@ pub struct ScopeFile {
     pub methods: Vec<Method>,
     /// The named types, in schema order.
     pub types: Vec<TypeDef>,
+    /// The inbound events, in schema order.
+    pub events: Vec<Event>,
 }
 
 /// One REST method.
@@ -85,6 +92,35 @@ pub struct Method {
     pub positional: bool,
     /// Why the schema deliberately differs from the docs for this method, if it does.
     pub note: Option<String>,
+}
+
+/// One inbound event: what a portal POSTs to a handler bound with `event.bind`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// The name as documented (`ONIMBOTMESSAGEADD`, `onCrmDealAdd`); portals send it upper-cased,
+    /// and it is matched without regard to case.
+    pub name: String,
+    /// PascalCase name of its variant of the typed event enum: `OnImbotMessageAdd`.
+    pub rust: String,
+    /// One line in our own words.
+    pub description: String,
+    /// Link to the official page.
+    pub doc_url: String,
+    /// The type of the event's `data`.
+    pub data: Ty,
+    /// Set when the docs mark the event outdated; `replacement_rust` names the replacement's
+    /// `(variant, data type)` when the schema has it.
+    pub deprecated: Option<Deprecation>,
+    /// Why the schema deliberately differs from the docs for this event, if it does.
+    pub note: Option<String>,
+}
+
+impl Event {
+    /// The name as portals send it: upper case.
+    pub fn wire_name(&self) -> String {
+        self.name.to_ascii_uppercase()
+    }
 }
 
 /// Why a method is deprecated, and what to use instead.
@@ -205,6 +241,8 @@ pub enum Ty {
     File,
     /// `dialog_id`
     DialogId,
+    /// `secret`
+    Secret,
     /// `any`
     Any,
     /// `list<T>`
@@ -232,6 +270,7 @@ pub(crate) const SCALARS: &[(&str, Ty)] = &[
     ("datetime", Ty::DateTime),
     ("file", Ty::File),
     ("dialog_id", Ty::DialogId),
+    ("secret", Ty::Secret),
     ("any", Ty::Any),
 ];
 

@@ -51,10 +51,10 @@ pub use diag::{Diagnostic, Diagnostics};
 pub use drift::{Drift, DriftKind, DriftReport, drift};
 pub use emit::{EmitOptions, emit, emit_catalog, emit_index};
 pub use exclusions::Exclusions;
-pub use facts::{FactMethod, FactParam, Facts};
+pub use facts::{FactEvent, FactMethod, FactParam, Facts};
 pub use import::{Imported, import};
 pub use ir::{
-    Deprecation, EnumValue, Field, Method, Paging, Schema, ScopeFile, Ty, TypeDef, TypeKind,
+    Deprecation, EnumValue, Event, Field, Method, Paging, Schema, ScopeFile, Ty, TypeDef, TypeKind,
 };
 pub use json::Json;
 pub use stats::{ScopeStats, Stats, stats};

@@ -20,6 +20,7 @@ pub(crate) struct RawFile {
     pub description: Option<String>,
     pub methods: Vec<RawMethod>,
     pub types: Vec<RawType>,
+    pub events: Vec<RawEvent>,
 }
 
 pub(crate) struct RawMethod {
@@ -41,6 +42,20 @@ pub(crate) struct RawMethod {
     pub deprecated: RawDeprecated,
     pub rest_v3: bool,
     pub positional: bool,
+    pub note: Option<String>,
+}
+
+pub(crate) struct RawEvent {
+    /// How diagnostics name it: `event ONIMBOTMESSAGEADD`, or `event #3` without a name.
+    pub label: String,
+    /// Structural problems in the event, as `(item, message)`.
+    pub notes: Vec<(String, String)>,
+    pub name: Option<String>,
+    pub rust: Option<String>,
+    pub description: Option<String>,
+    pub doc: Option<String>,
+    pub data: Option<String>,
+    pub deprecated: RawDeprecated,
     pub note: Option<String>,
 }
 
@@ -79,7 +94,16 @@ pub(crate) struct RawValue {
     pub doc: Option<String>,
 }
 
-const FILE_KEYS: &[&str] = &["scope", "description", "method", "type"];
+const FILE_KEYS: &[&str] = &["scope", "description", "method", "type", "event"];
+const EVENT_KEYS: &[&str] = &[
+    "name",
+    "rust",
+    "description",
+    "doc",
+    "data",
+    "deprecated",
+    "note",
+];
 const METHOD_KEYS: &[&str] = &[
     "name",
     "rust",
@@ -130,6 +154,7 @@ pub(crate) fn parse_file(path: &str, text: &str, diags: &mut Diagnostics) -> Opt
     let description = r.string("", &table, "description", false);
     let method_tables = r.tables("", &table, "method");
     let type_tables = r.tables("", &table, "type");
+    let event_tables = r.tables("", &table, "event");
     let notes = std::mem::take(&mut r.notes);
     let methods = method_tables
         .into_iter()
@@ -141,6 +166,11 @@ pub(crate) fn parse_file(path: &str, text: &str, diags: &mut Diagnostics) -> Opt
         .enumerate()
         .map(|(i, t)| r.named_type(i, t))
         .collect();
+    let events = event_tables
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| r.event(i, t))
+        .collect();
     Some(RawFile {
         path: path.to_owned(),
         notes,
@@ -148,6 +178,7 @@ pub(crate) fn parse_file(path: &str, text: &str, diags: &mut Diagnostics) -> Opt
         description,
         methods,
         types,
+        events,
     })
 }
 
@@ -280,23 +311,24 @@ impl Reader {
         }
     }
 
-    fn method(&mut self, index: usize, t: &Table) -> RawMethod {
-        let item = label("method", index, t, "name");
-        self.check_keys(&item, t, METHOD_KEYS);
-        let deprecated = match t.get("deprecated") {
+    /// `deprecated = true` or `deprecated = "<replacement>"`.
+    fn deprecated(&mut self, item: &str, t: &Table, kind: &str) -> RawDeprecated {
+        match t.get("deprecated") {
             None | Some(Value::Boolean(false)) => RawDeprecated::No,
             Some(Value::Boolean(true)) => RawDeprecated::Yes,
             Some(Value::String(s)) => RawDeprecated::Replacement(s.clone()),
             Some(other) => {
-                self.wrong(
-                    &item,
-                    "deprecated",
-                    "true or the name of the replacement method",
-                    other,
-                );
+                let expected = format!("true or the name of the replacement {kind}");
+                self.wrong(item, "deprecated", &expected, other);
                 RawDeprecated::No
             }
-        };
+        }
+    }
+
+    fn method(&mut self, index: usize, t: &Table) -> RawMethod {
+        let item = label("method", index, t, "name");
+        self.check_keys(&item, t, METHOD_KEYS);
+        let deprecated = self.deprecated(&item, t, "method");
         let params = self
             .tables(&item, t, "params")
             .into_iter()
@@ -319,6 +351,23 @@ impl Reader {
             note: self.string(&item, t, "note", false),
             label: item,
             params,
+            deprecated,
+            notes: std::mem::take(&mut self.notes),
+        }
+    }
+
+    fn event(&mut self, index: usize, t: &Table) -> RawEvent {
+        let item = label("event", index, t, "name");
+        self.check_keys(&item, t, EVENT_KEYS);
+        let deprecated = self.deprecated(&item, t, "event");
+        RawEvent {
+            name: self.string(&item, t, "name", true),
+            rust: self.string(&item, t, "rust", false),
+            description: self.string(&item, t, "description", true),
+            doc: self.string(&item, t, "doc", true),
+            data: self.string(&item, t, "data", true),
+            note: self.string(&item, t, "note", false),
+            label: item,
             deprecated,
             notes: std::mem::take(&mut self.notes),
         }

@@ -34,12 +34,13 @@ emit     prints the generated Rust code (or writes it to FILE)
   --runtime PATH   path of the runtime crate in the generated code; default `crate`,
                    as inside the SDK (which also adds the `Client` methods);
                    `::bitrix24` for a user's own build script
-import   adds every documented method the schema lacks (and <dir>/facts/excluded.toml
-         does not list) to its scope's file, typed from the facts, for review
+import   adds every documented method and event the schema lacks (and
+         <dir>/facts/excluded.toml does not list) to its scope's file, typed from the
+         facts, for review
   --dry-run        only list what would be added
-drift    compares the schema with a facts file: methods and params added, removed or
-         retyped, deprecations changed; exits 1 when a difference is unexplained (not in
-         the exclusion list, no `note` on the schema item)
+drift    compares the schema with a facts file: methods, events, params and event data
+         fields added, removed or retyped, deprecations changed; exits 1 when a difference
+         is unexplained (not in the exclusion list, no `note` on the schema item)
 stats    prints a Markdown table of what is typed, per scope";
 
 fn main() -> ExitCode {
@@ -77,8 +78,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
         [command, dir] if command == "check" => {
             let schema = load(dir)?;
             outln!(
-                "ok: {} methods, {} types in {} files",
+                "ok: {} methods, {} events, {} types in {} files",
                 schema.method_count(),
+                schema.event_count(),
                 schema.type_count(),
                 schema.files.len()
             );
@@ -186,6 +188,9 @@ fn import_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Fail
     for (scope, name) in &imported.methods {
         outln!("+ {scope}: {name}");
     }
+    for (scope, name) in &imported.events {
+        outln!("+ {scope}: event {name}");
+    }
     if !dry_run {
         imported.write().map_err(Failure::Schema)?;
     }
@@ -195,9 +200,10 @@ fn import_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Fail
         );
     }
     outln!(
-        "{} {} methods and {} types into {} files",
+        "{} {} methods, {} events and {} types into {} files",
         if dry_run { "would add" } else { "added" },
         imported.methods.len(),
+        imported.events.len(),
         imported.types,
         imported.files.len()
     );

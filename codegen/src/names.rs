@@ -120,6 +120,21 @@ pub(crate) fn pascal_case(snake: &str) -> String {
         .collect()
 }
 
+/// The PascalCase variant name for an event name (`onCrmDealAdd` -> `OnCrmDealAdd`,
+/// `CATALOG.PRICE.ON.ADD` -> `CatalogPriceOnAdd`), or `None` when the name has no word
+/// boundaries to split on (`ONIMBOTMESSAGEADD`: one upper-case run) or gives no Rust name.
+pub(crate) fn event_rust_name(name: &str) -> Option<String> {
+    let has_boundaries =
+        name.bytes().any(|b| b.is_ascii_lowercase()) || name.contains(['.', '_', '-']);
+    if !has_boundaries {
+        return None;
+    }
+    let snake = words(name)?.join("_");
+    snake
+        .starts_with(|c: char| c.is_ascii_lowercase())
+        .then(|| pascal_case(&snake))
+}
+
 /// Checks a snake_case Rust name given in the schema (`rust = "..."`) or derived from a scope.
 pub(crate) fn check_snake(name: &str) -> Result<(), String> {
     let well_formed = name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -208,6 +223,22 @@ mod tests {
         );
         assert_eq!(pascal_case("type_"), "Type");
         assert_eq!(pascal_case("profile"), "Profile");
+    }
+
+    #[test]
+    fn event_names_become_variants_where_they_have_words() {
+        let cases = [
+            ("onCrmDealAdd", "OnCrmDealAdd"),
+            ("OnImConnectorDialogFinish", "OnImConnectorDialogFinish"),
+            ("CATALOG.PRICE.TYPE.ON.ADD", "CatalogPriceTypeOnAdd"),
+            ("onAppUninstall", "OnAppUninstall"),
+        ];
+        for (name, rust) in cases {
+            assert_eq!(event_rust_name(name).as_deref(), Some(rust), "{name}");
+        }
+        for name in ["ONIMBOTMESSAGEADD", "ONAPPINSTALL", "1.X", "on add", ""] {
+            assert_eq!(event_rust_name(name), None, "{name}");
+        }
     }
 
     #[test]

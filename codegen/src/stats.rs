@@ -1,9 +1,10 @@
-//! How much of the schema is typed: `bitrix24-codegen stats <dir>` prints a Markdown table per
-//! scope (pasted into `docs/COVERAGE.md`).
+//! How much of the schema is typed: `bitrix24-codegen stats <dir>` prints Markdown tables per
+//! scope, one for methods and one for events (pasted into `docs/COVERAGE.md`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::ir::{Schema, Ty};
+use crate::ir::{Field, Schema, Ty, TypeKind};
 
 /// Counts for one scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,13 +32,22 @@ pub struct ScopeStats {
     pub results_any: usize,
     /// Named types declared in the scope's file.
     pub types: usize,
+    /// Inbound events.
+    pub events: usize,
+    /// Events whose `data` has a type other than `any`.
+    pub events_typed: usize,
+    /// Fields of the event data types, counting each struct reachable from the scope's events
+    /// once (nested structs included).
+    pub event_fields: usize,
+    /// Those of them whose type is not `any`.
+    pub event_fields_typed: usize,
 }
 
 /// Counts per scope and in total.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// One row per scope file with methods, in file order.
+    /// One row per scope file with methods or events, in file order.
     pub scopes: Vec<ScopeStats>,
     /// The sum.
     pub total: ScopeStats,
@@ -47,7 +57,20 @@ pub struct Stats {
 pub fn stats(schema: &Schema) -> Stats {
     let mut out = Stats::default();
     out.total.scope = "**total**".to_owned();
-    for file in schema.files.iter().filter(|f| !f.methods.is_empty()) {
+    let structs: BTreeMap<&str, &[Field]> = schema
+        .files
+        .iter()
+        .flat_map(|f| &f.types)
+        .filter_map(|t| match &t.kind {
+            TypeKind::Struct { fields, .. } => Some((t.name.as_str(), fields.as_slice())),
+            TypeKind::Enum { .. } => None,
+        })
+        .collect();
+    for file in schema
+        .files
+        .iter()
+        .filter(|f| !f.methods.is_empty() || !f.events.is_empty())
+    {
         let mut s = ScopeStats {
             scope: file.scope.clone(),
             types: file.types.len(),
@@ -66,6 +89,24 @@ pub fn stats(schema: &Schema) -> Stats {
                 _ => s.results_typed += 1,
             }
         }
+        let mut seen = BTreeSet::new();
+        for e in &file.events {
+            s.events += 1;
+            s.events_typed += usize::from(e.data != Ty::Any);
+            let mut stack = vec![&e.data];
+            while let Some(ty) = stack.pop() {
+                match ty {
+                    Ty::List(inner) | Ty::Map(inner) => stack.push(inner),
+                    Ty::Named { name, .. } if seen.insert(name.as_str()) => {
+                        let fields = structs.get(name.as_str()).copied().unwrap_or_default();
+                        s.event_fields += fields.len();
+                        s.event_fields_typed += fields.iter().filter(|f| f.ty != Ty::Any).count();
+                        stack.extend(fields.iter().map(|f| &f.ty));
+                    }
+                    _ => {}
+                }
+            }
+        }
         let t = &mut out.total;
         t.methods += s.methods;
         t.rest_v3 += s.rest_v3;
@@ -77,6 +118,10 @@ pub fn stats(schema: &Schema) -> Stats {
         t.results_shape += s.results_shape;
         t.results_any += s.results_any;
         t.types += s.types;
+        t.events += s.events;
+        t.events_typed += s.events_typed;
+        t.event_fields += s.event_fields;
+        t.event_fields_typed += s.event_fields_typed;
         out.scopes.push(s);
     }
     out.total.types = schema.type_count();
@@ -98,7 +143,12 @@ impl fmt::Display for Stats {
             "| scope | methods | REST 3.0 | positional | deprecated | params | params typed | results typed | results list/map of any | results any | types |"
         )?;
         writeln!(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
-        for s in self.scopes.iter().chain([&self.total]) {
+        for s in self
+            .scopes
+            .iter()
+            .filter(|s| s.methods > 0)
+            .chain([&self.total])
+        {
             writeln!(
                 f,
                 "| {} | {} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} | {} | {} |",
@@ -115,6 +165,31 @@ impl fmt::Display for Stats {
                 s.results_shape,
                 s.results_any,
                 s.types
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "| scope | events | data typed | data any | data fields | fields typed |"
+        )?;
+        writeln!(f, "|---|--:|--:|--:|--:|--:|")?;
+        for s in self
+            .scopes
+            .iter()
+            .filter(|s| s.events > 0)
+            .chain([&self.total])
+        {
+            writeln!(
+                f,
+                "| {} | {} | {} ({}) | {} | {} | {} ({}) |",
+                s.scope,
+                s.events,
+                s.events_typed,
+                percent(s.events_typed, s.events),
+                s.events - s.events_typed,
+                s.event_fields,
+                s.event_fields_typed,
+                percent(s.event_fields_typed, s.event_fields)
             )?;
         }
         Ok(())

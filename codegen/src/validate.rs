@@ -9,11 +9,11 @@ use std::path::Path;
 
 use crate::diag::Diagnostics;
 use crate::ir::{
-    Deprecation, EnumValue, Field, ListShape, Method, Paging, SCALARS, Schema, ScopeFile, Ty,
-    TypeDef, TypeKind,
+    Deprecation, EnumValue, Event, Field, ListShape, Method, Paging, SCALARS, Schema, ScopeFile,
+    Ty, TypeDef, TypeKind,
 };
-use crate::load::{RawDeprecated, RawField, RawFile, RawMethod, RawType};
-use crate::names::{check_pascal, check_snake, pascal_case, snake_case};
+use crate::load::{RawDeprecated, RawEvent, RawField, RawFile, RawMethod, RawType};
+use crate::names::{check_pascal, check_snake, event_rust_name, pascal_case, snake_case};
 
 /// Names the runtime's `Client` has for itself; a generated client method must not take them.
 const RESERVED_METHOD_NAMES: &[&str] = &[
@@ -39,16 +39,21 @@ const RESERVED_METHOD_NAMES: &[&str] = &[
 /// unreachable.
 const RESERVED_MODULE_NAMES: &[&str] = &[
     "auth",
+    "app",
     "batch",
+    "bot",
     "call_path",
     "client",
     "codec",
     "error",
+    "event_types",
+    "events",
     "generated",
     "limiter",
     "method",
     "method_catalog",
     "paging",
+    "redis_store",
     "request",
     "retry",
     "sandbox",
@@ -79,6 +84,16 @@ struct Decl {
     index: usize,
 }
 
+/// Where an event's names are taken.
+struct EventDecl {
+    path: String,
+    /// The name as first declared (names are matched without regard to case).
+    name: String,
+    rust: String,
+    /// The data type's name, when `data` is a named type.
+    data_type: Option<String>,
+}
+
 /// Where a method's names are taken.
 struct MethodDecl {
     path: String,
@@ -94,8 +109,24 @@ pub(crate) fn validate(raw_files: Vec<RawFile>, diags: &mut Diagnostics) -> Sche
         methods: BTreeMap::new(),
         rust_names: BTreeMap::new(),
         type_names: BTreeMap::new(),
+        events: BTreeMap::new(),
+        event_rust: BTreeMap::new(),
     };
     let mut files: Vec<ScopeFile> = raw_files.into_iter().map(|raw| v.file(raw)).collect();
+
+    // An outdated event's note names the replacement's variant when the schema has it.
+    for event in files.iter_mut().flat_map(|f| &mut f.events) {
+        if let Some(d) = &mut event.deprecated {
+            let replacement = d
+                .replacement
+                .as_ref()
+                .and_then(|r| v.events.get(&r.to_ascii_uppercase()));
+            d.replacement_rust = replacement.map(|r| {
+                let data = r.data_type.clone().unwrap_or_default();
+                (r.rust.clone(), data)
+            });
+        }
+    }
 
     // Deprecation notes name the replacement's Rust names when the schema has it.
     for method in files.iter_mut().flat_map(|f| &mut f.methods) {
@@ -188,6 +219,10 @@ struct Validator<'a> {
     rust_names: BTreeMap<String, String>,
     /// Request type name -> wire name of the method that has it.
     type_names: BTreeMap<String, String>,
+    /// Upper-case event name -> where it is declared.
+    events: BTreeMap<String, EventDecl>,
+    /// Variant name -> the event that has it.
+    event_rust: BTreeMap<String, String>,
 }
 
 impl Validator<'_> {
@@ -235,6 +270,18 @@ impl Validator<'_> {
             }
         }
         self.recursion(&path, &types);
+        let mut events = Vec::with_capacity(raw.events.len());
+        for e in raw.events {
+            self.notes(&path, e.notes.clone());
+            if is_common_file {
+                let message = "events are not allowed in common.toml (it holds shared types only)";
+                self.diags.push(&path, &e.label, message);
+                continue;
+            }
+            if let Some(event) = self.event(&path, &module, &e) {
+                events.push(event);
+            }
+        }
         ScopeFile {
             path,
             scope: raw.scope.unwrap_or_default(),
@@ -242,6 +289,7 @@ impl Validator<'_> {
             description: raw.description,
             methods,
             types,
+            events,
         }
     }
 
@@ -534,6 +582,132 @@ impl Validator<'_> {
         }
     }
 
+    fn event(&mut self, path: &str, module: &str, e: &RawEvent) -> Option<Event> {
+        let item = e.label.as_str();
+        let name = e.name.as_deref()?;
+        let mut ok = true;
+        if !is_event_name(name) {
+            let message =
+                format!("name {name:?} is not an event name (letters, digits, \".\", \"_\")");
+            self.diags.push(path, item, message);
+            ok = false;
+        }
+        let rust = match e.rust.as_deref() {
+            Some(rust) => match check_pascal(rust) {
+                Ok(()) => Some(rust.to_owned()),
+                Err(why) => {
+                    self.diags.push(path, item, format!("rust {why}"));
+                    None
+                }
+            },
+            None => {
+                let derived = event_rust_name(name);
+                if derived.is_none() && ok {
+                    let message = format!(
+                        "cannot derive a Rust name from {name:?} (no word boundaries); set \"rust\" to its PascalCase words"
+                    );
+                    self.diags.push(path, item, message);
+                }
+                derived
+            }
+        };
+        let rust = rust.filter(|rust| {
+            if rust == "Unknown" {
+                let message =
+                    "Rust name \"Unknown\" is reserved for events the schema does not know";
+                self.diags.push(path, item, message);
+                false
+            } else {
+                true
+            }
+        });
+        let data = e
+            .data
+            .as_deref()
+            .and_then(|d| self.ty(path, module, &format!("{item}: data"), d));
+        if let Some(rust) = &rust {
+            let key = name.to_ascii_uppercase();
+            if let Some(first) = self.events.get(&key) {
+                let message = if first.name == name {
+                    format!("duplicate event (first declared in {})", first.path)
+                } else {
+                    format!(
+                        "duplicate event: {name:?} is {:?} in another case (first declared in {}); portals send names upper-cased",
+                        first.name, first.path
+                    )
+                };
+                self.diags.push(path, item, message);
+                ok = false;
+            } else if let Some(first) = self.event_rust.get(rust) {
+                let message = format!("Rust name {rust:?} is also used by event {first}");
+                self.diags.push(path, item, message);
+                ok = false;
+            } else {
+                let data_type = match &data {
+                    Some(Ty::Named { name, .. }) => Some(name.clone()),
+                    _ => None,
+                };
+                self.event_rust.insert(rust.clone(), name.to_owned());
+                let decl = EventDecl {
+                    path: path.to_owned(),
+                    name: name.to_owned(),
+                    rust: rust.clone(),
+                    data_type,
+                };
+                self.events.insert(key, decl);
+            }
+        }
+        let description = e
+            .description
+            .as_deref()
+            .filter(|d| self.one_line(path, item, "description", d));
+        let doc_url = e.doc.as_deref().and_then(|doc| match doc_url(doc) {
+            Some(url) => Some(url),
+            None => {
+                let message = format!(
+                    "doc {doc:?} must be a page path in the docs repository, ending in \".md\""
+                );
+                self.diags.push(path, item, message);
+                None
+            }
+        });
+        if let Some(note) = &e.note {
+            ok &= self.one_line(path, item, "note", note);
+        }
+        let deprecated = match &e.deprecated {
+            RawDeprecated::No => Some(None),
+            RawDeprecated::Yes => Some(Some(Deprecation {
+                replacement: None,
+                replacement_rust: None,
+            })),
+            RawDeprecated::Replacement(other) if other.eq_ignore_ascii_case(name) => {
+                let message = "deprecated names the event itself as its replacement";
+                self.diags.push(path, item, message);
+                None
+            }
+            RawDeprecated::Replacement(other) if !is_event_name(other) => {
+                let message = format!(
+                    "deprecated {other:?} must be true or the name of the replacement event"
+                );
+                self.diags.push(path, item, message);
+                None
+            }
+            RawDeprecated::Replacement(other) => Some(Some(Deprecation {
+                replacement: Some(other.clone()),
+                replacement_rust: None,
+            })),
+        };
+        Some(Event {
+            name: name.to_owned(),
+            rust: rust.filter(|_| ok)?,
+            description: description?.to_owned(),
+            doc_url: doc_url?,
+            data: data?,
+            deprecated: deprecated?,
+            note: e.note.clone(),
+        })
+    }
+
     /// The snake_case name: `rust` when given, else derived from the wire name.
     fn rust_name(
         &mut self,
@@ -811,6 +985,13 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+fn is_event_name(name: &str) -> bool {
+    name.bytes().any(|b| b.is_ascii_alphabetic())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_'))
 }
 
 fn is_method_name(name: &str) -> bool {

@@ -24,7 +24,10 @@ fn text(bytes: &[u8]) -> String {
 fn check_counts_a_valid_schema() {
     let out = run(&["check", fixture("ok").to_str().unwrap()]);
     assert!(out.status.success());
-    assert_eq!(text(&out.stdout), "ok: 13 methods, 6 types in 3 files\n");
+    assert_eq!(
+        text(&out.stdout),
+        "ok: 13 methods, 4 events, 9 types in 3 files\n"
+    );
 }
 
 #[test]
@@ -124,6 +127,11 @@ fn stats_prints_a_table_with_a_total() {
         stdout.contains("| **total** | 1667 | 106 | 57 |"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("| scope | events | data typed |")
+            && stdout.contains("| **total** | 196 |"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -139,6 +147,6 @@ fn import_dry_run_on_the_full_schema_adds_nothing() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "would add 0 methods and 0 types into 0 files\n"
+        "would add 0 methods, 0 events and 0 types into 0 files\n"
     );
 }

@@ -53,7 +53,7 @@ fn unknown_lowercase_type_lists_the_scalars() {
         errors(&[(IMBOT, &text)]),
         [
             "schema/imbot.toml: method imbot.message.add: param BOT_ID: unknown type \"integer\" (scalar types are: \
-             string, int, int_str, float, bool, yn, date, datetime, file, dialog_id, any)"
+             string, int, int_str, float, bool, yn, date, datetime, file, dialog_id, secret, any)"
         ]
     );
 }
@@ -545,6 +545,161 @@ fn a_name_may_exist_once_per_api_and_rest_v3_is_never_positional() {
         [
             "schema/tasks.toml: method tasks.task.get: duplicate method (first declared in schema/tasks.toml)",
             "schema/tasks.toml: method tasks.task.get: a REST 3.0 method reads JSON by name; \"positional\" is for classic methods",
+        ]
+    );
+}
+
+/// An imbot.toml with a `Bot` data type and the given `[[event]]` tables after it.
+fn imbot_with_events(events: &str) -> String {
+    format!(
+        r#"scope = "imbot"
+
+[[type]]
+name = "BotData"
+description = "What a bot event sends."
+open = true
+fields = [{{ name = "BOT_ID", type = "int" }}]
+{events}"#
+    )
+}
+
+#[test]
+fn event_diagnostics_name_the_event_and_its_data() {
+    let text = imbot_with_events(
+        r#"
+[[event]]
+name = "ONIMBOTMESSAGEADD"
+rust = "OnImbotMessageAdd"
+description = "A message."
+doc = "api-reference/on-imbot-message-add.md"
+data = "BotDta"
+retries = 3
+
+[[event]]
+name = "ONIMBOTDELETE"
+description = "The bot was deleted."
+doc = "api-reference/on-imbot-delete.md"
+data = "BotData"
+
+[[event]]
+name = "onImbot Join"
+description = "Two\nlines."
+doc = "on-imbot-join"
+data = "list<"
+deprecated = 7
+"#,
+    );
+    assert_eq!(
+        errors(&[(IMBOT, &text)]),
+        [
+            "schema/imbot.toml: event ONIMBOTMESSAGEADD: unknown key \"retries\" (expected one of: name, rust, \
+             description, doc, data, deprecated, note)",
+            "schema/imbot.toml: event ONIMBOTMESSAGEADD: data: unknown type \"BotDta\"",
+            "schema/imbot.toml: event ONIMBOTDELETE: cannot derive a Rust name from \"ONIMBOTDELETE\" (no word \
+             boundaries); set \"rust\" to its PascalCase words",
+            "schema/imbot.toml: event onImbot Join: \"deprecated\" must be true or the name of the replacement event, \
+             not an integer",
+            "schema/imbot.toml: event onImbot Join: name \"onImbot Join\" is not an event name (letters, digits, \".\", \"_\")",
+            "schema/imbot.toml: event onImbot Join: data: malformed type \"list<\": expected a type after \"list<\"",
+            "schema/imbot.toml: event onImbot Join: description must be one line",
+            "schema/imbot.toml: event onImbot Join: doc \"on-imbot-join\" must be a page path in the docs repository, \
+             ending in \".md\"",
+        ]
+    );
+}
+
+#[test]
+fn event_names_are_unique_without_regard_to_case() {
+    let text = imbot_with_events(
+        r#"
+[[event]]
+name = "onImbotDelete"
+description = "The bot was deleted."
+doc = "api-reference/on-imbot-delete.md"
+data = "BotData"
+
+[[event]]
+name = "ONIMBOTDELETE"
+rust = "OnImbotDeleted"
+description = "The same event, upper case."
+doc = "api-reference/on-imbot-delete.md"
+data = "BotData"
+
+[[event]]
+name = "onImbotRemove"
+rust = "OnImbotDelete"
+description = "Another event with the first one's variant."
+doc = "api-reference/on-imbot-remove.md"
+data = "any"
+
+[[event]]
+name = "onUnknown"
+rust = "Unknown"
+description = "Would hide the enum's fallback."
+doc = "api-reference/on-unknown.md"
+data = "any"
+"#,
+    );
+    let im = r#"scope = "im"
+
+[[event]]
+name = "onImbotDelete"
+description = "Declared again in another scope."
+doc = "api-reference/on-imbot-delete.md"
+data = "any"
+"#;
+    assert_eq!(
+        errors(&[(IMBOT, &text), ("schema/im.toml", im)]),
+        [
+            "schema/imbot.toml: event ONIMBOTDELETE: duplicate event: \"ONIMBOTDELETE\" is \"onImbotDelete\" in \
+             another case (first declared in schema/imbot.toml); portals send names upper-cased",
+            "schema/imbot.toml: event onImbotRemove: Rust name \"OnImbotDelete\" is also used by event onImbotDelete",
+            "schema/imbot.toml: event onUnknown: Rust name \"Unknown\" is reserved for events the schema does not know",
+            "schema/im.toml: event onImbotDelete: duplicate event (first declared in schema/imbot.toml)",
+        ]
+    );
+}
+
+#[test]
+fn event_rules_for_data_deprecation_and_common() {
+    let text = imbot_with_events(
+        r#"
+[[event]]
+name = "onImbotJoin"
+rust = "on_imbot_join"
+description = "The bot joined."
+doc = "api-reference/on-imbot-join.md"
+data = "ChatData"
+deprecated = "ONIMBOTJOIN"
+"#,
+    );
+    let im = r#"scope = "im"
+
+[[type]]
+name = "ChatData"
+description = "A chat."
+fields = [{ name = "ID", type = "int" }]
+"#;
+    let common = r#"scope = "common"
+
+[[event]]
+name = "onAppInstall"
+description = "Installed."
+doc = "api-reference/on-app-install.md"
+data = "any"
+"#;
+    assert_eq!(
+        errors(&[
+            ("schema/common.toml", common),
+            (IMBOT, &text),
+            ("schema/im.toml", im)
+        ]),
+        [
+            "schema/common.toml: event onAppInstall: events are not allowed in common.toml (it holds shared types only)",
+            "schema/imbot.toml: event onImbotJoin: rust \"on_imbot_join\" is not a PascalCase Rust name",
+            "schema/imbot.toml: event onImbotJoin: data: type \"ChatData\" is declared in schema/im.toml; a type \
+             used by two scopes belongs in common.toml",
+            "schema/imbot.toml: event onImbotJoin: deprecated names the event itself as its replacement",
         ]
     );
 }

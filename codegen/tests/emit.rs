@@ -27,10 +27,11 @@ fn fixture_covers_the_format() {
     assert_eq!(
         (
             schema.method_count(),
+            schema.event_count(),
             schema.type_count(),
             schema.files.len()
         ),
-        (13, 6, 3)
+        (13, 4, 9, 3)
     );
     let scopes: Vec<&str> = schema.scopes().collect();
     assert_eq!(

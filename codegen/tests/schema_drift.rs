@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use bitrix24_codegen::{DriftKind, Exclusions, FactParam, Facts, Schema, drift, import, load_dir};
+use bitrix24_codegen::{
+    DriftKind, Exclusions, FactEvent, FactParam, Facts, Schema, drift, import, load_dir,
+};
 
 fn schema_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema")
@@ -165,5 +167,158 @@ fn import_adds_a_new_method_to_its_scope_file() {
     // Importing again adds nothing.
     let again = import(&facts, &dir, Some(&after), &Exclusions::default()).unwrap();
     assert!(again.methods.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_documented_event_is_in_the_schema_or_excluded() {
+    let schema = schema();
+    let excluded = exclusions();
+    let facts = facts();
+    assert_eq!(facts.events.len(), 228, "documented events");
+    let mut missing = Vec::new();
+    for e in &facts.events {
+        let found = schema
+            .files
+            .iter()
+            .flat_map(|f| &f.events)
+            .any(|s| s.name.eq_ignore_ascii_case(&e.name));
+        if !found && !excluded.contains_event(&e.name) {
+            missing.push(e.name.clone());
+        }
+    }
+    assert!(missing.is_empty(), "not in the schema: {missing:?}");
+    // The exclusions are widget placements, which the docs list among the events, and one
+    // misread name.
+    let placements = facts
+        .events
+        .iter()
+        .filter(|e| e.doc.contains("/widgets/") || e.doc.contains("/embedding/"))
+        .count();
+    assert_eq!(
+        excluded.events.len(),
+        placements + 1,
+        "{:?}",
+        excluded.events
+    );
+    assert_eq!(schema.event_count(), 228 - excluded.events.len() + 1 + 8);
+}
+
+#[test]
+fn each_kind_of_event_change_is_reported() {
+    let mut facts = facts();
+    let mut added = FactEvent::new(
+        "onCrmDealArchive",
+        "crm",
+        "api-reference/crm/deals/events/on-crm-deal-archive.md",
+    );
+    added.payload.push(FactParam::new("data", "object", true));
+    facts.events.push(added);
+    facts.events.retain(|e| e.name != "onCrmDealDelete");
+    for e in &mut facts.events {
+        match e.name.as_str() {
+            // A data field retyped and one added.
+            "OnAppUpdate" => {
+                let data = e.payload.iter_mut().find(|p| p.name == "data").unwrap();
+                for f in &mut data.fields {
+                    if f.name == "VERSION" {
+                        *f = FactParam::new("VERSION", "object", true);
+                    }
+                }
+                data.fields.push(FactParam::new("CHANNEL", "string", true));
+            }
+            // Deprecated now, and moved.
+            "onCrmDealUpdate" => {
+                e.deprecated = true;
+                e.doc = "api-reference/crm/deals/events/on-deal-update.md".to_owned();
+            }
+            _ => {}
+        }
+    }
+    let facts = Facts::parse(&facts.to_json()).expect("written facts parse");
+    let report = drift(&schema(), &facts, &exclusions());
+    let found: Vec<(String, DriftKind)> = report
+        .unexplained
+        .iter()
+        .map(|d| (d.method.clone(), d.kind))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("event OnAppUpdate".to_owned(), DriftKind::DataFieldAdded),
+            ("event OnAppUpdate".to_owned(), DriftKind::DataFieldRetyped),
+            ("event onCrmDealArchive".to_owned(), DriftKind::EventAdded),
+            ("event onCrmDealDelete".to_owned(), DriftKind::EventRemoved),
+            ("event onCrmDealUpdate".to_owned(), DriftKind::DocMoved),
+            (
+                "event onCrmDealUpdate".to_owned(),
+                DriftKind::DeprecationChanged
+            ),
+        ],
+        "{report}"
+    );
+    let text = report.to_string();
+    assert!(
+        text.contains("event OnAppUpdate: data field retyped: VERSION: schema string (text), docs object (object)"),
+        "{text}"
+    );
+    // Placements are explained by the exclusion list.
+    assert!(report.explained.iter().any(|d| {
+        d.method == "event CALL_CARD"
+            && d.kind == DriftKind::EventAdded
+            && d.explanation
+                .as_deref()
+                .is_some_and(|e| e.starts_with("excluded: A widget placement"))
+    }));
+}
+
+#[test]
+fn import_adds_a_new_event_with_its_data_types() {
+    let dir = std::env::temp_dir().join(format!("b24-import-events-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["common.toml", "imbot.toml"] {
+        std::fs::copy(schema_dir().join(file), dir.join(file)).unwrap();
+    }
+    let before = load_dir(&dir).expect("copied schema loads");
+    let facts = Facts::parse(
+        r#"{"source": "test", "methods": [], "events": [
+  {"name": "ONIMBOTTYPING", "scope": "imbot", "doc": "api-reference/chat-bots/outdated/events/on-imbot-typing.md",
+   "deprecated": true, "payload": [
+    {"name": "event", "type": "string", "required": true},
+    {"name": "data", "type": "object", "required": true, "fields": [
+      {"name": "BOT", "type": "object", "required": false, "fields": [
+        {"name": "{BOT_ID}", "type": "object", "required": false, "fields": [
+          {"name": "access_token", "type": "string", "required": false},
+          {"name": "BOT_ID", "type": "integer", "required": false}]}]},
+      {"name": "SILENT", "type": "string", "required": false, "values": ["Y", "N"]}]},
+    {"name": "data.DIALOG_ID", "type": "string", "required": false},
+    {"name": "ts", "type": "timestamp", "required": true}]},
+  {"name": "onBotPing", "scope": "imbot", "doc": "api-reference/chat-bots/on-bot-ping.md", "payload": []}
+]}"#,
+    )
+    .unwrap();
+    let imported = import(&facts, &dir, Some(&before), &Exclusions::default()).unwrap();
+    assert_eq!(imported.events.len(), 2);
+    imported.write().unwrap();
+    let after = load_dir(&dir).unwrap_or_else(|d| panic!("imported schema loads:\n{d}"));
+    assert_eq!(after.event_count(), before.event_count() + 2);
+    let imbot = std::fs::read_to_string(dir.join("imbot.toml")).unwrap();
+    let tail = &imbot[imbot.len() - 1200..];
+    for expected in [
+        "name = \"ONIMBOTTYPING\"\nrust = \"OnImbotTyping\"\n",
+        "data = \"OnImbotTypingData\"\ndeprecated = true\n",
+        "name = \"onBotPing\"\ndescription = \"Bot ping.\"",
+        "data = \"any\"",
+        "{ name = \"BOT\", type = \"map<OnImbotTypingDataBot>\" }",
+        "{ name = \"access_token\", type = \"secret\" }",
+        "{ name = \"SILENT\", type = \"yn\" }",
+        "{ name = \"DIALOG_ID\", type = \"string\" }",
+    ] {
+        assert!(imbot.contains(expected), "{expected}\n{tail}");
+    }
+    // Importing again adds nothing.
+    let again = import(&facts, &dir, Some(&after), &Exclusions::default()).unwrap();
+    assert!(again.events.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
