@@ -299,22 +299,18 @@ pub struct App {
 }
 
 struct AppInner {
-    oauth: OAuthApp,
-    installations: Arc<dyn InstallationStore>,
-    policy: InstallPolicy,
-    freshness: Option<Duration>,
-    limits: EventLimits,
-    rate_limit: RateLimit,
+    config: AppBuilder,
     http: reqwest::Client,
     clients: Mutex<HashMap<String, Client>>,
 }
 
 impl fmt::Debug for App {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = &self.inner.config;
         f.debug_struct("App")
-            .field("oauth", &self.inner.oauth)
-            .field("installations", &self.inner.installations)
-            .field("policy", &self.inner.policy)
+            .field("oauth", &config.oauth)
+            .field("installations", &config.installations)
+            .field("policy", &config.policy)
             .finish_non_exhaustive()
     }
 }
@@ -364,12 +360,7 @@ impl AppBuilder {
             .map_err(|e| crate::Error::Config(format!("HTTP client: {}", e.without_url())))?;
         Ok(App {
             inner: Arc::new(AppInner {
-                oauth: self.oauth,
-                installations: self.installations,
-                policy: self.policy,
-                freshness: self.freshness,
-                limits: self.limits,
-                rate_limit: self.rate_limit,
+                config: self,
                 http,
                 clients: Mutex::new(HashMap::new()),
             }),
@@ -394,6 +385,7 @@ impl App {
     /// any earlier record.
     pub async fn register(&self, installation: Installation) -> Result<(), EventError> {
         self.inner
+            .config
             .installations
             .put(&installation)
             .await
@@ -409,7 +401,7 @@ impl App {
         body: &[u8],
         content_type: Option<&str>,
     ) -> Result<Delivery, EventError> {
-        let event = Event::parse_with(body, content_type, &self.inner.limits)?;
+        let event = Event::parse_with(body, content_type, &self.inner.config.limits)?;
         let name = event.name.clone();
         let Some(token) = event.auth.application_token.clone() else {
             return Err(EventError::MissingToken { event: name });
@@ -420,6 +412,7 @@ impl App {
         self.check_freshness(&event)?;
         let stored = self
             .inner
+            .config
             .installations
             .get(&member_id)
             .await
@@ -450,6 +443,7 @@ impl App {
                     EventError::InstallRefused("the event names no valid portal domain".to_owned())
                 })?;
                 self.inner
+                    .config
                     .policy
                     .allows(&portal)
                     .map_err(EventError::InstallRefused)?;
@@ -470,8 +464,8 @@ impl App {
     }
 
     fn check_freshness(&self, event: &Event) -> Result<(), EventError> {
-        let (Some(window), Some(ts)) = (self.inner.freshness, event.ts) else {
-            return match (self.inner.freshness, event.ts) {
+        let (Some(window), Some(ts)) = (self.inner.config.freshness, event.ts) else {
+            return match (self.inner.config.freshness, event.ts) {
                 (Some(_), None) => Err(EventError::Stale {
                     event: event.name.clone(),
                     age_secs: i64::MAX,
@@ -502,6 +496,7 @@ impl App {
         }
         let installation = self
             .inner
+            .config
             .installations
             .get(member_id)
             .await
@@ -510,14 +505,14 @@ impl App {
                 event: String::new(),
             })?;
         let tokens = InstallationTokens {
-            installations: self.inner.installations.clone(),
+            installations: self.inner.config.installations.clone(),
             member_id: member_id.to_owned(),
         };
         let client = Client::builder()
             .portal(installation.portal.as_str())
-            .oauth_from_store(self.inner.oauth.clone(), tokens)
+            .oauth_from_store(self.inner.config.oauth.clone(), tokens)
             .http_client(self.inner.http.clone())
-            .rate_limit(self.inner.rate_limit)
+            .rate_limit(self.inner.config.rate_limit)
             .build()
             .map_err(|e| EventError::Store(e.to_string()))?;
         let mut clients = self.inner.clients.lock().unwrap_or_else(|p| p.into_inner());

@@ -453,6 +453,36 @@ impl<T: Serialize> SerializeAs<Option<T>> for Obj {
 /// values in order, and an empty value as an empty list.
 pub struct List<C>(PhantomData<C>);
 
+/// The ways Bitrix24 spells an empty list or map besides `[]`/`{}`: `null`, `false`, `""`.
+/// Any other scalar where a container belongs is a type error.
+macro_rules! empty_container_spellings {
+    () => {
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            if v {
+                Err(E::invalid_type(de::Unexpected::Bool(v), &self))
+            } else {
+                Ok(None)
+            }
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                Err(E::invalid_type(de::Unexpected::Str(v), &self))
+            }
+        }
+    };
+}
+
 struct ListVisitor<T, C>(PhantomData<(T, C)>);
 
 impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for ListVisitor<T, C> {
@@ -461,29 +491,7 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for ListVisitor<T, C> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list")
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        if v {
-            Err(E::invalid_type(de::Unexpected::Bool(v), &self))
-        } else {
-            Ok(None)
-        }
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if v.is_empty() {
-            Ok(None)
-        } else {
-            Err(E::invalid_type(de::Unexpected::Str(v), &self))
-        }
-    }
+    empty_container_spellings!();
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
         while let Some(item) = seq.next_element::<DeserializeAsWrap<T, C>>()? {
@@ -540,29 +548,7 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for MapVisitor<T, C> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a map")
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        if v {
-            Err(E::invalid_type(de::Unexpected::Bool(v), &self))
-        } else {
-            Ok(None)
-        }
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if v.is_empty() {
-            Ok(None)
-        } else {
-            Err(E::invalid_type(de::Unexpected::Str(v), &self))
-        }
-    }
+    empty_container_spellings!();
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // A PHP list where a map was expected: keep the positions as keys, as PHP would.
         let mut out = BTreeMap::new();
