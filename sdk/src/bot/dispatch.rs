@@ -476,7 +476,11 @@ impl Bot {
         Ok(Registration { bot_id, commands })
     }
 
-    /// Routes one event to its handler. Returns whether a handler took it.
+    /// Routes one event to its handler, with `client` to answer through: messages to
+    /// [`BotBuilder::on_message`], commands by name, joins to the welcome, deletions to
+    /// [`BotBuilder::on_delete`], everything else (and what has no handler) to
+    /// [`BotBuilder::on_other`]. Returns whether a handler took the event. [`BotService`] calls
+    /// it for events POSTed to the bot; call it yourself for events from [`super::poll`].
     pub async fn dispatch(
         &self,
         event: BotEvent,
@@ -485,12 +489,16 @@ impl Bot {
     ) -> Result<bool, HandlerError> {
         let def = &self.def;
         match event {
-            BotEvent::Message(message) if def.on_message.is_some() => {
-                if let Some(h) = &def.on_message {
-                    h(Incoming::new(message, client.clone(), member_id)).await?;
+            BotEvent::Message(message) => match &def.on_message {
+                Some(h) => {
+                    h(Incoming::new(message, client, member_id)).await?;
+                    Ok(true)
                 }
-                Ok(true)
-            }
+                None => {
+                    self.other(BotEvent::Message(message), client, member_id)
+                        .await
+                }
+            },
             BotEvent::Command(command) => {
                 let route = def
                     .commands
@@ -498,7 +506,7 @@ impl Bot {
                     .find(|c| c.spec.name.eq_ignore_ascii_case(&command.command));
                 match route {
                     Some(route) => {
-                        (route.handler)(Incoming::new(command, client.clone(), member_id)).await?;
+                        (route.handler)(Incoming::new(command, client, member_id)).await?;
                         Ok(true)
                     }
                     None => {
@@ -513,17 +521,21 @@ impl Bot {
                     Ok(true)
                 }
                 Some(Welcome::Handler(h)) => {
-                    h(Incoming::new(join, client.clone(), member_id)).await?;
+                    h(Incoming::new(join, client, member_id)).await?;
                     Ok(true)
                 }
                 None => self.other(BotEvent::Join(join), client, member_id).await,
             },
-            BotEvent::BotDelete(deleted) if def.on_delete.is_some() => {
-                if let Some(h) = &def.on_delete {
-                    h(Incoming::new(deleted, client.clone(), member_id)).await?;
+            BotEvent::BotDelete(deleted) => match &def.on_delete {
+                Some(h) => {
+                    h(Incoming::new(deleted, client, member_id)).await?;
+                    Ok(true)
                 }
-                Ok(true)
-            }
+                None => {
+                    self.other(BotEvent::BotDelete(deleted), client, member_id)
+                        .await
+                }
+            },
             other => self.other(other, client, member_id).await,
         }
     }
