@@ -3,9 +3,17 @@
 //! It speaks the real protocol over real HTTP: incoming webhooks and OAuth (access tokens that
 //! expire, refresh tokens that rotate, `invalid_grant` on reuse), JSON and PHP-form bodies, the
 //! documented error codes with their HTTP statuses, 50-row paging with `next`/`total` and
-//! `start=-1`, `batch`, and bot events POSTed form-encoded to the handler URLs bots register.
-//! Data lives in memory: users, deals and CRM items, bots, chats, messages, event handlers,
-//! REST 3.0 tasks.
+//! `start=-1`, `batch`, and events. Data lives in memory: users, deals and CRM items, bots,
+//! chats, messages, event handlers, REST 3.0 tasks.
+//!
+//! Events are POSTed form-encoded, shaped like the documented examples:
+//! [`Sandbox::install_app`] sends `ONAPPINSTALL` to an application's handler; bots get
+//! `ONIMBOTMESSAGEADD` / `ONIMCOMMANDADD` when users write to them, `ONIMBOTJOINCHAT` when a
+//! user first opens their dialog ([`Sandbox::open_dialog`]) or adds them to a chat, and
+//! `ONIMBOTDELETE` when unregistered; `imbot.v2` bots get the `ONIMBOTV2*` twins at their
+//! webhook or in their `imbot.v2.Event.get` queue; `ONCRMDEAL*` go to handlers bound with
+//! `event.bind`. Several portals can have the same application installed and share one OAuth
+//! server ([`Sandbox::start_peer`]), as cloud portals share `oauth.bitrix.info`.
 //!
 //! On top of that it enforces what a cloud portal enforces, when configured to
 //! ([`SandboxConfig`]): the request-rate leaky bucket and per-method operating time (see
