@@ -230,21 +230,22 @@ pub mod __gen {
     }
 
     /// Decodes an event's `data` with codec `C` for [`Event::typed`](crate::events::Event::typed):
-    /// an absent `data` (a form body without `data[...]` keys) reads as an empty object, and
-    /// an error becomes [`EventError::Data`](crate::events::EventError::Data) naming the event.
-    /// Boxed, so the typed event enum stays small whatever the size of one event's data.
+    /// an absent `data` (a form body without `data[...]` keys) reads as an empty object when the
+    /// type is a struct, and an error becomes [`EventError::Data`](crate::events::EventError::Data)
+    /// naming the event. Boxed, so the typed event enum stays small whatever the size of one
+    /// event's data.
     pub fn event_data<T, C>(
         event: &crate::events::Event,
     ) -> Result<Box<T>, crate::events::EventError>
     where
         C: for<'de> DeserializeAs<'de, T>,
     {
-        let empty = Value::Object(Map::new());
-        let data = match &event.data {
-            Value::Null => &empty,
-            data => data,
+        let decoded = match &event.data {
+            Value::Null => C::deserialize_as(&Value::Object(Map::new()))
+                .or_else(|_| C::deserialize_as(&Value::Null)),
+            data => C::deserialize_as(data),
         };
-        C::deserialize_as(data)
+        decoded
             .map(Box::new)
             .map_err(|e| crate::events::EventError::Data {
                 event: event.name.clone(),

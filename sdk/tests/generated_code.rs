@@ -137,3 +137,32 @@ mod rest_v3_and_positional {
         );
     }
 }
+
+/// Events are typed for the scopes a build enables, and only for them.
+mod typed_events {
+    use bitrix24::event_types::{NAMES, TypedEvent};
+    use bitrix24::events::Event;
+    use serde_json::json;
+
+    fn event(name: &str) -> Event {
+        Event::from_value(json!({ "event": name, "data": { "FIELDS": { "ID": "5" } } })).unwrap()
+    }
+
+    #[test]
+    fn events_of_enabled_scopes_have_variants_others_are_unknown() {
+        // `basic` is a default feature.
+        let install = event("ONAPPINSTALL").typed().unwrap();
+        assert!(matches!(install, TypedEvent::OnAppInstall(_)));
+        assert!(NAMES.contains(&"ONAPPINSTALL"));
+
+        let deal = event("ONCRMDEALADD").typed().unwrap();
+        #[cfg(feature = "crm")]
+        assert!(
+            matches!(&deal, TypedEvent::OnCrmDealAdd(data) if data.fields.as_ref().unwrap().id == Some(5))
+        );
+        #[cfg(not(feature = "crm"))]
+        assert!(matches!(&deal, TypedEvent::Unknown(raw) if raw.data["FIELDS"]["ID"] == "5"));
+        assert_eq!(deal.name(), "ONCRMDEALADD");
+        assert_eq!(NAMES.contains(&"ONCRMDEALADD"), cfg!(feature = "crm"));
+    }
+}
