@@ -101,6 +101,15 @@ pub trait InstallationStore: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<Option<Installation>, StoreError>>;
     /// Stores (replaces) an installation.
     fn put<'a>(&'a self, installation: &'a Installation) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// The installation on the portal at `domain` (`host[:port]`), for events that carry no
+    /// `member_id` (the documented imbot.v2 webhook events). Default: none found.
+    fn find_by_domain<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Installation>, StoreError>> {
+        let _ = domain;
+        Box::pin(async { Ok(None) })
+    }
     /// Excludes other processes from renewing `member_id`'s tokens until dropped (see
     /// [`TokenStore::lock`]). Default: no exclusion.
     fn lock<'a>(&'a self, member_id: &'a str) -> BoxFuture<'a, Result<StoreGuard, StoreError>> {
@@ -138,6 +147,18 @@ impl InstallationStore for MemoryInstallations {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(installation.member_id.clone(), installation.clone());
         Box::pin(async { Ok(()) })
+    }
+
+    fn find_by_domain<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Installation>, StoreError>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let found = map
+            .values()
+            .find(|i| i.domain().eq_ignore_ascii_case(domain))
+            .cloned();
+        Box::pin(async move { Ok(found) })
     }
 }
 
@@ -184,6 +205,35 @@ impl InstallationStore for FileInstallations {
             self.file(&installation.member_id)?
                 .write_json(installation)
                 .await
+        })
+    }
+
+    fn find_by_domain<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Installation>, StoreError>> {
+        Box::pin(async move {
+            let mut entries = match tokio::fs::read_dir(&self.dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(StoreError(format!("{}: {e}", self.dir.display()))),
+            };
+            while let Some(entry) = entries
+                .next_entry()
+                .await
+                .map_err(|e| StoreError(format!("{}: {e}", self.dir.display())))?
+            {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(member_id) = name.strip_suffix(".json") else {
+                    continue;
+                };
+                if let Ok(Some(installation)) = self.get(member_id).await
+                    && installation.domain().eq_ignore_ascii_case(domain)
+                {
+                    return Ok(Some(installation));
+                }
+            }
+            Ok(None)
         })
     }
 
@@ -406,8 +456,19 @@ impl App {
         let Some(token) = event.auth.application_token.clone() else {
             return Err(EventError::MissingToken { event: name });
         };
-        let Some(member_id) = event.auth.member_id.clone() else {
-            return Err(EventError::UnknownPortal { event: name });
+        let installations = &self.inner.config.installations;
+        let member_id = match (&event.auth.member_id, &event.auth.domain) {
+            (Some(member_id), _) => member_id.clone(),
+            // imbot.v2 webhook events name the portal by domain only; installing needs the id.
+            (None, Some(domain)) if name != "ONAPPINSTALL" => installations
+                .find_by_domain(domain)
+                .await
+                .map_err(|e| EventError::Store(e.0))?
+                .map(|i| i.member_id)
+                .ok_or_else(|| EventError::UnknownPortal {
+                    event: name.clone(),
+                })?,
+            _ => return Err(EventError::UnknownPortal { event: name }),
         };
         self.check_freshness(&event)?;
         let stored = self

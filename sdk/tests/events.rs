@@ -327,3 +327,40 @@ async fn a_renewal_lost_in_a_crash_is_recovered_from_the_next_event() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn events_without_a_member_id_are_matched_by_domain() {
+    let portal = Sandbox::start().await.unwrap();
+    let token = portal.application_token();
+    let app = app_for(&portal, InstallPolicy::Domains(vec![domain(&portal)]));
+    app.receive(
+        event("ONAPPINSTALL", &portal, token.expose(), true, None).as_bytes(),
+        None,
+    )
+    .await
+    .unwrap();
+    // The documented imbot.v2 webhook event: `auth` holds the domain and the token only.
+    let v2 = php::encode(&json!({
+        "event": "ONIMBOTV2MESSAGEADD",
+        "data": {"bot": {"id": "456"}},
+        "auth": {"domain": domain(&portal), "application_token": token.expose()},
+    }));
+    let delivery = app.receive(v2.as_bytes(), None).await.unwrap();
+    assert_eq!(Some(delivery.member_id), portal.issue_tokens().member_id);
+    let forged = php::encode(&json!({
+        "event": "ONIMBOTV2MESSAGEADD",
+        "auth": {"domain": domain(&portal), "application_token": "0000000000000000"},
+    }));
+    assert!(matches!(
+        app.receive(forged.as_bytes(), None).await,
+        Err(EventError::Forged { .. })
+    ));
+    let elsewhere = php::encode(&json!({
+        "event": "ONIMBOTV2MESSAGEADD",
+        "auth": {"domain": "other.bitrix24.com", "application_token": token.expose()},
+    }));
+    assert!(matches!(
+        app.receive(elsewhere.as_bytes(), None).await,
+        Err(EventError::UnknownPortal { .. })
+    ));
+}
