@@ -186,8 +186,8 @@ pub fn describe(name: &str, json_out: bool) -> Outcome {
             .iter()
             .map(|p| p.name.len())
             .max()
-            .unwrap_or(4)
-            .max(4);
+            .unwrap_or(5)
+            .max(5);
         let ty_width = m
             .params
             .iter()
@@ -200,13 +200,15 @@ pub fn describe(name: &str, json_out: bool) -> Outcome {
             "PARAM", "TYPE"
         ));
         for p in m.params {
-            text.push_str(&format!(
-                "  {:name_width$}  {:ty_width$}  {:8}  {}\n",
+            let line = format!(
+                "  {:name_width$}  {:ty_width$}  {:8}  {}",
                 p.name,
                 p.ty,
                 yes_no(p.required),
                 p.doc.unwrap_or("")
-            ));
+            );
+            text.push_str(line.trim_end());
+            text.push('\n');
         }
     }
     let example = example_call(m);

@@ -564,6 +564,7 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
     save(&mut state, &mut output, None, spec.mode)?;
 
     let already = output.rows;
+    let waits_before = client.rate_limiter().waits();
     let bar = progress_bar(args.quiet, already);
     let started = Instant::now();
     let mode_at_start = spec.mode;
@@ -665,8 +666,16 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
         } else {
             String::new()
         };
+        // Waits overlap when requests are in flight together: the count says more than the
+        // summed time.
+        let (waits, _) = client.rate_limiter().waits();
+        let throttled = match waits.saturating_sub(waits_before.0) {
+            0 => String::new(),
+            n => format!(", {n} of them waited for the rate limit"),
+        };
         eprintln!(
-            "{} rows to {target}{resumed} in {:.2} s ({:.0} rows/s, {requests} requests, {} paging)",
+            "{} rows to {target}{resumed} in {:.2} s ({:.0} rows/s, {} paging, {requests} \
+             requests{throttled})",
             output.rows,
             elapsed.as_secs_f64(),
             rate,
@@ -806,7 +815,8 @@ fn progress_bar(quiet: bool, position: u64) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}")
+        ProgressStyle::with_template("{spinner} {human_pos} rows  {rate}  {elapsed}")
+            .map(with_rate)
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.set_position(position);
@@ -819,9 +829,20 @@ fn set_length(bar: &ProgressBar, total: u64) {
     bar.set_length(total);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {human_pos}/{human_len} rows  {per_sec}  ETA {eta}",
+            "{spinner} [{bar:30}] {human_pos}/{human_len} rows  {rate}  ETA {eta}",
         )
+        .map(with_rate)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
+}
+
+/// `{rate}`: whole rows per second.
+fn with_rate(style: ProgressStyle) -> ProgressStyle {
+    style.with_key(
+        "rate",
+        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0} rows/s", state.per_sec());
+        },
+    )
 }

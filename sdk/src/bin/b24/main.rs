@@ -143,7 +143,7 @@ Examples:
   b24 list crm.deal.list --select ID,TITLE,OPPORTUNITY --filter '>OPPORTUNITY=1000' --out big.csv
   b24 list crm.deal.list --out deals.ndjson --resume        # after Ctrl-C
   b24 list crm.item.list entityTypeId=2 --out items.ndjson
-  b24 list user.get --order NAME=ASC --out users.csv";
+  b24 list user.get sort=LAST_NAME order=ASC --out users.csv   # user.get sorts its own way";
 
 /// Export a whole list to NDJSON or CSV (resumable)
 #[derive(Args)]

@@ -75,10 +75,13 @@ pub fn check(
     let mut problems = Vec::new();
     let mut checked = Map::new();
     let mut given = Vec::new();
+    // Names suggested for an unknown param: not reported as missing too.
+    let mut suggested: Vec<&str> = Vec::new();
     for (name, value) in params {
         let Some(param) = find_param(method, &name) else {
             let names = method.params.iter().map(|p| p.name);
             let suggestions = closest(&name, names, 3);
+            suggested.extend(&suggestions);
             let known = if method.params.is_empty() {
                 " (it takes no parameters)".to_owned()
             } else if suggestions.is_empty() && method.params.len() <= 12 {
@@ -110,7 +113,7 @@ pub fn check(
         }
     }
     for param in method.params.iter().filter(|p| p.required) {
-        if !given.contains(&param.name) {
+        if !given.contains(&param.name) && !suggested.contains(&param.name) {
             problems.push(format!(
                 "{}: missing required parameter {} ({}){}",
                 method.name,
