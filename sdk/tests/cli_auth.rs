@@ -317,3 +317,23 @@ fn auth_code_exchanges_the_code_and_writes_a_private_config() {
         "{out}"
     );
 }
+
+#[test]
+fn the_environment_alone_works_without_a_home_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let portal = Portal::start(SandboxConfig::default());
+    let (code, out, err) = run(b24(home.path())
+        .env_remove("HOME")
+        .env("B24_WEBHOOK_URL", portal.webhook())
+        .args(["call", "profile"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"ID\": \"1\""), "{out}");
+    // Where a token file would be needed, a clear usage error instead of a file in the cwd.
+    let (code, _, err) = run(b24(home.path())
+        .env_remove("HOME")
+        .env("B24_CLIENT_ID", "local.1")
+        .env("B24_CLIENT_SECRET", "s")
+        .args(["auth", "refresh"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("B24_TOKEN_FILE"), "{err}");
+}

@@ -348,3 +348,50 @@ fn completions_for_bash_zsh_and_fish() {
         );
     }
 }
+
+#[test]
+fn what_is_sent_has_the_schema_names_types_and_positions() {
+    let home = tempfile::tempdir().unwrap();
+    // Text becomes the declared type; names get the schema's spelling.
+    let (url, server) = cli_support::capture_one_request();
+    let (code, out, err) = run(b24(home.path()).env("B24_WEBHOOK_URL", &url).args([
+        "call",
+        "imbot.message.add",
+        "dialog_id=chat5",
+        "MESSAGE=hello",
+        "BOT_ID=7",
+        "SYSTEM=true",
+        "ATTACH[0][MESSAGE]=line",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "true");
+    let (path, body) = server.join().unwrap();
+    assert_eq!(path, "/rest/1/capturedcode123/imbot.message.add");
+    let sent: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({
+            "DIALOG_ID": "chat5",
+            "MESSAGE": "hello",
+            "BOT_ID": 7,
+            "SYSTEM": "Y",
+            "ATTACH": [{"MESSAGE": "line"}],
+        })
+    );
+    // Positional methods get "0", "1", ... in schema order, whatever the order given.
+    let (url, server) = cli_support::capture_one_request();
+    let (code, _, err) = run(b24(home.path()).env("B24_WEBHOOK_URL", &url).args([
+        "call",
+        "task.commentitem.add",
+        "FIELDS[POST_MESSAGE]=hi",
+        "TASKID=5",
+        "-q",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let (_, body) = server.join().unwrap();
+    let sent: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({"0": 5, "1": {"POST_MESSAGE": "hi"}})
+    );
+}

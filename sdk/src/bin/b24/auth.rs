@@ -104,8 +104,9 @@ pub async fn code(settings: &Settings, code: &str, portal_flag: Option<&str>) ->
                 .map(|e| e.trim_end_matches('/').trim_end_matches("/rest").to_owned() + "/")
         })
         .or_else(|| answer.domain.as_deref().map(|d| format!("https://{d}/")));
-    config::ensure_dir(&settings.token_file.0)?;
-    let store = FileTokenStore::new(&settings.token_file.0);
+    let token_file = settings.token_file()?;
+    config::ensure_dir(token_file)?;
+    let store = FileTokenStore::new(token_file);
     {
         let _lock = store.lock().await.map_err(store_error)?;
         store.save(&tokens).await.map_err(store_error)?;
@@ -116,7 +117,9 @@ pub async fn code(settings: &Settings, code: &str, portal_flag: Option<&str>) ->
     );
     print_token_facts(&tokens);
     // Remember the application beside the tokens, so later commands need no environment.
-    if !settings.file_exists {
+    if !settings.path_known {
+        eprintln!("note: no config file location (set HOME or B24_CONFIG): nothing else saved");
+    } else if !settings.file_exists {
         let file = FileConfig {
             portal: portal.clone(),
             client_id: Some(app.client_id.clone()),
@@ -153,8 +156,9 @@ pub async fn code(settings: &Settings, code: &str, portal_flag: Option<&str>) ->
 /// `b24 auth refresh`.
 pub async fn refresh(settings: &Settings) -> Outcome {
     let app = settings.oauth_app()?;
-    config::ensure_dir(&settings.token_file.0)?;
-    let store = FileTokenStore::new(&settings.token_file.0);
+    let token_file = settings.token_file()?;
+    config::ensure_dir(token_file)?;
+    let store = FileTokenStore::new(token_file);
     let _lock = store.lock().await.map_err(store_error)?;
     // The stored pair is the newest (another process may have renewed it); the environment's
     // pair only when nothing is stored yet.
@@ -271,13 +275,17 @@ pub async fn show(settings: &Settings, reveal: bool) -> Outcome {
             Some(t) if settings.token_file.1 == Source::Default => {
                 (Some(t.clone()), "environment".to_owned())
             }
-            env_tokens => {
-                let store = FileTokenStore::new(&settings.token_file.0);
-                match store.load().await.map_err(store_error)? {
+            env_tokens => match settings.token_file() {
+                Ok(path) => match FileTokenStore::new(path)
+                    .load()
+                    .await
+                    .map_err(store_error)?
+                {
                     Some(t) => (Some(t), file_label),
                     None => (env_tokens.clone(), "environment".to_owned()),
-                }
-            }
+                },
+                Err(_) => (env_tokens.clone(), "environment".to_owned()),
+            },
         };
         match tokens {
             None => add(

@@ -70,6 +70,8 @@ pub struct Settings {
     /// The config file and whether it exists.
     pub path: PathBuf,
     pub file_exists: bool,
+    /// Whether `path` is a real location (HOME or B24_CONFIG or --config told it).
+    pub path_known: bool,
     pub webhook_url: Option<(Secret, Source)>,
     pub portal: Option<(String, Source)>,
     pub client_id: Option<(String, Source)>,
@@ -202,8 +204,16 @@ pub fn write_private(path: &Path, data: &[u8]) -> Outcome {
 impl Settings {
     /// Reads the environment and the config file.
     pub fn load(config_flag: Option<&Path>) -> Outcome<Self> {
-        let path = default_path(config_flag)?;
-        let file = read_file(&path)?;
+        // Without HOME (a bare service environment) there is no default location: settings
+        // then come from the environment alone, and nothing is written.
+        let (path, path_known) = match default_path(config_flag) {
+            Ok(path) => (path, true),
+            Err(_) => (
+                PathBuf::from("(no config file: set HOME or B24_CONFIG, or pass --config)"),
+                false,
+            ),
+        };
+        let file = if path_known { read_file(&path)? } else { None };
         let file_exists = file.is_some();
         let file = file.unwrap_or_default();
         let pick = |var: &str, from_file: Option<String>| match env(var) {
@@ -223,7 +233,8 @@ impl Settings {
             file.token_file.as_ref().map(|p| p.display().to_string()),
         ) {
             Some((p, source)) => (PathBuf::from(p), source),
-            None => (path.with_file_name("tokens.json"), Source::Default),
+            None if path_known => (path.with_file_name("tokens.json"), Source::Default),
+            None => (PathBuf::new(), Source::Default),
         };
         let env_tokens = match (env("B24_ACCESS_TOKEN"), env("B24_REFRESH_TOKEN")) {
             (Some(access), Some(refresh)) => Some(Tokens::new(access, refresh)),
@@ -239,6 +250,7 @@ impl Settings {
             env_tokens,
             plan: env("B24_PLAN").or_else(|| file.plan.clone()),
             path,
+            path_known,
             file_exists,
             file,
         })
@@ -253,6 +265,16 @@ impl Settings {
             (Some(_), _) => true,
             (None, _) => false,
         }
+    }
+
+    /// The token file, when there is a place for one.
+    pub fn token_file(&self) -> Outcome<&Path> {
+        if self.token_file.0.as_os_str().is_empty() {
+            return Err(Failure::usage(
+                "no place for the token file: set B24_TOKEN_FILE, HOME or B24_CONFIG",
+            ));
+        }
+        Ok(&self.token_file.0)
     }
 
     /// The OAuth application, when client id and secret are known.
@@ -309,7 +331,6 @@ impl Settings {
             )));
         };
         let app = self.oauth_app()?;
-        let store = FileTokenStore::new(&self.token_file.0);
         let builder = builder.portal(portal);
         let builder = match &self.env_tokens {
             // Tokens from the environment, as `Client::from_env` takes them: renewed ones go to
@@ -318,16 +339,19 @@ impl Settings {
             Some(tokens) if self.token_file.1 == Source::Default => {
                 builder.oauth(app, tokens.clone())
             }
-            Some(tokens) => builder.oauth(app, tokens.clone()).token_store(store),
+            Some(tokens) => builder
+                .oauth(app, tokens.clone())
+                .token_store(FileTokenStore::new(self.token_file()?)),
             None => {
-                if !self.token_file.0.exists() {
+                let token_file = self.token_file()?;
+                if !token_file.exists() {
                     return Err(Failure::usage(format!(
                         "no OAuth tokens: {} does not exist; run `b24 auth code CODE` with an \
                          authorization code, or set B24_ACCESS_TOKEN and B24_REFRESH_TOKEN",
-                        self.token_file.0.display()
+                        token_file.display()
                     )));
                 }
-                builder.oauth_from_store(app, store)
+                builder.oauth_from_store(app, FileTokenStore::new(token_file))
             }
         };
         Ok(builder.build()?)
