@@ -675,11 +675,12 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
         };
         eprintln!(
             "{} rows to {target}{resumed} in {:.2} s ({:.0} rows/s, {} paging, {requests} \
-             requests{throttled})",
+             request{}{throttled})",
             output.rows,
             elapsed.as_secs_f64(),
             rate,
-            mode.name()
+            mode.name(),
+            if requests == 1 { "" } else { "s" }
         );
         if output.dropped_rows > 0 {
             eprintln!(
