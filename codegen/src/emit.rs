@@ -1,5 +1,5 @@
 //! Rust code from a validated schema: one module per scope, one request struct per method, one
-//! struct or enum per named type.
+//! struct or enum per named type, and (in the SDK) one `TypedEvent` variant per event.
 //!
 //! Everything is written with `quote!` and formatted with prettyplease. Per-method code is kept to
 //! what the SDK needs: a struct, its inherent impl (generic setters are only compiled where they
@@ -25,8 +25,9 @@ pub struct EmitOptions {
     pub runtime: String,
     /// The scopes to emit (`common` is always emitted); `None` emits all of them.
     pub scopes: Option<BTreeSet<String>>,
-    /// Also emit a method on `Client` per request and forwarding setters on `Request<M>`. Rust
-    /// only allows that inside the crate that defines `Client`, so only the SDK sets it.
+    /// Also emit a method on `Client` per request, forwarding setters on `Request<M>`, and the
+    /// `event_types` module with `TypedEvent` and `Event::typed`. Rust only allows inherent
+    /// methods inside the crate that defines `Client` and `Event`, so only the SDK sets it.
     pub client_methods: bool,
 }
 

@@ -1,5 +1,6 @@
 //! Generates the typed Bitrix24 REST API from the method schema (`schema/*.toml`; the format is
-//! specified in `schema/README.md`).
+//! specified in `schema/README.md`): requests for the methods, types for their answers and for
+//! the data of inbound events, and inside the SDK the typed event enum.
 //!
 //! It is a library so that the same generator serves every front end: the `bitrix24` crate's
 //! build script runs it at build time over the scopes its features enable, a user's own build
