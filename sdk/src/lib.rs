@@ -36,7 +36,7 @@ pub use error::{ApiError, Error, ErrorCode, TransportKind};
 pub use generated::*;
 pub use limiter::{RateLimit, RateLimiter};
 pub use method::{Method, Paging};
-pub use paging::{ListMethod, ListOptions, Page, Progress};
+pub use paging::{ListMethod, ListOptions, ListSpec, Page, Progress, Resume};
 pub use request::Request;
 pub use retry::RetryPolicy;
 pub use secret::Secret;

@@ -68,12 +68,26 @@ pub struct Progress {
 
 type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
+/// Where a list read starts: at the beginning, or where an interrupted read stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Resume {
+    /// From the first row.
+    #[default]
+    Start,
+    /// Keyset paging: the rows after this id (the last one already read).
+    AfterId(i64),
+    /// Offset paging: from this row (the number already read).
+    AtOffset(u64),
+}
+
 /// How a list is read.
 #[derive(Clone)]
 pub struct ListOptions {
     concurrency: usize,
     keyset: bool,
     progress: Option<ProgressFn>,
+    resume: Resume,
 }
 
 impl Default for ListOptions {
@@ -82,6 +96,7 @@ impl Default for ListOptions {
             concurrency: 4,
             keyset: true,
             progress: None,
+            resume: Resume::Start,
         }
     }
 }
@@ -92,6 +107,7 @@ impl std::fmt::Debug for ListOptions {
             .field("concurrency", &self.concurrency)
             .field("keyset", &self.keyset)
             .field("progress", &self.progress.is_some())
+            .field("resume", &self.resume)
             .finish()
     }
 }
@@ -106,6 +122,12 @@ impl ListOptions {
     /// Whether keyset paging may be used where the method supports it (default true).
     pub fn keyset(mut self, enabled: bool) -> Self {
         self.keyset = enabled;
+        self
+    }
+
+    /// Starts where an interrupted read stopped; `total` then counts the rows still to read.
+    pub fn resume(mut self, resume: Resume) -> Self {
+        self.resume = resume;
         self
     }
 
@@ -165,12 +187,12 @@ impl<M: ListMethod> Request<M> {
     ) -> BoxStream<'static, Result<Page<M::Item>, Error>> {
         let (client, params) = self.into_parts();
         let spec = match serde_json::to_value(&params) {
-            Ok(Value::Object(params)) => Spec {
-                method: M::NAME,
+            Ok(Value::Object(params)) => ListSpec {
+                method: M::NAME.to_owned(),
                 params,
-                items_key: M::ITEMS_KEY,
-                id_field: M::ID_FIELD,
-                keyset: M::PAGING == Paging::Keyset && options.keyset,
+                paging: M::PAGING,
+                items_key: M::ITEMS_KEY.map(str::to_owned),
+                id_field: M::ID_FIELD.to_owned(),
                 batchable: M::BATCHABLE,
                 rest_v3: M::REST_V3,
             },
@@ -206,15 +228,100 @@ fn encode_error(method: &str, message: &str) -> Error {
     }
 }
 
-/// What the non-generic engine needs to know about a list method and its parameters.
-struct Spec {
-    method: &'static str,
-    params: Map<String, Value>,
-    items_key: Option<&'static str>,
-    id_field: &'static str,
-    keyset: bool,
-    batchable: bool,
-    rest_v3: bool,
+/// A list method described at run time: what [`ListMethod`] says for generated methods, for
+/// methods known only by name (tools, methods outside the schema).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ListSpec {
+    /// Wire name.
+    pub method: String,
+    /// Parameters (`filter`, `select`, `order`, ...), without `start`.
+    pub params: Map<String, Value>,
+    /// `Keyset` walks by id; `Start` pages by offset (following `next` when the portal does not
+    /// count rows).
+    pub paging: Paging,
+    /// Key of the row list inside `result`; `None` when `result` is the list (an object with an
+    /// `items` list, or with a single list member, is read as that list).
+    pub items_key: Option<String>,
+    /// The id field keyset paging orders and filters by.
+    pub id_field: String,
+    /// Whether the method may run inside `batch` (pages are batched 50 to a call).
+    pub batchable: bool,
+    /// A REST 3.0 method.
+    pub rest_v3: bool,
+}
+
+impl ListSpec {
+    /// A batchable method paged by offset, rows in `result`, ids in `ID`.
+    pub fn new(method: impl Into<String>, params: Map<String, Value>) -> Self {
+        Self {
+            method: method.into(),
+            params,
+            paging: Paging::Start,
+            items_key: None,
+            id_field: "ID".to_owned(),
+            batchable: true,
+            rest_v3: false,
+        }
+    }
+
+    /// Sets the paging kind.
+    pub fn paging(mut self, paging: Paging) -> Self {
+        self.paging = paging;
+        self
+    }
+
+    /// Sets where the rows are in `result`.
+    pub fn items_key(mut self, key: Option<String>) -> Self {
+        self.items_key = key;
+        self
+    }
+
+    /// Sets the id field.
+    pub fn id_field(mut self, field: impl Into<String>) -> Self {
+        self.id_field = field.into();
+        self
+    }
+
+    /// Sets whether the method may run inside `batch`.
+    pub fn batchable(mut self, batchable: bool) -> Self {
+        self.batchable = batchable;
+        self
+    }
+
+    /// Marks a REST 3.0 method.
+    pub fn rest_v3(mut self, rest_v3: bool) -> Self {
+        self.rest_v3 = rest_v3;
+        self
+    }
+}
+
+impl Client {
+    /// Every page of a list described at run time, rows as JSON: the same engine as
+    /// [`Request::pages_with`], for methods known only by name.
+    pub fn list_json(
+        &self,
+        spec: ListSpec,
+        options: ListOptions,
+    ) -> BoxStream<'static, Result<Page<Value>, Error>> {
+        let method = spec.method.clone();
+        raw_pages(self.clone(), spec, options)
+            .map(move |page| {
+                let page = page?;
+                let items: Vec<Value> =
+                    serde_json::from_str(page.rows.get()).map_err(|e| Error::Decode {
+                        method: method.clone(),
+                        status: 200,
+                        message: format!("list rows: {e}"),
+                        body_start: crate::wire::envelope::body_start(page.rows.get()),
+                    })?;
+                Ok(Page {
+                    items,
+                    total: page.total,
+                })
+            })
+            .boxed()
+    }
 }
 
 /// One page as JSON, not decoded yet.
@@ -223,14 +330,17 @@ struct RawPage {
     /// Rows in `rows`.
     count: usize,
     total: Option<i64>,
+    /// The offset of the next page, when the portal says there is one.
+    next: Option<i64>,
 }
 
 impl RawPage {
-    fn new(rows: Box<RawValue>, total: Option<i64>) -> Self {
+    fn new(rows: Box<RawValue>, total: Option<i64>, next: Option<i64>) -> Self {
         Self {
             count: row_count(&rows),
             rows,
             total,
+            next,
         }
     }
 }
@@ -238,7 +348,7 @@ impl RawPage {
 /// Shared state of one list read.
 struct Walk {
     client: Client,
-    spec: Spec,
+    spec: ListSpec,
     options: ListOptions,
     items: AtomicU64,
     /// Rows in the list once counted; negative while unknown.
@@ -247,7 +357,7 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(client: Client, spec: Spec, options: ListOptions) -> Self {
+    fn new(client: Client, spec: ListSpec, options: ListOptions) -> Self {
         let (items, total, requests) = (AtomicU64::new(0), AtomicI64::new(-1), AtomicU64::new(0));
         Self {
             client,
@@ -292,7 +402,10 @@ impl Walk {
         let mut params = self.spec.params.clone();
         params.insert("start".to_owned(), json!(start));
         if let Some(direction) = order {
-            params.insert("order".to_owned(), json!({ self.spec.id_field: direction }));
+            params.insert(
+                "order".to_owned(),
+                json!({ self.spec.id_field.as_str(): direction }),
+            );
         }
         if !filter.is_empty() {
             let entry = params.entry("filter").or_insert_with(|| json!({}));
@@ -311,21 +424,22 @@ impl Walk {
     /// Sends one list call outside `batch`.
     async fn call(&self, params: Map<String, Value>) -> Result<RawPage, Error> {
         let body = serde_json::to_vec(&params)
-            .map_err(|e| encode_error(self.spec.method, &e.to_string()))?;
+            .map_err(|e| encode_error(&self.spec.method, &e.to_string()))?;
         let options = CallOptions::default()
             .idempotent(true)
             .rest_v3(self.spec.rest_v3);
         let response = self
             .client
-            .call_raw(self.spec.method, &body, options)
+            .call_raw(&self.spec.method, &body, options)
             .await?;
         let page = RawPage::new(
             rows_of(
-                self.spec.method,
-                self.spec.items_key,
+                &self.spec.method,
+                self.spec.items_key.as_deref(),
                 response.result_json(),
             )?,
             response.total(),
+            response.next(),
         );
         self.set_total(page.total);
         self.report(page.count);
@@ -342,7 +456,7 @@ impl Walk {
         let mut cmd = Map::new();
         for (i, params) in commands.iter().enumerate() {
             let mut line = String::with_capacity(96);
-            line.push_str(self.spec.method);
+            line.push_str(&self.spec.method);
             line.push('?');
             crate::wire::php::encode_into(&mut line, &Value::Object(params.clone()));
             cmd.insert(format!("p{i}"), Value::String(line));
@@ -370,8 +484,9 @@ impl Walk {
                 }));
             };
             let page = RawPage::new(
-                rows_of(self.spec.method, self.spec.items_key, raw.get())?,
+                rows_of(&self.spec.method, self.spec.items_key.as_deref(), raw.get())?,
                 answer.result_total.get(&key).copied(),
+                answer.result_next.get(&key).copied(),
             );
             rows_total += page.count;
             pages.push(page);
@@ -390,6 +505,24 @@ fn rows_of(method: &str, items_key: Option<&str>, result: &str) -> Result<Box<Ra
         body_start: crate::wire::envelope::body_start(result),
     };
     match items_key {
+        // A list, or an object holding one (`{"items": [...]}` or a single list member), as
+        // untyped callers cannot know which.
+        None if result.trim_start().starts_with('{') => {
+            let map: BTreeMap<String, Box<RawValue>> =
+                crate::codec::from_json_as::<_, crate::codec::Map<Same>>(result)
+                    .map_err(decode_error)?;
+            let lists: Vec<&Box<RawValue>> = map
+                .values()
+                .filter(|v| v.get().trim_start().starts_with('['))
+                .collect();
+            match (map.get("items"), lists.as_slice()) {
+                (Some(items), _) => Ok(items.clone()),
+                (None, [only]) => Ok((*only).clone()),
+                _ => Err(decode_error(serde::de::Error::custom(
+                    "no row list in the result",
+                ))),
+            }
+        }
         None => RawValue::from_string(result.to_owned()).map_err(decode_error),
         Some(key) => {
             let mut map: BTreeMap<String, Box<RawValue>> =
@@ -426,11 +559,11 @@ fn as_id(value: &Value) -> Option<i64> {
 
 fn raw_pages(
     client: Client,
-    spec: Spec,
+    spec: ListSpec,
     options: ListOptions,
 ) -> BoxStream<'static, Result<RawPage, Error>> {
     // Keyset paging needs the id order and the id bounds to be ours.
-    let id_field = spec.id_field;
+    let id_field = spec.id_field.as_str();
     let custom_order = spec
         .params
         .get("order")
@@ -449,7 +582,12 @@ fn raw_pages(
                 .keys()
                 .any(|k| k.trim_start_matches(|c: char| !c.is_ascii_alphanumeric()) == id_field)
         });
-    let keyset = spec.keyset && spec.batchable && !custom_order && !id_filter;
+    let keyset = spec.paging == Paging::Keyset
+        && options.keyset
+        && spec.batchable
+        && !custom_order
+        && !id_filter
+        && !matches!(options.resume, Resume::AtOffset(_));
     let concurrency = options.concurrency;
     let walk = Arc::new(Walk::new(client, spec, options));
     if keyset {
@@ -497,11 +635,16 @@ struct Span {
 
 fn keyset_pages(walk: Arc<Walk>, concurrency: usize) -> BoxStream<'static, Result<RawPage, Error>> {
     let plan = async move {
-        // Probe: the first id with a count, and the last id, in one request.
-        let id = walk.spec.id_field;
-        let mut first = walk.params_with(0, Some("ASC"), &[]);
+        // Probe: the first id with a count, and the last id, in one request. A resumed read
+        // probes only the rows after the last one read.
+        let id = walk.spec.id_field.as_str();
+        let after: Vec<(String, Value)> = match walk.options.resume {
+            Resume::AfterId(after) => vec![(format!(">{id}"), json!(after))],
+            _ => Vec::new(),
+        };
+        let mut first = walk.params_with(0, Some("ASC"), &after);
         first.insert("select".to_owned(), json!([id]));
-        let mut last = walk.params_with(-1, Some("DESC"), &[]);
+        let mut last = walk.params_with(-1, Some("DESC"), &after);
         last.insert("select".to_owned(), json!([id]));
         let probe = walk.batch(vec![first, last], false).await?;
         let total = probe[0].total;
@@ -551,7 +694,7 @@ fn sub_ranges(min: i64, max: i64, total: Option<i64>) -> Vec<Span> {
 /// Reads up to 50 sub-ranges in one `batch`; sub-ranges that came back full are continued from
 /// their last id until they are exhausted. Pages come out in id order.
 async fn read_spans(walk: Arc<Walk>, spans: Vec<Span>) -> Result<Vec<RawPage>, Error> {
-    let id = walk.spec.id_field;
+    let id = walk.spec.id_field.as_str();
     let mut pages: Vec<Vec<RawPage>> = spans.iter().map(|_| Vec::new()).collect();
     // (index into `spans`, range still to read)
     let mut pending: Vec<(usize, Span)> = spans.iter().copied().enumerate().collect();
@@ -595,47 +738,57 @@ async fn read_spans(walk: Arc<Walk>, spans: Vec<Span>) -> Result<Vec<RawPage>, E
 // ------------------------------------------------------------------ offset
 
 fn offset_pages(walk: Arc<Walk>, concurrency: usize) -> BoxStream<'static, Result<RawPage, Error>> {
+    let from = match walk.options.resume {
+        Resume::AtOffset(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => 0,
+    };
     let first = async move {
-        let page = walk.call(walk.params_with(0, None, &[])).await?;
+        let page = walk.call(walk.params_with(from as i64, None, &[])).await?;
         Ok::<_, Error>((walk, page))
     };
     let pages = stream::once(first).flat_map(move |first| match first {
         Err(e) => stream::iter(vec![Err(e)]).boxed(),
         Ok((walk, page)) => {
-            let total = page.total.unwrap_or(0).max(0) as usize;
+            let (total, next) = (page.total, page.next);
             let head = stream::iter(vec![Ok(vec![page])]);
-            if walk.spec.batchable {
-                let offsets: Vec<i64> = (PAGE_SIZE..total)
-                    .step_by(PAGE_SIZE)
-                    .map(|o| o as i64)
-                    .collect();
-                let chunks: Vec<Vec<i64>> =
-                    offsets.chunks(MAX_COMMANDS).map(<[i64]>::to_vec).collect();
-                let rest = stream::iter(chunks)
-                    .map(move |chunk| {
-                        let walk = walk.clone();
-                        async move {
-                            let commands = chunk
-                                .iter()
-                                .map(|&o| walk.params_with(o, None, &[]))
-                                .collect();
-                            walk.batch(commands, true).await
+            match total {
+                // Counted: the remaining offsets, 50 pages to a batch call, several in flight.
+                Some(total) if walk.spec.batchable => {
+                    let total = usize::try_from(total).unwrap_or(0);
+                    let offsets: Vec<i64> = (from + PAGE_SIZE..total)
+                        .step_by(PAGE_SIZE)
+                        .map(|o| o as i64)
+                        .collect();
+                    let chunks: Vec<Vec<i64>> =
+                        offsets.chunks(MAX_COMMANDS).map(<[i64]>::to_vec).collect();
+                    let rest = stream::iter(chunks)
+                        .map(move |chunk| {
+                            let walk = walk.clone();
+                            async move {
+                                let commands = chunk
+                                    .iter()
+                                    .map(|&o| walk.params_with(o, None, &[]))
+                                    .collect();
+                                walk.batch(commands, true).await
+                            }
+                        })
+                        .buffered(concurrency);
+                    head.chain(rest).boxed()
+                }
+                // Otherwise one call at a time, following `next`.
+                _ => {
+                    let rest = stream::unfold((walk, next), |(walk, next)| async move {
+                        let next = next?;
+                        match walk.call(walk.params_with(next, None, &[])).await {
+                            Ok(page) => {
+                                let following = page.next;
+                                Some((Ok(vec![page]), (walk, following)))
+                            }
+                            Err(e) => Some((Err(e), (walk, None))),
                         }
-                    })
-                    .buffered(concurrency);
-                head.chain(rest).boxed()
-            } else {
-                // One call per page, following `next`.
-                let rest = stream::unfold((walk, PAGE_SIZE), move |(walk, offset)| async move {
-                    if offset >= total {
-                        return None;
-                    }
-                    let page = walk.call(walk.params_with(offset as i64, None, &[])).await;
-                    let done = page.is_err();
-                    let next = if done { total } else { offset + PAGE_SIZE };
-                    Some((page.map(|p| vec![p]), (walk, next)))
-                });
-                head.chain(rest).boxed()
+                    });
+                    head.chain(rest).boxed()
+                }
             }
         }
     });

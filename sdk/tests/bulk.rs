@@ -287,3 +287,60 @@ async fn a_thousand_concurrent_calls_from_clones_never_overfill_the_portal_bucke
         "the limiter held calls back"
     );
 }
+
+#[tokio::test]
+async fn untyped_lists_read_the_same_rows_and_resume_where_they_stopped() {
+    use bitrix24::{ListSpec, Paging, Resume};
+    let portal = seeded(1_234).await;
+    let client = client(&portal);
+    let keyset = ListSpec::new("crm.deal.list", serde_json::Map::new()).paging(Paging::Keyset);
+    let all: Vec<_> = client
+        .list_json(keyset.clone(), ListOptions::default())
+        .try_collect()
+        .await
+        .unwrap();
+    let ids_of = |pages: &[bitrix24::Page<serde_json::Value>]| -> Vec<i64> {
+        pages
+            .iter()
+            .flat_map(|p| &p.items)
+            .map(|r| r["ID"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    assert_eq!(ids_of(&all), (1..=1_234).collect::<Vec<_>>());
+    // Resuming a keyset read after id 1,000 reads exactly the rest, and counts only the rest.
+    let rest: Vec<_> = client
+        .list_json(
+            keyset,
+            ListOptions::default().resume(Resume::AfterId(1_000)),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&rest), (1_001..=1_234).collect::<Vec<_>>());
+    // Offset paging resumes at a row count.
+    let offset = ListSpec::new("crm.deal.list", serde_json::Map::new());
+    let tail: Vec<_> = client
+        .list_json(
+            offset,
+            ListOptions::default().resume(Resume::AtOffset(1_200)),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&tail), (1_201..=1_234).collect::<Vec<_>>());
+    assert_eq!(tail[0].total, Some(1_234));
+    // Rows wrapped in an object (crm.item.list) are found without being told where.
+    let items = ListSpec::new(
+        "crm.item.list",
+        serde_json::json!({"entityTypeId": 2})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let pages: Vec<_> = client
+        .list_json(items, ListOptions::default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages.iter().map(|p| p.items.len()).sum::<usize>(), 1_234);
+}
