@@ -95,26 +95,88 @@ impl fmt::Debug for OAuthApp {
 /// The method name refresh errors carry.
 const REFRESH_METHOD: &str = "oauth/token";
 
-/// Exchanges `refresh_token` for a new pair (`grant_type=refresh_token`).
-///
-/// The request is a GET with the parameters in the query, as the Bitrix24 OAuth server documents
-/// it. Redirects are never followed (the client is built without them), so the query — which holds
-/// `client_secret` — reaches `token_url`'s host and no other.
+/// What the OAuth server answered to a grant: the token pair and the portal it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Grant {
+    /// The new pair.
+    pub tokens: Tokens,
+    /// The portal's REST address (`https://example.bitrix24.com/rest/`), as the OAuth server
+    /// says.
+    pub client_endpoint: Option<String>,
+}
+
+impl OAuthApp {
+    /// Exchanges an authorization code (from the portal's redirect after the user allowed the
+    /// application) for a token pair (`grant_type=authorization_code`).
+    pub async fn exchange_code(&self, code: &str) -> Result<Grant, Error> {
+        grant(&token_http()?, self, "authorization_code", "code", code).await
+    }
+
+    /// Renews a pair outside any client (`grant_type=refresh_token`); clients renew by
+    /// themselves when a call finds its token expired.
+    pub async fn refresh_tokens(&self, refresh_token: &Secret) -> Result<Grant, Error> {
+        grant(
+            &token_http()?,
+            self,
+            "refresh_token",
+            "refresh_token",
+            refresh_token.expose(),
+        )
+        .await
+    }
+}
+
+/// An HTTP client for one token request: no redirects (the query holds `client_secret`).
+fn token_http() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {}", e.without_url())))
+}
+
+/// Exchanges `refresh_token` for a new pair (`grant_type=refresh_token`), for a client whose
+/// call found its token expired.
 pub(crate) async fn refresh(
     http: &reqwest::Client,
     app: &OAuthApp,
     refresh_token: &Secret,
 ) -> Result<Tokens, Error> {
-    let mut url = app.token_url.clone();
-    url.query_pairs_mut()
-        .append_pair("grant_type", "refresh_token")
-        .append_pair("client_id", &app.client_id)
-        .append_pair("client_secret", app.client_secret.expose())
-        .append_pair("refresh_token", refresh_token.expose());
     tracing::debug!(
         host = app.token_url.host_str().unwrap_or(""),
         "refreshing OAuth token"
     );
+    let answer = grant(
+        http,
+        app,
+        "refresh_token",
+        "refresh_token",
+        refresh_token.expose(),
+    )
+    .await?;
+    Ok(answer.tokens)
+}
+
+/// One request to the OAuth server.
+///
+/// It is a GET with the parameters in the query, as the Bitrix24 OAuth server documents it.
+/// Redirects are never followed (`http` is built without them), so the query — which holds
+/// `client_secret` — reaches `token_url`'s host and no other.
+async fn grant(
+    http: &reqwest::Client,
+    app: &OAuthApp,
+    grant_type: &str,
+    key: &str,
+    value: &str,
+) -> Result<Grant, Error> {
+    let mut url = app.token_url.clone();
+    url.query_pairs_mut()
+        .append_pair("grant_type", grant_type)
+        .append_pair("client_id", &app.client_id)
+        .append_pair("client_secret", app.client_secret.expose())
+        .append_pair(key, value);
     let response = http
         .get(url)
         .send()
@@ -132,6 +194,8 @@ pub(crate) async fn refresh(
         error: Option<String>,
         #[serde(default)]
         error_description: Option<String>,
+        #[serde(default)]
+        client_endpoint: Option<String>,
         #[serde(flatten)]
         tokens: Option<Tokens>,
     }
@@ -145,7 +209,10 @@ pub(crate) async fn refresh(
         })
     })?;
     match (answer.error, answer.tokens) {
-        (None, Some(tokens)) if (200..300).contains(&status) => Ok(tokens),
+        (None, Some(tokens)) if (200..300).contains(&status) => Ok(Grant {
+            tokens,
+            client_endpoint: answer.client_endpoint,
+        }),
         (error, _) => Err(Error::Refresh(ApiError {
             method: REFRESH_METHOD.to_owned(),
             code: ErrorCode::from(error.as_deref().unwrap_or("")),

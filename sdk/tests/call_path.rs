@@ -457,3 +457,47 @@ async fn requests_are_plain_data_and_can_be_sent_later() {
     let shared = Arc::new(client);
     assert!(format!("{shared:?}").contains("webhook"));
 }
+
+#[tokio::test]
+async fn authorization_codes_are_exchanged_once_outside_any_client() {
+    let portal = Sandbox::start().await.unwrap();
+    let app = portal.oauth_app();
+    let code = portal.issue_auth_code(2);
+    let grant = app.exchange_code(&code).await.unwrap();
+    assert_eq!(
+        grant.client_endpoint.as_deref(),
+        Some(format!("{}rest/", portal.url()).as_str())
+    );
+    let client = oauth_with(&portal, grant.tokens.clone());
+    assert_eq!(
+        client.user_current().await.unwrap().id,
+        Some(2),
+        "the pair acts for user 2"
+    );
+    let e = app.exchange_code(&code).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Refresh(r) if r.code == ErrorCode::InvalidGrant),
+        "{e:?}"
+    );
+    let renewed = app
+        .refresh_tokens(&grant.tokens.refresh_token)
+        .await
+        .unwrap();
+    assert_ne!(renewed.tokens.refresh_token, grant.tokens.refresh_token);
+    assert!(
+        app.refresh_tokens(&grant.tokens.refresh_token)
+            .await
+            .is_err(),
+        "rotated"
+    );
+}
+
+fn oauth_with(portal: &Sandbox, tokens: Tokens) -> Client {
+    fast(
+        Client::builder()
+            .portal(portal.url().as_str())
+            .oauth(portal.oauth_app(), tokens),
+    )
+    .build()
+    .unwrap()
+}

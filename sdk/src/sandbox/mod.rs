@@ -456,6 +456,15 @@ impl Sandbox {
             .grant(1, self.shared.config.access_token_ttl)
     }
 
+    /// Issues an authorization code for `user_id`, as the portal hands one to the application's
+    /// redirect URL once the user allows access; it can be exchanged once at `/oauth/token/`.
+    pub fn issue_auth_code(&self, user_id: i64) -> String {
+        let mut portal = self.shared.portal();
+        let code = portal.token(16);
+        portal.auth_codes.insert(code.clone(), user_id);
+        code
+    }
+
     /// A client authenticated with the administrator's webhook.
     pub fn webhook_client(&self) -> Result<Client, Error> {
         self.client_builder().webhook(&self.webhook_url()).build()
