@@ -56,6 +56,10 @@ impl RawResponse {
     pub fn status(&self) -> u16 {
         self.status
     }
+    /// The whole answer as the portal sent it (JSON text).
+    pub fn body(&self) -> &str {
+        &self.body
+    }
     /// The `result` member as JSON text.
     pub fn result_json(&self) -> &str {
         &self.body[self.result.clone()]
@@ -264,6 +268,7 @@ mod tests {
     fn success_keeps_result_text_and_time() {
         let r = ok(200, &example("response.imbot.message.add.json"));
         assert_eq!(r.result_json(), "19880117");
+        assert!(r.body().contains("\"operating_reset_at\""));
         assert_eq!(r.time().unwrap().operating_reset_at, Some(1762349466));
         assert_eq!(r.decode::<i64, Int>("m").unwrap(), 19880117);
     }
