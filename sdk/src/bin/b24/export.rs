@@ -24,14 +24,14 @@ use std::io::{IsTerminal, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bitrix24::{Client, ErrorCode};
+use bitrix24::{Client, ErrorCode, Resume};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::config;
-use crate::lister::{self, Event, Items, Mode, Spec, Start};
+use crate::lister::{self, Event, Mode, Spec, Tally};
 use crate::params;
 use crate::signals::Signals;
 use crate::util::{Failure, Outcome};
@@ -175,7 +175,7 @@ fn plan(args: &ListArgs) -> Outcome<Plan> {
     }
 
     let info = bitrix24::method_catalog::find(method);
-    let (known_paging, batchable, rest_v3, items) = match info {
+    let (known_paging, batchable, rest_v3) = match info {
         Some(info) => {
             if info.paging == "none" {
                 return Err(Failure::usage(format!(
@@ -199,14 +199,9 @@ fn plan(args: &ListArgs) -> Outcome<Plan> {
                     ))
                 })?;
             }
-            let items = if info.result.starts_with("list<") {
-                Items::List
-            } else {
-                Items::Detect
-            };
-            (Some(info.paging), info.batchable, info.rest_v3, items)
+            (Some(info.paging), info.batchable, info.rest_v3)
         }
-        None => (None, false, false, Items::Detect),
+        None => (None, false, false),
     };
     let id_field = args
         .id_field
@@ -293,7 +288,6 @@ fn plan(args: &ListArgs) -> Outcome<Plan> {
             batchable: batchable && !rest_v3,
             rest_v3,
             id_field,
-            items,
             concurrency: args.concurrency.max(1),
         },
         format,
@@ -470,6 +464,7 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
     let state_file = state_path(&args.out);
     let fingerprint = json!({"method": plan.spec.method, "params": plan.spec.params});
     let mut spec = plan.spec.clone();
+    let tally = Tally::default();
 
     // Where to start, and the output opened for appending there.
     let (mut output, start, mut state) = if to_stdout {
@@ -484,7 +479,7 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
             dropped: Vec::new(),
             dropped_rows: 0,
         };
-        (output, Start::Fresh, None)
+        (output, Resume::Start, None)
     } else {
         let existing = read_state(&state_file)?;
         match (existing, args.resume, args.force) {
@@ -502,7 +497,15 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
                         state.format
                     )));
                 }
-                resume(client, &args, &mut spec, state, plan.columns.clone()).await?
+                resume(
+                    client,
+                    &args,
+                    &mut spec,
+                    state,
+                    plan.columns.clone(),
+                    &tally,
+                )
+                .await?
             }
             (Some(state), false, false) => {
                 return Err(Failure::usage(format!(
@@ -567,10 +570,9 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
     let waits_before = client.rate_limiter().waits();
     let bar = progress_bar(args.quiet, already);
     let started = Instant::now();
-    let mode_at_start = spec.mode;
-    let (mut events, counters) = lister::read(client.clone(), spec.clone(), start);
+    let mut events = lister::read(client, &spec, start, &tally);
     let mut total: Option<u64> = state.as_ref().and_then(|s| s.total);
-    let mut mode = mode_at_start;
+    let mut mode = spec.mode;
     let mut failure = None;
     loop {
         tokio::select! {
@@ -585,11 +587,6 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
                     failure = Some(Failure::Api(e));
                     break;
                 }
-                Some(Ok(Event::Total(remaining))) => {
-                    let t = output.rows + remaining;
-                    total = Some(t);
-                    set_length(&bar, t);
-                }
                 Some(Ok(Event::Fallback(new_mode, why))) => {
                     mode = new_mode;
                     if !args.quiet {
@@ -602,6 +599,16 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
                         break;
                     }
                     bar.inc(rows.len() as u64);
+                    // Keyset paging counts the rows after the resume point, offset paging the
+                    // whole list.
+                    let counted = tally.total().map(|t| match mode {
+                        Mode::Keyset => already + t,
+                        Mode::Offset | Mode::Next => t,
+                    });
+                    if counted.is_some() && counted != total {
+                        total = counted;
+                        set_length(&bar, counted.unwrap_or_default());
+                    }
                     save(&mut state, &mut output, total, mode)?;
                 }
             }
@@ -618,7 +625,7 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     let new_rows = output.rows - already;
-    let requests = counters.requests.load(std::sync::atomic::Ordering::Relaxed);
+    let requests = tally.requests();
     let target = if to_stdout {
         "stdout".to_owned()
     } else {
@@ -704,7 +711,7 @@ fn fresh(
     args: &ListArgs,
     plan: &Plan,
     state_file: &Path,
-) -> Outcome<(Output, Start, Option<State>)> {
+) -> Outcome<(Output, Resume, Option<State>)> {
     if args.force {
         match std::fs::remove_file(state_file) {
             Ok(()) => {}
@@ -726,7 +733,7 @@ fn fresh(
             dropped: Vec::new(),
             dropped_rows: 0,
         },
-        Start::Fresh,
+        Resume::Start,
         None,
     ))
 }
@@ -738,7 +745,8 @@ async fn resume(
     spec: &mut Spec,
     state: State,
     plan_columns: Option<Vec<String>>,
-) -> Outcome<(Output, Start, Option<State>)> {
+    tally: &Tally,
+) -> Outcome<(Output, Resume, Option<State>)> {
     let mode = match state.mode.as_str() {
         "keyset" => Mode::Keyset,
         "offset" => Mode::Offset,
@@ -769,13 +777,13 @@ async fn resume(
         )));
     }
     let start = match (mode, state.last_id) {
-        (Mode::Keyset, Some(id)) => Start::AfterId(id),
-        (Mode::Keyset, None) => Start::Fresh,
+        (Mode::Keyset, Some(id)) => Resume::AfterId(id),
+        (Mode::Keyset, None) => Resume::Start,
         (_, last_id) => {
             // Offset paging resumes by position: make sure the list did not shift.
             if let Some(last_id) = last_id
                 && state.rows > 0
-                && !lister::still_at(client, spec, state.rows, last_id).await?
+                && !lister::still_at(client, spec, state.rows, last_id, tally).await?
             {
                 return Err(Failure::usage(format!(
                     "the list changed since the export was interrupted (row {} no longer has \
@@ -784,7 +792,7 @@ async fn resume(
                     state.rows, spec.id_field
                 )));
             }
-            Start::AtOffset(state.rows)
+            Resume::AtOffset(state.rows)
         }
     };
     file.set_len(state.bytes)
