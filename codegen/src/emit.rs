@@ -147,6 +147,13 @@ fn event_types(files: &[&ScopeFile], paths: &Paths) -> TokenStream {
         let data_codec = codec_in(&quote!(c), &e.data, false);
         quote! { data::<_, #data_codec>(self)? }
     });
+    // A build without events (no scope enabled) decodes nothing and needs no imports.
+    let decode_imports = (!names.is_empty()).then(|| {
+        quote! {
+            use #rt::__gen::event_data as data;
+            use #rt::codec as c;
+        }
+    });
     let module_docs = doc_strings(&[
         "Inbound events with their `data` typed: [`TypedEvent`], one variant per event of the"
             .to_owned(),
@@ -200,8 +207,7 @@ fn event_types(files: &[&ScopeFile], paths: &Paths) -> TokenStream {
             /// [`EventError::Data`](crate::events::EventError::Data), naming the event, when
             /// the data of a known event is not an object or misses a required field.
             pub fn typed(&self) -> Result<TypedEvent, #rt::events::EventError> {
-                use #rt::__gen::event_data as data;
-                use #rt::codec as c;
+                #decode_imports
                 use TypedEvent as E;
                 Ok(match self.name.as_str() {
                     #(#names => E::#variant_idents(#decodes),)*

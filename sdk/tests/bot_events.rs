@@ -1,5 +1,6 @@
 //! Every documented event example decodes into the bot toolkit's view: the bot events into
 //! their typed variants with the fields a handler needs, everything else into `Other`.
+#![cfg(feature = "imbot")]
 
 use bitrix24::DialogId;
 use bitrix24::bot::{BotApi, BotEvent, ChatType};

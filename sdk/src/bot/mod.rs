@@ -20,6 +20,9 @@
 //!   `imbot.v2.Event.get`;
 //! - with the `axum` feature, `bot::axum` serves a [`BotService`] over HTTP.
 //!
+//! The module needs the `imbot` feature: the views are built from the schema's typed events
+//! ([`crate::event_types`]) and the replies go through the generated `imbot` methods.
+//!
 //! ```no_run
 //! # async fn run(app: bitrix24::app::App) -> Result<(), Box<dyn std::error::Error>> {
 //! use bitrix24::bot::{Bot, BotCommand, BotService, Incoming, Message, Command};
@@ -42,6 +45,7 @@
 //! service.receive(&body, content_type).await?;
 //! # Ok(()) }
 //! ```
+#![cfg(feature = "imbot")]
 
 #[cfg(feature = "axum")]
 pub mod axum;

@@ -16,10 +16,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt};
-use serde_json::{Value, json};
 
 use super::event::BotEvent;
-use crate::{CallOptions, Client, Error, Secret};
+use crate::{Client, Error, Secret};
 
 /// Polls `bot_id`'s events through `client`: configure the returned [`Poll`], then
 /// [`Poll::stream`]. Events are confirmed once the stream has yielded them all (at least once
@@ -116,7 +115,7 @@ impl Poll {
 pub struct Polled {
     /// The queue's id of the event.
     pub event_id: i64,
-    /// When it happened, as the portal wrote it.
+    /// When it happened, RFC 3339 (`2025-01-15T10:30:00+02:00`).
     pub date: Option<String>,
     /// The event.
     pub event: BotEvent,
@@ -141,55 +140,29 @@ impl State {
     /// came.
     async fn fetch(&mut self) -> Result<usize, Error> {
         let poll = &self.poll;
-        let mut params = json!({"botId": poll.bot_id});
+        // Asking again with the same offset returns the same events: the schema marks the
+        // method idempotent, so the client may re-send it after a network failure.
+        let mut request = poll.client.imbot_v2_event_get(poll.bot_id);
         if let Some(offset) = poll.offset {
-            params["offset"] = json!(offset);
+            request = request.offset(offset);
         }
         if let Some(limit) = poll.limit {
-            params["limit"] = json!(limit);
+            request = request.limit(limit);
         }
         if let Some(token) = &poll.bot_token {
-            params["botToken"] = json!(token.expose());
+            request = request.bot_token(token.expose());
         }
-        // Asking again with the same offset returns the same events: safe to retry.
-        let options = CallOptions::default().idempotent(true);
-        let result: Value = poll
-            .client
-            .call_with("imbot.v2.Event.get", &params, options)
-            .await?;
-        let events = result
-            .get("events")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let mut last = None;
-        for item in events {
-            let Some(event_id) = integer(item.get("eventId")) else {
-                tracing::debug!("imbot.v2.Event.get: an event without eventId is skipped");
-                continue;
-            };
-            let name = item.get("type").and_then(Value::as_str).unwrap_or_default();
-            let data = item.get("data").unwrap_or(&Value::Null);
-            last = Some(event_id);
-            self.buffer.push_back(Polled {
-                event_id,
-                date: item.get("date").and_then(Value::as_str).map(str::to_owned),
-                event: BotEvent::from_parts(name, data),
-            });
-        }
-        let next = integer(result.get("nextOffset")).or(last.map(|id| id + 1));
-        if next.is_some() {
-            self.poll.offset = next;
+        let page = request.await?;
+        let last = page.events.last().map(|e| e.event_id);
+        self.buffer.extend(page.events.iter().map(|e| Polled {
+            event_id: e.event_id,
+            date: e.date.map(|d| d.to_rfc3339()),
+            event: BotEvent::from_queued(&e.kind, e.data.as_ref()),
+        }));
+        if let Some(next) = page.next_offset.or(last.map(|id| id + 1)) {
+            self.poll.offset = Some(next);
         }
         Ok(self.buffer.len())
-    }
-}
-
-fn integer(value: Option<&Value>) -> Option<i64> {
-    match value? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 
