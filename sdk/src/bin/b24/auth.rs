@@ -6,81 +6,11 @@
 //! spends the same rotating refresh token; `show` prints what is configured with secrets
 //! masked. The OAuth server's answer is never printed: on success it holds the tokens.
 
-use std::time::Duration;
-
 use bitrix24::auth::StoreError;
-use bitrix24::{ApiError, Error, ErrorCode, FileTokenStore, OAuthApp, Secret, TokenStore, Tokens};
-use serde::Deserialize;
+use bitrix24::{FileTokenStore, TokenStore, Tokens};
 
 use crate::config::{self, FileConfig, Settings, Source};
 use crate::util::{Failure, Outcome, format_unix, mask, mask_webhook, relative_time};
-
-/// The method name token errors carry, as the SDK's renewals do.
-const TOKEN_METHOD: &str = "oauth/token";
-
-/// What the OAuth server answers, besides the tokens.
-#[derive(Deserialize)]
-struct Answer {
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    error_description: Option<String>,
-    #[serde(default)]
-    client_endpoint: Option<String>,
-    #[serde(default)]
-    domain: Option<String>,
-    #[serde(flatten)]
-    tokens: Option<Tokens>,
-}
-
-/// One request to the OAuth server; `grant` is `authorization_code` with `code`, or
-/// `refresh_token` with `refresh_token`.
-async fn token_request(app: &OAuthApp, grant: &str, key: &str, value: &Secret) -> Outcome<Answer> {
-    let http = reqwest::Client::builder()
-        // The query holds client_secret: it goes to the configured host and nowhere else.
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| Failure::other(format!("HTTP client: {}", e.without_url())))?;
-    let mut url = app.token_url.clone();
-    url.query_pairs_mut()
-        .append_pair("grant_type", grant)
-        .append_pair("client_id", &app.client_id)
-        .append_pair("client_secret", app.client_secret.expose())
-        .append_pair(key, value.expose());
-    let transport = |e: reqwest::Error| {
-        Failure::other(format!(
-            "{TOKEN_METHOD}: cannot reach the OAuth server at {}: {}",
-            app.token_url.host_str().unwrap_or("?"),
-            e.without_url()
-        ))
-    };
-    let response = http.get(url).send().await.map_err(transport)?;
-    let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(transport)?;
-    let refused = |code: &str, description: String| {
-        Failure::Api(Error::Refresh(ApiError {
-            method: TOKEN_METHOD.to_owned(),
-            code: ErrorCode::from(code),
-            description,
-            status,
-        }))
-    };
-    let answer: Answer = serde_json::from_slice(&body).map_err(|_| {
-        refused(
-            "invalid_response",
-            format!("the answer of {} is not a token response", app.token_url),
-        )
-    })?;
-    match (&answer.error, &answer.tokens) {
-        (None, Some(_)) if (200..300).contains(&status) => Ok(answer),
-        (error, _) => Err(refused(
-            error.as_deref().unwrap_or(""),
-            answer.error_description.clone().unwrap_or_default(),
-        )),
-    }
-}
 
 fn store_error(e: StoreError) -> Failure {
     Failure::other(format!("token file: {e}"))
@@ -89,21 +19,18 @@ fn store_error(e: StoreError) -> Failure {
 /// `b24 auth code CODE`.
 pub async fn code(settings: &Settings, code: &str, portal_flag: Option<&str>) -> Outcome {
     let app = settings.oauth_app()?;
-    let answer = token_request(&app, "authorization_code", "code", &Secret::new(code)).await?;
-    let tokens = answer
-        .tokens
-        .ok_or_else(|| Failure::other("the OAuth server sent no tokens"))?;
+    let grant = app.exchange_code(code).await?;
+    let tokens = grant.tokens;
     // The portal: given, configured, or the one the OAuth server says the code was for.
     let portal = portal_flag
         .map(str::to_owned)
         .or_else(|| settings.portal.as_ref().map(|(p, _)| p.clone()))
         .or_else(|| {
-            answer
+            grant
                 .client_endpoint
                 .as_deref()
                 .map(|e| e.trim_end_matches('/').trim_end_matches("/rest").to_owned() + "/")
-        })
-        .or_else(|| answer.domain.as_deref().map(|d| format!("https://{d}/")));
+        });
     let token_file = settings.token_file()?;
     config::ensure_dir(token_file)?;
     let store = FileTokenStore::new(token_file);
@@ -172,16 +99,7 @@ pub async fn refresh(settings: &Settings) -> Outcome {
             ))
         })?,
     };
-    let answer = token_request(
-        &app,
-        "refresh_token",
-        "refresh_token",
-        &current.refresh_token,
-    )
-    .await?;
-    let mut tokens = answer
-        .tokens
-        .ok_or_else(|| Failure::other("the OAuth server sent no tokens"))?;
+    let mut tokens = app.refresh_tokens(&current.refresh_token).await?.tokens;
     if tokens.member_id.is_none() {
         tokens.member_id.clone_from(&current.member_id);
     }
