@@ -504,9 +504,6 @@ fn doc(lines: &[impl AsRef<str>]) -> TokenStream {
 struct Paths {
     /// The runtime, as tokens (`crate`, `::bitrix24`).
     rt: TokenStream,
-    /// The runtime, as written (`crate`, `::bitrix24`).
-    #[cfg_attr(not(test), allow(dead_code))]
-    rt_text: String,
     serde: TokenStream,
     serde_json: TokenStream,
     chrono: TokenStream,
@@ -536,11 +533,9 @@ impl Paths {
         } else {
             quote!(#(#idents)::*)
         };
-        let rt_text = format!("{}{}", if leading { "::" } else { "" }, segments.join("::"));
-        Some(if rt_text == "crate" {
+        Some(if segments == ["crate"] {
             Self {
                 rt,
-                rt_text,
                 serde: quote!(::serde),
                 serde_json: quote!(::serde_json),
                 chrono: quote!(::chrono),
@@ -551,7 +546,6 @@ impl Paths {
                 serde_json: quote!(#rt::__private::serde_json),
                 chrono: quote!(#rt::__private::chrono),
                 rt,
-                rt_text,
             }
         })
     }
@@ -1265,17 +1259,23 @@ mod tests {
 
     #[test]
     fn runtime_paths() {
+        let written = |runtime: &str| {
+            Paths::new(runtime).map(|p| (p.rt.to_string().replace(' ', ""), p.serde.to_string()))
+        };
         assert_eq!(
-            Paths::new("crate").map(|p| p.rt_text),
-            Some("crate".to_owned())
+            written("crate"),
+            Some(("crate".to_owned(), ":: serde".to_owned()))
         );
         assert_eq!(
-            Paths::new(" ::bitrix24 ").map(|p| p.rt_text),
+            written(" ::bitrix24 ").map(|w| w.0),
             Some("::bitrix24".to_owned())
         );
         assert_eq!(
-            Paths::new("my_sdk::rt").map(|p| p.rt_text),
-            Some("my_sdk::rt".to_owned())
+            written("my_sdk::rt"),
+            Some((
+                "my_sdk::rt".to_owned(),
+                "my_sdk :: rt :: __private :: serde".to_owned()
+            ))
         );
         for bad in ["", "::", "a::", "::crate", "a b", "a::<T>", "fn", "x::type"] {
             assert!(Paths::new(bad).is_none(), "{bad}");

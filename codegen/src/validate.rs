@@ -33,6 +33,7 @@ const RESERVED_METHOD_NAMES: &[&str] = &[
     "batch3",
     "rate_limiter",
     "adopt_tokens",
+    "list_json",
 ];
 /// Module names the `bitrix24` crate uses at its root (`sdk/src/lib.rs`): a scope module of the
 /// same name would be shadowed by them in the crate's `pub use generated::*` and silently become
