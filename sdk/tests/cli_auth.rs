@@ -4,8 +4,6 @@
 
 mod cli_support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -213,109 +211,63 @@ fn an_unknown_authorization_code_is_refused_without_echoing_secrets() {
     assert!(!home.path().join(".config/b24/tokens.json").exists());
 }
 
-/// An OAuth server answering one `authorization_code` request, as oauth.bitrix.info does.
-fn fake_oauth_server(portal_url: String) -> (String, std::thread::JoinHandle<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/oauth/token/", listener.local_addr().unwrap());
-    let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line).unwrap();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-        }
-        let ok = request_line.contains("grant_type=authorization_code")
-            && request_line.contains("code=the-code-42")
-            && request_line.contains("client_secret=s3cret-of-the-app");
-        let body = if ok {
-            serde_json::json!({
-                "access_token": "acc3ss-token-from-the-code",
-                "refresh_token": "r3fresh-token-from-the-code",
-                "expires": chrono::Utc::now().timestamp() + 3600,
-                "expires_in": 3600,
-                "scope": "crm,im",
-                "member_id": "m-1",
-                "client_endpoint": format!("{portal_url}rest/"),
-                "domain": "ignored.example",
-            })
-        } else {
-            serde_json::json!({"error": "invalid_grant", "error_description": "bad request"})
-        };
-        let body = body.to_string();
-        let mut stream = stream;
-        write!(
-            stream,
-            "HTTP/1.1 {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            if ok { "200 OK" } else { "400 Bad Request" },
-            body.len()
-        )
-        .unwrap();
-        request_line
-    });
-    (url, handle)
-}
-
 #[test]
 fn auth_code_exchanges_the_code_and_writes_a_private_config() {
     let home = tempfile::tempdir().unwrap();
-    let (oauth_url, server) = fake_oauth_server("https://portal.example.com/".to_owned());
-    let (code, out, err) = run(b24(home.path())
-        .env("B24_CLIENT_ID", "local.app.1")
-        .env("B24_CLIENT_SECRET", "s3cret-of-the-app")
-        .env("B24_OAUTH_URL", &oauth_url)
-        .args(["auth", "code", "the-code-42"]));
-    assert_eq!(code, 0, "{out}{err}");
-    let request = server.join().unwrap();
-    assert!(
-        request.starts_with("GET /oauth/token/?grant_type=authorization_code"),
-        "{request}"
-    );
+    let portal = Portal::start(SandboxConfig::default());
+    let app = portal.sandbox.oauth_app();
+    let code = portal.sandbox.issue_auth_code(1);
+    // No portal given: the OAuth server's `client_endpoint` says which one the code was for.
+    let (status, out, err) = run(b24(home.path())
+        .env("B24_CLIENT_ID", &app.client_id)
+        .env("B24_CLIENT_SECRET", app.client_secret.expose())
+        .env("B24_OAUTH_URL", app.token_url.as_str())
+        .args(["auth", "code", &code]));
+    assert_eq!(status, 0, "{out}{err}");
     let config_dir = home.path().join(".config/b24");
     let config = config_dir.join("config.toml");
     let tokens = config_dir.join("tokens.json");
     assert_eq!(mode(&config), 0o600);
     assert_eq!(mode(&tokens), 0o600);
     assert_eq!(mode(&config_dir), 0o700);
+    let portal_url = portal.sandbox.url().to_string();
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(
-        text.contains("portal = \"https://portal.example.com/\""),
+        text.contains(&format!("portal = \"{portal_url}\"")),
         "{text}"
     );
-    assert!(text.contains("client_id = \"local.app.1\""), "{text}");
+    assert!(
+        text.contains(&format!("client_id = \"{}\"", app.client_id)),
+        "{text}"
+    );
     let saved: Value = serde_json::from_slice(&std::fs::read(&tokens).unwrap()).unwrap();
-    assert_eq!(saved["access_token"], "acc3ss-token-from-the-code");
-    assert_eq!(saved["refresh_token"], "r3fresh-token-from-the-code");
-    for secret in [
-        "acc3ss-token-from-the-code",
-        "r3fresh-token-from-the-code",
-        "s3cret-of-the-app",
-    ] {
+    let access = saved["access_token"].as_str().unwrap().to_owned();
+    let refresh = saved["refresh_token"].as_str().unwrap().to_owned();
+    assert!(!access.is_empty() && !refresh.is_empty(), "{saved}");
+    for secret in [&access, &refresh, app.client_secret.expose()] {
         assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
     }
-    assert!(out.contains("scope:   crm,im"), "{out}");
-    assert!(
-        out.contains("portal:  https://portal.example.com/"),
-        "{out}"
-    );
+    assert!(out.contains(&format!("portal:  {portal_url}")), "{out}");
 
-    // From now on the config file alone is enough.
-    let (code, out, err) = run(b24(home.path()).args(["auth", "show"]));
-    assert_eq!(code, 0, "{err}");
+    // The code is spent: a second exchange is refused.
+    let (status, _, err) = run(b24(home.path()).args(["auth", "code", &code]));
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("invalid_grant"), "{err}");
+
+    // From now on the config file alone is enough: the saved token is accepted by the portal.
+    let (status, out, err) = run(b24(home.path()).args(["auth", "show"]));
+    assert_eq!(status, 0, "{err}");
     assert!(
-        out.contains("https://portal.example.com/ (from the config file)"),
+        out.contains(&format!("{portal_url} (from the config file)")),
         "{out}"
     );
-    assert!(out.contains("access_token:  acc3***"), "{out}");
-    assert!(out.contains("scope:         crm,im"), "{out}");
     assert!(
-        out.contains("(in 59 min)") || out.contains("(in 60 min)"),
+        out.contains(&format!("access_token:  {}***", &access[..4])),
         "{out}"
     );
+    let (status, out, err) = run(b24(home.path()).args(["call", "profile", "-q"]));
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(out.contains("\"ID\""), "{out}");
 }
 
 #[test]
