@@ -101,6 +101,8 @@ struct CallCmd {
     /// Method name, e.g. crm.deal.get
     method: String,
     /// Parameters: KEY=VALUE, KEY:=JSON, 'A[B]=VALUE', 'A[]=VALUE'
+    // The doc line is `--help` text, not rustdoc: `[B]` is a bracket key, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(value_name = "PARAM")]
     params: Vec<String>,
     /// Print the whole envelope: result, time, total, next
