@@ -147,13 +147,20 @@ fn event_types(files: &[&ScopeFile], paths: &Paths) -> TokenStream {
         let data_codec = codec_in(&quote!(c), &e.data, false);
         quote! { data::<_, #data_codec>(self)? }
     });
-    // A build without events (no scope enabled) decodes nothing and needs no imports.
-    let decode_imports = (!names.is_empty()).then(|| {
+    // A build without events (no scope enabled) decodes nothing: no imports, no match.
+    let typed_body = if names.is_empty() {
+        quote! { Ok(TypedEvent::Unknown(Box::new(self.clone()))) }
+    } else {
         quote! {
             use #rt::__gen::event_data as data;
             use #rt::codec as c;
+            use TypedEvent as E;
+            Ok(match self.name.as_str() {
+                #(#names => E::#variant_idents(#decodes),)*
+                _ => E::Unknown(Box::new(self.clone())),
+            })
         }
-    });
+    };
     let module_docs = doc_strings(&[
         "Inbound events with their `data` typed: [`TypedEvent`], one variant per event of the"
             .to_owned(),
@@ -207,12 +214,7 @@ fn event_types(files: &[&ScopeFile], paths: &Paths) -> TokenStream {
             /// [`EventError::Data`](crate::events::EventError::Data), naming the event, when
             /// the data of a known event is not an object or misses a required field.
             pub fn typed(&self) -> Result<TypedEvent, #rt::events::EventError> {
-                #decode_imports
-                use TypedEvent as E;
-                Ok(match self.name.as_str() {
-                    #(#names => E::#variant_idents(#decodes),)*
-                    _ => E::Unknown(Box::new(self.clone())),
-                })
+                #typed_body
             }
             }
         }
