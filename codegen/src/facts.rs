@@ -346,20 +346,7 @@ fn method(v: &Json) -> Result<FactMethod, String> {
             .get("param_variants")
             .map(|pv| pv.items().iter().map(|s| params(s.get("params"))).collect())
             .unwrap_or_default(),
-        param_objects: v
-            .get("param_objects")
-            .map(|po| {
-                po.items()
-                    .iter()
-                    .map(|s| {
-                        (
-                            text(s, "section").unwrap_or_default(),
-                            params(s.get("fields")),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        param_objects: sections(v.get("param_objects")),
         result,
         result_fields: params(v.get("result_fields")),
         result_keys: strings(v.get("result_keys")),
@@ -383,20 +370,7 @@ fn event(v: &Json) -> Result<FactEvent, String> {
         doc: text(v, "doc").ok_or_else(|| format!("{name}: no doc"))?,
         deprecated: v.get("deprecated").and_then(Json::as_bool).unwrap_or(false),
         payload: params(v.get("payload")),
-        payload_other: v
-            .get("payload_other")
-            .map(|po| {
-                po.items()
-                    .iter()
-                    .map(|s| {
-                        (
-                            text(s, "section").unwrap_or_default(),
-                            params(s.get("fields")),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        payload_other: sections(v.get("payload_other")),
         name,
     })
 }
@@ -416,20 +390,7 @@ fn event_json(e: &FactEvent) -> Json {
         Json::Array(e.payload.iter().map(param_json).collect()),
     ));
     if !e.payload_other.is_empty() {
-        let other = e
-            .payload_other
-            .iter()
-            .map(|(section, fields)| {
-                Json::Object(vec![
-                    ("section".to_owned(), s(section)),
-                    (
-                        "fields".to_owned(),
-                        Json::Array(fields.iter().map(param_json).collect()),
-                    ),
-                ])
-            })
-            .collect();
-        entries.push(("payload_other".to_owned(), Json::Array(other)));
+        entries.push(("payload_other".to_owned(), sections_json(&e.payload_other)));
     }
     Json::Object(entries)
 }
@@ -494,20 +455,7 @@ fn method_json(m: &FactMethod) -> Json {
         entries.push(("param_variants".to_owned(), Json::Array(variants)));
     }
     if !m.param_objects.is_empty() {
-        let objects = m
-            .param_objects
-            .iter()
-            .map(|(section, fields)| {
-                Json::Object(vec![
-                    ("section".to_owned(), s(section)),
-                    (
-                        "fields".to_owned(),
-                        Json::Array(fields.iter().map(param_json).collect()),
-                    ),
-                ])
-            })
-            .collect();
-        entries.push(("param_objects".to_owned(), Json::Array(objects)));
+        entries.push(("param_objects".to_owned(), sections_json(&m.param_objects)));
     }
     if !m.result_fields.is_empty() {
         let fields = m.result_fields.iter().map(param_json).collect();
@@ -526,6 +474,36 @@ fn method_json(m: &FactMethod) -> Json {
         entries.push(("rest_version".to_owned(), Json::Number("3".to_owned())));
     }
     Json::Object(entries)
+}
+
+/// Named groups of fields (`[{section, fields}]`), as `param_objects` and `payload_other` hold.
+fn sections(v: Option<&Json>) -> Vec<(String, Vec<FactParam>)> {
+    v.map(|v| {
+        v.items()
+            .iter()
+            .map(|s| {
+                (
+                    text(s, "section").unwrap_or_default(),
+                    params(s.get("fields")),
+                )
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The inverse of [`sections`].
+fn sections_json(sections: &[(String, Vec<FactParam>)]) -> Json {
+    let section = |(name, fields): &(String, Vec<FactParam>)| {
+        Json::Object(vec![
+            ("section".to_owned(), Json::String(name.clone())),
+            (
+                "fields".to_owned(),
+                Json::Array(fields.iter().map(param_json).collect()),
+            ),
+        ])
+    };
+    Json::Array(sections.iter().map(section).collect())
 }
 
 fn param_json(p: &FactParam) -> Json {
