@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use bitrix24::method_catalog::MethodInfo;
 use bitrix24::{CallOptions, Client, Error, ErrorCode, RawResponse};
 use serde_json::{Map, Value};
 
@@ -13,10 +14,8 @@ use crate::validate;
 
 pub struct CallArgs<'a> {
     pub method: &'a str,
-    pub args: &'a [String],
+    pub prepared: Prepared,
     pub raw: bool,
-    pub no_validate: bool,
-    pub rest_v3: bool,
     pub quiet: bool,
 }
 
@@ -24,8 +23,8 @@ pub struct CallArgs<'a> {
 pub struct Prepared {
     pub params: Map<String, Value>,
     pub options: CallOptions,
-    /// In the catalog (and so validated).
-    pub known: bool,
+    /// The method's catalog entry, when it is in the catalog.
+    pub info: Option<&'static MethodInfo>,
 }
 
 /// Builds and validates the parameters of `method` from `KEY=VALUE` arguments.
@@ -34,60 +33,62 @@ pub fn prepare(
     args: &[String],
     no_validate: bool,
     rest_v3: bool,
-    quiet: bool,
 ) -> Outcome<Prepared> {
     let params = params::build(args)?;
     let Some(info) = bitrix24::method_catalog::find(method) else {
         return Ok(Prepared {
             params,
             options: CallOptions::default().rest_v3(rest_v3),
-            known: false,
+            info: None,
         });
     };
+    let options = CallOptions::default()
+        .idempotent(info.idempotent)
+        .rest_v3(info.rest_v3 || rest_v3);
+    let params = if no_validate {
+        params
+    } else {
+        validated(info, params)?
+    };
+    Ok(Prepared {
+        params,
+        options,
+        info: Some(info),
+    })
+}
+
+/// Says on stderr that the method is deprecated (and what replaces it), unless `quiet`.
+pub fn warn_deprecated(info: &MethodInfo, quiet: bool) {
     if info.deprecated && !quiet {
         match info.replacement {
             Some(r) => eprintln!("warning: {} is deprecated; use {r}", info.name),
             None => eprintln!("warning: {} is deprecated", info.name),
         }
     }
-    let options = CallOptions::default()
-        .idempotent(info.idempotent)
-        .rest_v3(info.rest_v3 || rest_v3);
-    if no_validate {
-        return Ok(Prepared {
-            params,
-            options,
-            known: true,
-        });
-    }
-    let params = validate::check(info, params).map_err(|problems| {
+}
+
+/// `params` checked against the catalog entry; the problems, as a usage error, otherwise.
+pub fn validated(info: &MethodInfo, params: Map<String, Value>) -> Outcome<Map<String, Value>> {
+    validate::check(info, params).map_err(|problems| {
         Failure::usage(format!(
             "{}\n(`b24 describe {}` lists its parameters; --no-validate sends them unchecked)",
             problems.0.join("\n"),
             info.name
         ))
-    })?;
-    Ok(Prepared {
-        params,
-        options,
-        known: true,
     })
 }
 
 pub async fn run(client: &Client, args: CallArgs<'_>) -> Outcome {
-    let prepared = prepare(
-        args.method,
-        args.args,
-        args.no_validate,
-        args.rest_v3,
-        args.quiet,
-    )?;
+    let prepared = args.prepared;
+    if let Some(info) = prepared.info {
+        warn_deprecated(info, args.quiet);
+    }
     let body = serde_json::to_vec(&prepared.params)
         .map_err(|e| Failure::other(format!("cannot encode the parameters: {e}")))?;
     let response = match client.call_raw(args.method, &body, prepared.options).await {
         Ok(response) => response,
         Err(e) => {
-            if !prepared.known
+            if prepared.info.is_none()
                 && matches!(e.code(), Some(ErrorCode::MethodNotFound))
                 && let suggestions = catalog::suggest_methods(args.method)
                 && !suggestions.is_empty()

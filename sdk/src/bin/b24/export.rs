@@ -30,12 +30,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::call;
 use crate::config;
 use crate::lister::{self, Event, Mode, Spec, Tally};
 use crate::params;
 use crate::signals::Signals;
 use crate::util::{Failure, Outcome};
-use crate::validate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -183,21 +183,9 @@ fn plan(args: &ListArgs) -> Outcome<Plan> {
                     info.name, info.name
                 )));
             }
-            if info.deprecated && !args.quiet {
-                match info.replacement {
-                    Some(r) => eprintln!("warning: {} is deprecated; use {r}", info.name),
-                    None => eprintln!("warning: {} is deprecated", info.name),
-                }
-            }
+            call::warn_deprecated(info, args.quiet);
             if !args.no_validate {
-                params = validate::check(info, params).map_err(|problems| {
-                    Failure::usage(format!(
-                        "{}\n(`b24 describe {}` lists its parameters; --no-validate sends them \
-                         unchecked)",
-                        problems.0.join("\n"),
-                        info.name
-                    ))
-                })?;
+                params = call::validated(info, params)?;
             }
             (Some(info.paging), info.batchable, info.rest_v3)
         }

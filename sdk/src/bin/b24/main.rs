@@ -375,17 +375,15 @@ fn run(cli: Cli) -> Outcome {
         Command::Call(c) => {
             // Check the parameters before looking for credentials: a typo is reported even
             // where nothing is configured.
-            call::prepare(&c.method, &c.params, c.no_validate, c.v3, true)?;
+            let prepared = call::prepare(&c.method, &c.params, c.no_validate, c.v3)?;
             let settings = config::Settings::load(config)?;
             let client = settings.client(c.client.plan.as_deref())?;
             runtime()?.block_on(call::run(
                 &client,
                 call::CallArgs {
                     method: &c.method,
-                    args: &c.params,
+                    prepared,
                     raw: c.raw,
-                    no_validate: c.no_validate,
-                    rest_v3: c.v3,
                     quiet: cli.quiet,
                 },
             ))
