@@ -44,8 +44,7 @@ pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
     let mut times = Map::new();
     for (index, (key, command)) in commands.into_iter().enumerate() {
         if index >= MAX_COMMANDS {
-            let e = ApiErr::bad("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded");
-            errors.insert(key, error_value(&e));
+            errors.insert(key, length_exceeded().classic_body());
             continue;
         }
         let started = Instant::now();
@@ -62,7 +61,7 @@ pub(crate) fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outc
                 results.push((key, reply.result));
             }
             Err(e) => {
-                errors.insert(key, error_value(&e));
+                errors.insert(key, e.classic_body());
                 if halt {
                     break;
                 }
@@ -115,12 +114,7 @@ fn run(
     let (method, query) = command.split_once('?').unwrap_or((command, ""));
     let method = method.trim().to_owned();
     if method.eq_ignore_ascii_case("batch") {
-        let e = ApiErr::new(
-            405,
-            "ERROR_BATCH_METHOD_NOT_ALLOWED",
-            "Method is not allowed for batch usage",
-        );
-        return (method, Err(e));
+        return (method, Err(method_not_allowed()));
     }
     let mut params = match crate::wire::php::decode(query) {
         Ok(Value::Object(map)) => map,
@@ -154,8 +148,18 @@ fn php_map(map: Map<String, Value>) -> Value {
     }
 }
 
-fn error_value(e: &ApiErr) -> Value {
-    serde_json::json!({"error": e.code, "error_description": e.description})
+/// What a command past the [`MAX_COMMANDS`]th gets instead of running.
+pub(crate) fn length_exceeded() -> ApiErr {
+    ApiErr::bad("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded")
+}
+
+/// What a `batch` command inside a batch gets.
+pub(crate) fn method_not_allowed() -> ApiErr {
+    ApiErr::new(
+        405,
+        "ERROR_BATCH_METHOD_NOT_ALLOWED",
+        "Method is not allowed for batch usage",
+    )
 }
 
 /// Replaces `$result[key][field]...` inside string leaves with the referenced value.

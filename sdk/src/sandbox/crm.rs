@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::data::{Portal, iso_now, unix_now};
 use super::params::{ApiErr, Outcome, Params, Reply, Res, float, int, text};
-use super::query::{ListQuery, PAGE};
+use super::query::ListQuery;
 use super::server::{Ctx, Handler};
 use super::store::{Deal, DealStore};
 
@@ -180,6 +180,16 @@ fn writable(fields: Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
+/// [`writable`] for `crm.item.*` fields of a deal (camelCase names).
+fn writable_item(fields: Map<String, Value>) -> Map<String, Value> {
+    writable(
+        fields
+            .into_iter()
+            .map(|(k, v)| (upper_name(&k), v))
+            .collect(),
+    )
+}
+
 fn field_description(name: &str, kind: &str) -> Value {
     json!({
         "type": kind,
@@ -206,7 +216,7 @@ fn item_id(params: &Params) -> Result<i64, ApiErr> {
     params
         .int("id")?
         .filter(|id| *id > 0)
-        .ok_or_else(|| ApiErr::bad("NOT_FOUND", "Element not found"))
+        .ok_or_else(item_not_found)
 }
 
 fn item_not_found() -> ApiErr {
@@ -217,13 +227,9 @@ fn item_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let entity = entity_type(params)?;
     let fields = params.nested("fields").0;
     let item = if entity == DEAL_TYPE {
-        let classic = fields
-            .into_iter()
-            .map(|(k, v)| (upper_name(&k), v))
-            .collect();
         let id = portal
             .deals
-            .insert(writable(classic), ctx.user_id, unix_now());
+            .insert(writable_item(fields), ctx.user_id, unix_now());
         deal_as_item(&portal.deals.get(id).unwrap_or_default())
     } else {
         let id = portal.next_item_id;
@@ -256,13 +262,9 @@ fn item_update(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let (entity, id) = (entity_type(params)?, item_id(params)?);
     let fields = params.nested("fields").0;
     let item = if entity == DEAL_TYPE {
-        let classic = fields
-            .into_iter()
-            .map(|(k, v)| (upper_name(&k), v))
-            .collect();
         if !portal
             .deals
-            .update(id, writable(classic), ctx.user_id, unix_now())
+            .update(id, writable_item(fields), ctx.user_id, unix_now())
         {
             return Err(item_not_found());
         }
@@ -467,25 +469,6 @@ impl Select {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
-}
-
-/// Cuts one page out of rows that are already filtered and sorted (small lists such as users).
-/// `start=-1` returns the first page without counting.
-pub(crate) fn page(rows: Vec<Value>, params: &Params) -> Outcome {
-    let start = params.int("start")?.unwrap_or(0);
-    if start == -1 {
-        let result: Vec<Value> = rows.into_iter().take(PAGE).collect();
-        return Ok(Reply::of(Value::Array(result)));
-    }
-    let start = usize::try_from(start).unwrap_or(0);
-    let total = rows.len();
-    let result: Vec<Value> = rows.into_iter().skip(start).take(PAGE).collect();
-    let next = (start + PAGE < total).then(|| (start + PAGE) as i64);
-    Ok(Reply {
-        result: Res::Value(Value::Array(result)),
-        total: Some(total as i64),
-        next,
-    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use super::Shared;
-use super::data::{Bot, Chat, Command, Portal, user_record};
+use super::data::{Bot, Chat, Command, Portal, StoredMessage, user_record};
 use super::events::{self, AuthShape, PendingEvent, UserShape};
 use super::params::{ApiErr, Outcome, Params, Reply};
 use super::server::{Ctx, Handler, Via};
@@ -299,30 +299,32 @@ fn bot_message_add(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outco
     Ok(Reply::of(portal.add_message(dialog, chat, bot, text)))
 }
 
-fn message_update(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
-    let id = params.req_int("MESSAGE_ID", "MESSAGE_ID_ERROR")?;
-    let text = params.str("MESSAGE").unwrap_or_default();
-    let message = portal
+/// The live message whose id is under `key`; a missing id or message is a `code` error.
+fn message<'p>(
+    portal: &'p mut Portal,
+    params: &Params,
+    key: &str,
+    code: &str,
+) -> Result<&'p mut StoredMessage, ApiErr> {
+    let id = params.req_int(key, code)?;
+    portal
         .message_mut(id)
-        .ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
-    message.text = text;
+        .ok_or_else(|| ApiErr::bad(code, "Message not found"))
+}
+
+fn message_update(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
+    let message = message(portal, params, "MESSAGE_ID", "MESSAGE_ID_ERROR")?;
+    message.text = params.str("MESSAGE").unwrap_or_default();
     Ok(Reply::of(true))
 }
 
 fn message_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
-    let id = params.req_int("MESSAGE_ID", "MESSAGE_ID_ERROR")?;
-    let message = portal
-        .message_mut(id)
-        .ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
-    message.deleted = true;
+    message(portal, params, "MESSAGE_ID", "MESSAGE_ID_ERROR")?.deleted = true;
     Ok(Reply::of(true))
 }
 
 fn message_like(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
-    let id = params.req_int("MESSAGE_ID", "MESSAGE_ID_ERROR")?;
-    portal
-        .message_mut(id)
-        .ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
+    message(portal, params, "MESSAGE_ID", "MESSAGE_ID_ERROR")?;
     Ok(Reply::of(true))
 }
 
@@ -864,12 +866,8 @@ fn command_answer(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcom
         .get(&command_id)
         .cloned()
         .ok_or_else(|| ApiErr::bad("COMMAND_ID_ERROR", "Command not found"))?;
-    let origin = params.req_int("MESSAGE_ID", "MESSAGE_ID_ERROR")?;
-    let origin = portal
-        .message_mut(origin)
-        .map(|m| (m.dialog_id.clone(), m.chat_id, m.author_id));
-    let (_, chat, author) =
-        origin.ok_or_else(|| ApiErr::bad("MESSAGE_ID_ERROR", "Message not found"))?;
+    let origin = message(portal, params, "MESSAGE_ID", "MESSAGE_ID_ERROR")?;
+    let (chat, author) = (origin.chat_id, origin.author_id);
     let text = message_text(params)?;
     let dialog = if portal.chats.get(&chat).is_some_and(|c| c.kind == "P") {
         author.to_string()
@@ -1069,10 +1067,7 @@ fn v2_command_answer(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outco
     {
         return Err(ApiErr::bad("COMMAND_ANSWER_FAILED", "Command not found"));
     }
-    let origin = params.req_int("messageId", "COMMAND_ANSWER_FAILED")?;
-    portal
-        .message_mut(origin)
-        .ok_or_else(|| ApiErr::bad("COMMAND_ANSWER_FAILED", "Message not found"))?;
+    message(portal, params, "messageId", "COMMAND_ANSWER_FAILED")?;
     let dialog = params
         .str("dialogId")
         .ok_or_else(|| ApiErr::bad("DIALOG_ID_EMPTY", "Dialog id is required"))?;
@@ -1105,21 +1100,13 @@ fn v2_send(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
 
 fn v2_update(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     v2_bot_id(portal, params)?;
-    let id = params.req_int("messageId", "MESSAGE_NOT_FOUND")?;
-    let text = params.nested("fields").str("message").unwrap_or_default();
-    let message = portal
-        .message_mut(id)
-        .ok_or_else(|| ApiErr::bad("MESSAGE_NOT_FOUND", "Message not found"))?;
-    message.text = text;
+    let message = message(portal, params, "messageId", "MESSAGE_NOT_FOUND")?;
+    message.text = params.nested("fields").str("message").unwrap_or_default();
     Ok(Reply::of(json!({"result": true})))
 }
 
 fn v2_delete(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
     v2_bot_id(portal, params)?;
-    let id = params.req_int("messageId", "MESSAGE_NOT_FOUND")?;
-    let message = portal
-        .message_mut(id)
-        .ok_or_else(|| ApiErr::bad("MESSAGE_NOT_FOUND", "Message not found"))?;
-    message.deleted = true;
+    message(portal, params, "messageId", "MESSAGE_NOT_FOUND")?.deleted = true;
     Ok(Reply::of(json!({"result": true})))
 }

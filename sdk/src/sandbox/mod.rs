@@ -291,6 +291,11 @@ impl Shared {
         lock(&self.limits)
     }
 
+    /// Whether the application may call methods of `scope` (`basic` is always granted).
+    pub(crate) fn grants(&self, scope: &str) -> bool {
+        scope == "basic" || self.config.scopes.iter().any(|s| s == scope)
+    }
+
     pub(crate) fn idempotency(&self) -> MutexGuard<'_, v3::Idempotency> {
         lock(&self.idempotency)
     }

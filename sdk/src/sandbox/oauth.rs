@@ -13,7 +13,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::Shared;
-use super::server::json_response;
+use super::params::ApiErr;
+use super::server::{envelope_error, json_response};
 
 pub(crate) async fn token(
     State(shared): State<Arc<Shared>>,
@@ -38,41 +39,30 @@ pub(crate) async fn token(
             .to_owned()
     };
     let shared = issuer(&shared, &param("refresh_token"), &param("code"));
-    let refuse = |status: StatusCode, code: &str, description: &str| {
+    let refuse = |status: u16, code: &str, description: &str| {
         shared
             .counters
             .refresh_failures
             .fetch_add(1, Ordering::Relaxed);
-        json_response(
-            status,
-            &json!({"error": code, "error_description": description}),
-        )
+        envelope_error(&ApiErr::new(status, code, description))
     };
     let mut portal = shared.portal();
     if param("client_id") != portal.app.client_id
         || !portal.app.client_secret.ct_eq(&param("client_secret"))
     {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Invalid client credentials",
-        );
+        return refuse(401, "invalid_client", "Invalid client credentials");
     }
     let user_id = match param("grant_type").as_str() {
         "refresh_token" => match portal.refresh.remove(&param("refresh_token")) {
             Some(user_id) => user_id,
-            None => return refuse(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid grant"),
+            None => return refuse(400, "invalid_grant", "Invalid grant"),
         },
         "authorization_code" => match portal.auth_codes.remove(&param("code")) {
             Some(user_id) => user_id,
-            None => return refuse(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid grant"),
+            None => return refuse(400, "invalid_grant", "Invalid grant"),
         },
         _ => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Unsupported grant_type",
-            );
+            return refuse(400, "invalid_request", "Unsupported grant_type");
         }
     };
     let ttl = shared.config.access_token_ttl;

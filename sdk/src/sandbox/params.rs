@@ -3,7 +3,8 @@
 //! Parameters arrive as JSON (typed) or PHP form (every leaf a string); handlers read them
 //! leniently, and classic methods find keys case-insensitively, as Bitrix24 does for them.
 
-use serde_json::{Map, Value};
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
 
 /// An error envelope the sandbox answers with.
 #[derive(Debug, Clone)]
@@ -31,6 +32,27 @@ impl ApiErr {
     /// Not found, the way classic CRM reports it: empty code, 400.
     pub(crate) fn not_found(what: &str) -> Self {
         Self::new(400, "", format!("{what} is not found"))
+    }
+
+    /// The HTTP status of the answer (400 if `status` is not one).
+    pub(crate) fn http_status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    /// The classic body: `{"error", "error_description"}`.
+    pub(crate) fn classic_body(&self) -> Value {
+        json!({"error": self.code, "error_description": self.description})
+    }
+
+    /// The REST 3.0 body: `{"error": {"code", "message", "validation"?}}`.
+    pub(crate) fn v3_body(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("code".into(), json!(self.code));
+        error.insert("message".into(), json!(self.description));
+        if let Some(validation) = &self.validation {
+            error.insert("validation".into(), Value::clone(validation));
+        }
+        json!({ "error": error })
     }
 }
 

@@ -179,74 +179,56 @@ impl ListQuery {
         };
         let mut examined = 0_u64;
         let counted = rows.inspect(|_| examined += 1).filter(|r| matches(r));
-        if self.keyed.is_some() {
-            if self.start == -1 {
-                let rows: Vec<R> = counted.take(PAGE).collect();
-                return Page {
-                    rows,
-                    total: None,
-                    next: None,
-                    examined,
-                };
-            }
-            let start = usize::try_from(self.start).unwrap_or(0);
-            let mut total = 0_usize;
-            let mut page = Vec::new();
-            for row in counted {
-                if total >= start && total < start + PAGE {
-                    page.push(row);
-                }
-                total += 1;
-            }
-            return Page {
-                rows: page,
-                total: Some(total as i64),
-                next: (start + PAGE < total).then(|| (start + PAGE) as i64),
-                examined,
-            };
-        }
-        let mut keyed: Vec<(Vec<Value>, R)> = counted
-            .map(|row| {
-                let keys = self.order.iter().map(|(f, _)| field(&row, f)).collect();
-                (keys, row)
-            })
-            .collect();
-        keyed.sort_by(|(a, _), (b, _)| {
-            for ((x, y), (_, desc)) in a.iter().zip(b).zip(&self.order) {
-                let ord = compare(x, y);
-                if ord != Ordering::Equal {
-                    return if *desc { ord.reverse() } else { ord };
-                }
-            }
-            Ordering::Equal
-        });
-        let total = keyed.len();
-        let (start, take) = if self.start == -1 {
-            (0, PAGE)
+        let (rows, total, next) = if self.keyed.is_some() {
+            cut(self.start, counted)
         } else {
-            (usize::try_from(self.start).unwrap_or(0), PAGE)
+            let mut keyed: Vec<(Vec<Value>, R)> = counted
+                .map(|row| {
+                    let keys = self.order.iter().map(|(f, _)| field(&row, f)).collect();
+                    (keys, row)
+                })
+                .collect();
+            keyed.sort_by(|(a, _), (b, _)| {
+                for ((x, y), (_, desc)) in a.iter().zip(b).zip(&self.order) {
+                    let ord = compare(x, y);
+                    if ord != Ordering::Equal {
+                        return if *desc { ord.reverse() } else { ord };
+                    }
+                }
+                Ordering::Equal
+            });
+            cut(self.start, keyed.into_iter().map(|(_, r)| r))
         };
-        let rows: Vec<R> = keyed
-            .into_iter()
-            .skip(start)
-            .take(take)
-            .map(|(_, r)| r)
-            .collect();
-        if self.start == -1 {
-            return Page {
-                rows,
-                total: None,
-                next: None,
-                examined,
-            };
-        }
         Page {
             rows,
-            total: Some(total as i64),
-            next: (start + PAGE < total).then(|| (start + PAGE) as i64),
+            total,
+            next,
             examined,
         }
     }
+}
+
+/// Cuts the page at `start` out of `rows` (already filtered and in order), with `total` and
+/// `next`. `start=-1` returns the first page without counting (no `total`, no `next`) and stops
+/// reading after it; any other start reads every row to count them.
+pub(crate) fn cut<R>(
+    start: i64,
+    rows: impl Iterator<Item = R>,
+) -> (Vec<R>, Option<i64>, Option<i64>) {
+    if start == -1 {
+        return (rows.take(PAGE).collect(), None, None);
+    }
+    let start = usize::try_from(start).unwrap_or(0);
+    let mut total = 0_usize;
+    let mut page = Vec::new();
+    for row in rows {
+        if total >= start && total < start + PAGE {
+            page.push(row);
+        }
+        total += 1;
+    }
+    let next = (start + PAGE < total).then(|| (start + PAGE) as i64);
+    (page, Some(total as i64), next)
 }
 
 #[cfg(test)]

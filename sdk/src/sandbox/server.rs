@@ -80,27 +80,28 @@ impl<'a> Ctx<'a> {
 
 pub(crate) type Handler = fn(&mut Portal, &mut Ctx, &Params) -> Outcome;
 
-/// The methods the sandbox implements at `api`'s address, with their scopes (names compared
+/// The methods of the classic address with their scopes, `batch` last (the order `methods`
+/// lists them in).
+pub(crate) fn classic_methods() -> impl Iterator<Item = (&'static str, &'static str, Handler)> {
+    system::METHODS
+        .iter()
+        .chain(crm::METHODS)
+        .chain(im::METHODS)
+        .copied()
+        .chain([("batch", "basic", batch::batch as Handler)])
+}
+
+/// The method the sandbox implements at `api`'s address, with its scope (names compared
 /// case-insensitively, as a portal does).
 pub(crate) fn lookup(api: Api, method: &str) -> Option<(&'static str, Handler)> {
-    let table: Box<dyn Iterator<Item = &(&str, &str, Handler)>> = match api {
-        Api::Classic => {
-            if method.eq_ignore_ascii_case("batch") {
-                return Some(("basic", batch::batch as Handler));
-            }
-            Box::new(
-                system::METHODS
-                    .iter()
-                    .chain(crm::METHODS)
-                    .chain(im::METHODS),
-            )
-        }
-        Api::V3 => Box::new(v3::METHODS.iter()),
+    let table: Box<dyn Iterator<Item = (&str, &str, Handler)>> = match api {
+        Api::Classic => Box::new(classic_methods()),
+        Api::V3 => Box::new(v3::METHODS.iter().copied()),
     };
     table
         .into_iter()
         .find(|(name, _, _)| name.eq_ignore_ascii_case(method))
-        .map(|(_, scope, handler)| (*scope, *handler))
+        .map(|(_, scope, handler)| (scope, handler))
 }
 
 pub(crate) fn method_not_found() -> ApiErr {
@@ -118,7 +119,7 @@ pub(crate) fn execute(
     let Some((scope, handler)) = lookup(ctx.api, method) else {
         return Err(method_not_found());
     };
-    if scope != "basic" && !ctx.shared.config.scopes.iter().any(|s| s == scope) {
+    if !ctx.shared.grants(scope) {
         return Err(match ctx.api {
             Api::V3 => ApiErr::new(
                 403,
@@ -404,6 +405,11 @@ pub(crate) fn time_block(shared: &Shared, method: &str, started: Instant) -> Val
 }
 
 fn envelope_ok(reply: Reply, time: Value) -> Response {
+    json_bytes(StatusCode::OK, envelope_body(reply, time))
+}
+
+/// `{"result", "next"?, "total"?, "time"}`.
+pub(crate) fn envelope_body(reply: Reply, time: Value) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(b"{\"result\":");
     reply.result.write(&mut body);
@@ -416,7 +422,7 @@ fn envelope_ok(reply: Reply, time: Value) -> Response {
     body.extend_from_slice(b",\"time\":");
     Res::Value(time).write(&mut body);
     body.push(b'}');
-    json_bytes(StatusCode::OK, body)
+    body
 }
 
 /// A JSON response from text already written.
@@ -430,11 +436,7 @@ pub(crate) fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
 }
 
 pub(crate) fn envelope_error(e: &ApiErr) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    json_response(
-        status,
-        &json!({"error": e.code, "error_description": e.description}),
-    )
+    json_response(e.http_status(), &e.classic_body())
 }
 
 /// An error in `api`'s envelope.
@@ -446,12 +448,7 @@ pub(crate) fn error_response(api: Api, e: &ApiErr) -> Response {
 }
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response()
+    json_bytes(status, body.to_string().into_bytes())
 }
 
 fn raw_response(status: u16, content_type: String, body: String) -> Response {

@@ -346,22 +346,9 @@ impl DealStore {
     /// The whole deal as the classic API returns it: standard fields in order, then the others
     /// in the order they were first written.
     pub(crate) fn classic(&self, id: i64, deal: &Deal) -> Map<String, Value> {
-        self.classic_fields(id, deal, |_| true)
-    }
-
-    /// [`Self::classic`] restricted to the fields `keep` accepts; only those are rendered.
-    pub(crate) fn classic_fields(
-        &self,
-        id: i64,
-        deal: &Deal,
-        keep: impl Fn(&str) -> bool,
-    ) -> Map<String, Value> {
         let extra = deal.extra.as_deref();
         let mut map = Map::with_capacity(FIELDS.len() + extra.map_or(0, Map::len));
         for (name, slot) in FIELDS.iter().zip(SLOTS) {
-            if !keep(name) {
-                continue;
-            }
             let value = match extra.and_then(|e| e.get(*name)) {
                 Some(v) => v.clone(),
                 None => Value::String(self.typed_text(id, deal, slot)),
@@ -370,7 +357,7 @@ impl DealStore {
         }
         if let Some(extra) = extra {
             for (key, value) in extra {
-                if field_index(key).is_none() && keep(key) {
+                if field_index(key).is_none() {
                     map.insert(key.clone(), value.clone());
                 }
             }
@@ -378,7 +365,8 @@ impl DealStore {
         map
     }
 
-    /// [`Self::classic_fields`] written straight as JSON text, for list pages.
+    /// [`Self::classic`] restricted to the fields `keep` accepts, written straight as JSON
+    /// text, for list pages.
     pub(crate) fn write_classic(
         &self,
         out: &mut Vec<u8>,

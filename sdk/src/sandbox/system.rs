@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::data::{Portal, iso_now};
-use super::params::{ApiErr, Outcome, Params, Reply};
-use super::server::{Ctx, Handler, Via};
+use super::params::{ApiErr, Outcome, Params, Reply, Res};
+use super::server::{Ctx, Handler, Via, classic_methods};
 
 pub(crate) const METHODS: &[(&str, &str, Handler)] = &[
     ("profile", "basic", profile),
@@ -78,34 +78,21 @@ fn scope(_: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     Ok(Reply::of(json!(ctx.shared.config.scopes)))
 }
 
-fn implemented() -> impl Iterator<Item = (&'static str, &'static str)> {
-    METHODS
-        .iter()
-        .chain(super::crm::METHODS)
-        .chain(super::im::METHODS)
-        .map(|(name, scope, _)| (*name, *scope))
-        .chain([("batch", "basic")])
-}
-
 fn methods(_: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let only = params.str("scope");
     let full = params.flag("full").unwrap_or(false);
-    let granted =
-        |scope: &str| scope == "basic" || ctx.shared.config.scopes.iter().any(|s| s == scope);
-    let names: Vec<&str> = implemented()
-        .filter(|(_, scope)| only.as_deref().is_none_or(|s| s == *scope))
-        .filter(|(_, scope)| full || granted(scope))
-        .map(|(name, _)| name)
+    let names: Vec<&str> = classic_methods()
+        .filter(|(_, scope, _)| only.as_deref().is_none_or(|s| s == *scope))
+        .filter(|(_, scope, _)| full || ctx.shared.grants(scope))
+        .map(|(name, _, _)| name)
         .collect();
     Ok(Reply::of(json!(names)))
 }
 
 fn method_get(_: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let name = params.str("name").unwrap_or_default().to_ascii_lowercase();
-    let found = implemented().find(|(n, _)| n.eq_ignore_ascii_case(&name));
-    let available = found.is_some_and(|(_, scope)| {
-        scope == "basic" || ctx.shared.config.scopes.iter().any(|s| s == scope)
-    });
+    let found = classic_methods().find(|(n, _, _)| n.eq_ignore_ascii_case(&name));
+    let available = found.is_some_and(|(_, scope, _)| ctx.shared.grants(scope));
     Ok(Reply::of(
         json!({"isExisting": found.is_some(), "isAvailable": available}),
     ))
@@ -194,12 +181,14 @@ fn user_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
             super::params::text(want).is_some_and(|w| w == have)
         })
     };
-    let rows: Vec<Value> = portal
-        .users
-        .values()
-        .filter(|u| matches(u))
-        .cloned()
-        .map(Value::Object)
-        .collect();
-    super::crm::page(rows, params)
+    let start = params.int("start")?.unwrap_or(0);
+    let rows = portal.users.values().filter(|u| matches(u));
+    let (rows, total, next) = super::query::cut(start, rows);
+    Ok(Reply {
+        result: Res::Value(Value::Array(
+            rows.into_iter().cloned().map(Value::Object).collect(),
+        )),
+        total,
+        next,
+    })
 }

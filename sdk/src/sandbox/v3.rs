@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -36,10 +36,10 @@ use super::Shared;
 use super::data::Portal;
 use super::events;
 use super::limits::is_write;
-use super::params::{ApiErr, Outcome, Params, Reply, Res, text};
+use super::params::{ApiErr, Outcome, Params, Reply, text};
 use super::server::{
-    Api, Ctx, Handler, Incoming, Target, Via, execute, identify, is_json, json_response, lookup,
-    time_block,
+    Api, Ctx, Handler, Incoming, Target, Via, envelope_body, execute, identify, is_json,
+    json_bytes, json_response, lookup, time_block,
 };
 use super::tasks;
 
@@ -90,7 +90,7 @@ pub(crate) struct IdempotencyKey {
 #[derive(Debug)]
 pub(crate) struct Stored {
     params: Map<String, Value>,
-    body: String,
+    body: Vec<u8>,
     at: Instant,
 }
 
@@ -110,14 +110,7 @@ fn valid_key(key: &str) -> bool {
 }
 
 pub(crate) fn envelope_error(e: &ApiErr) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut error = Map::new();
-    error.insert("code".into(), json!(e.code));
-    error.insert("message".into(), json!(e.description));
-    if let Some(validation) = &e.validation {
-        error.insert("validation".into(), Value::clone(validation));
-    }
-    json_response(status, &json!({ "error": error }))
+    json_response(e.http_status(), &e.v3_body())
 }
 
 fn with_key(mut response: Response, key: Option<&HeaderValue>, replayed: bool) -> Response {
@@ -209,12 +202,7 @@ pub(crate) async fn call(
             let mut stored = shared.idempotency();
             match stored.get(key, Instant::now()) {
                 Some(s) if s.params == params => {
-                    let response = (
-                        StatusCode::OK,
-                        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-                        s.body.clone(),
-                    )
-                        .into_response();
+                    let response = json_bytes(StatusCode::OK, s.body.clone());
                     return with_key(response, key_header, true);
                 }
                 Some(_) => {
@@ -237,13 +225,13 @@ pub(crate) async fn call(
         Ok(reply) => reply,
         Err(e) => return with_key(envelope_error(&e), key_header, false),
     };
-    let mut out = Vec::new();
-    out.extend_from_slice(b"{\"result\":");
-    reply.result.write(&mut out);
-    out.extend_from_slice(b",\"time\":");
-    Res::Value(time_block(shared, &method, started)).write(&mut out);
-    out.push(b'}');
-    let body = String::from_utf8_lossy(&out).into_owned();
+    // REST 3.0 envelopes have no `next` or `total`.
+    let reply = Reply {
+        total: None,
+        next: None,
+        ..reply
+    };
+    let body = envelope_body(reply, time_block(shared, &method, started));
     if let Some(key) = key {
         shared.idempotency().0.insert(
             key,
@@ -254,13 +242,7 @@ pub(crate) async fn call(
             },
         );
     }
-    let response = (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body,
-    )
-        .into_response();
-    with_key(response, key_header, false)
+    with_key(json_bytes(StatusCode::OK, body), key_header, false)
 }
 
 /// The JSON body; empty means no parameters.
@@ -300,18 +282,8 @@ fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     };
     let mut results = Vec::with_capacity(commands.len());
     for (index, command) in commands.iter().enumerate() {
-        let error = |e: &ApiErr| {
-            let mut error = Map::new();
-            error.insert("code".into(), json!(e.code));
-            error.insert("message".into(), json!(e.description));
-            if let Some(v) = &e.validation {
-                error.insert("validation".into(), Value::clone(v));
-            }
-            json!({ "error": error })
-        };
         if index >= super::batch::MAX_COMMANDS {
-            let e = ApiErr::bad("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded");
-            results.push(error(&e));
+            results.push(super::batch::length_exceeded().v3_body());
             continue;
         }
         let method = command.get("method").and_then(text).unwrap_or_default();
@@ -319,22 +291,17 @@ fn batch(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
             Some(Value::Object(map)) => map.clone(),
             None | Some(Value::Null) => Map::new(),
             Some(_) => {
-                results.push(error(&invalid("query", "`query` must be an object")));
+                results.push(invalid("query", "`query` must be an object").v3_body());
                 continue;
             }
         };
         if method.eq_ignore_ascii_case("batch") {
-            let e = ApiErr::new(
-                405,
-                "ERROR_BATCH_METHOD_NOT_ALLOWED",
-                "Method is not allowed for batch usage",
-            );
-            results.push(error(&e));
+            results.push(super::batch::method_not_allowed().v3_body());
             continue;
         }
         match execute(portal, ctx, &method, &Params(query)) {
             Ok(reply) => results.push(reply.result.to_value()),
-            Err(e) => results.push(error(&e)),
+            Err(e) => results.push(e.v3_body()),
         }
     }
     Ok(Reply::of(Value::Array(results)))
