@@ -9,6 +9,7 @@
 //! Redis server's clock, so machines with skewed clocks still agree.
 
 use std::fmt;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -61,12 +62,16 @@ impl fmt::Debug for RedisTokenStore {
 
 /// Deletes the lock only if it still holds our value: an expired lock taken over by another
 /// process must not be released by us.
-const RELEASE: &str = r#"
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
 end
 return 0
-"#;
+"#,
+    )
+});
 
 /// Releases a Redis lock when dropped.
 struct RedisLock {
@@ -81,11 +86,8 @@ impl Drop for RedisLock {
         // Drop cannot wait; a lock we fail to release expires after LOCK_TTL.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let released: redis::RedisResult<i64> = Script::new(RELEASE)
-                    .key(&key)
-                    .arg(&value)
-                    .invoke_async(&mut redis)
-                    .await;
+                let released: redis::RedisResult<i64> =
+                    RELEASE.key(&key).arg(&value).invoke_async(&mut redis).await;
                 if let Err(e) = released {
                     tracing::warn!("redis: releasing the token lock failed: {e}");
                 }
@@ -165,7 +167,9 @@ fn unique_value() -> String {
 
 /// The GCRA schedule of a portal's bucket in Redis: one atomic step per request, on the Redis
 /// server's clock (microseconds). Returns how long the caller waits before sending.
-const RESERVE: &str = r#"
+static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -177,10 +181,14 @@ if ready < now then ready = now end
 local next_tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1000)
 return ready - now
-"#;
+"#,
+    )
+});
 
 /// Marks the shared bucket full (after `QUERY_LIMIT_EXCEEDED`).
-const SATURATE: &str = r#"
+static SATURATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local full = now + tonumber(ARGV[1])
@@ -189,7 +197,9 @@ if tat < full then
     redis.call('SET', KEYS[1], string.format('%.0f', full), 'PX', math.ceil((full - now) / 1000) + 1000)
 end
 return 0
-"#;
+"#,
+    )
+});
 
 /// The bucket schedule shared through Redis (see [`crate::RateLimiter::shared`]).
 #[derive(Clone)]
@@ -214,7 +224,7 @@ impl RedisBucket {
         tolerance: Duration,
     ) -> Result<Duration, StoreError> {
         let mut redis = self.redis.clone();
-        let wait: i64 = Script::new(RESERVE)
+        let wait: i64 = RESERVE
             .key(&self.key)
             .arg(interval.as_micros() as u64)
             .arg(tolerance.as_micros() as u64)
@@ -226,7 +236,7 @@ impl RedisBucket {
 
     pub(crate) async fn saturate(&self, full_in: Duration) -> Result<(), StoreError> {
         let mut redis = self.redis.clone();
-        let _: i64 = Script::new(SATURATE)
+        let _: i64 = SATURATE
             .key(&self.key)
             .arg(full_in.as_micros() as u64)
             .invoke_async(&mut redis)
