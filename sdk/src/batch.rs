@@ -247,62 +247,71 @@ impl Batch {
             if halted {
                 break;
             }
-            let answer = self.send_chunk(&chunk).await?;
+            let mut answer = self.send_chunk(&chunk).await?;
             for index in chunk {
                 let k = key(index);
-                slots[index] = if let Some(raw) = answer.result.get(&k) {
+                slots[index] = if let Some(raw) = answer.result.remove(&k) {
                     Slot::Done {
-                        raw: raw.clone(),
+                        raw,
                         total: answer.result_total.get(&k).copied(),
                         next: answer.result_next.get(&k).copied(),
                     }
-                } else if let Some(e) = answer.result_error.get(&k) {
+                } else if let Some(e) = answer.result_error.remove(&k) {
                     halted |= self.halt;
-                    Slot::Failed(ApiError {
-                        method: self.commands[index].method.to_owned(),
-                        code: ErrorCode::from(e.error.as_str()),
-                        description: e.error_description.clone(),
-                        status: 200,
-                    })
+                    Slot::Failed(e.into_api_error(self.commands[index].method))
                 } else {
                     Slot::NotRun
                 };
             }
         }
-        let methods = self.commands.iter().map(|c| c.method).collect();
-        Ok(BatchResults { slots, methods })
+        Ok(BatchResults { slots })
     }
 
     async fn send_chunk(&self, chunk: &[usize]) -> Result<BatchAnswer, Error> {
         let mut cmd = serde_json::Map::new();
         for &index in chunk {
             let command = &self.commands[index];
-            let params = command.params.as_ref().map_err(|message| Error::Encode {
-                method: command.method.to_owned(),
-                message: message.clone(),
-            })?;
-            let mut line = String::with_capacity(64);
-            line.push_str(command.method);
-            line.push('?');
-            crate::wire::php::encode_into(&mut line, params);
-            cmd.insert(key(index), Value::String(line));
+            let params = command
+                .params
+                .as_ref()
+                .map_err(|message| Error::encode(command.method, message))?;
+            cmd.insert(
+                key(index),
+                Value::String(command_line(command.method, params)),
+            );
         }
-        let body = serde_json::json!({ "halt": u8::from(self.halt), "cmd": cmd });
         let idempotent = chunk.iter().all(|&i| self.commands[i].idempotent);
-        let params = serde_json::to_vec(&body).map_err(|e| Error::Encode {
-            method: "batch".to_owned(),
-            message: e.to_string(),
-        })?;
-        let response = self
-            .client
-            .call_raw(
-                "batch",
-                &params,
-                CallOptions::default().idempotent(idempotent),
-            )
-            .await?;
-        response.decode::<BatchAnswer, Same>("batch")
+        send_batch(&self.client, cmd, self.halt, idempotent).await
     }
+}
+
+/// One `batch` command: `method?` and the parameters in PHP query form.
+pub(crate) fn command_line(method: &str, params: &Value) -> String {
+    let mut line = String::with_capacity(96);
+    line.push_str(method);
+    line.push('?');
+    crate::wire::php::encode_into(&mut line, params);
+    line
+}
+
+/// Sends one `batch` call of at most [`MAX_COMMANDS`] command lines (keyed as the answer will
+/// be) and decodes its `result`.
+pub(crate) async fn send_batch(
+    client: &Client,
+    cmd: serde_json::Map<String, Value>,
+    halt: bool,
+    idempotent: bool,
+) -> Result<BatchAnswer, Error> {
+    let body = serde_json::to_vec(&serde_json::json!({ "halt": u8::from(halt), "cmd": cmd }))
+        .map_err(|e| Error::encode("batch", e))?;
+    let response = client
+        .call_raw(
+            "batch",
+            &body,
+            CallOptions::default().idempotent(idempotent),
+        )
+        .await?;
+    response.decode::<BatchAnswer, Same>("batch")
 }
 
 /// Splits commands into HTTP calls of at most 50, keeping every reference chain together and
@@ -399,6 +408,18 @@ pub(crate) struct CommandError {
     pub(crate) error_description: String,
 }
 
+impl CommandError {
+    /// The command's error as the portal's error for `method`.
+    pub(crate) fn into_api_error(self, method: &str) -> ApiError {
+        ApiError {
+            method: method.to_owned(),
+            code: ErrorCode::from(self.error.as_str()),
+            description: self.error_description,
+            status: 200,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Slot {
     Done {
@@ -414,7 +435,6 @@ enum Slot {
 #[derive(Debug)]
 pub struct BatchResults {
     slots: Vec<Slot>,
-    methods: Vec<&'static str>,
 }
 
 impl BatchResults {
@@ -466,7 +486,7 @@ impl BatchResults {
         self.slots.get(index).ok_or_else(|| {
             Error::Config(format!(
                 "batch: handle {index} belongs to another batch ({} commands)",
-                self.methods.len()
+                self.slots.len()
             ))
         })
     }

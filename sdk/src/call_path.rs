@@ -397,18 +397,14 @@ impl Client {
 
 /// Serializes parameters to a JSON object; `()` means no parameters.
 fn encode_params(method: &str, params: &(impl Serialize + ?Sized)) -> Result<Vec<u8>, Error> {
-    let encoded = serde_json::to_vec(params).map_err(|e| Error::Encode {
-        method: method.to_owned(),
-        message: e.to_string(),
-    })?;
+    let encoded = serde_json::to_vec(params).map_err(|e| Error::encode(method, e))?;
     match encoded.first() {
         Some(b'{') => Ok(encoded),
         _ if encoded == b"null" => Ok(b"{}".to_vec()),
-        _ => Err(Error::Encode {
-            method: method.to_owned(),
-            message: "parameters must serialize to a map (a struct, a map or json!({..}))"
-                .to_owned(),
-        }),
+        _ => Err(Error::encode(
+            method,
+            "parameters must serialize to a map (a struct, a map or json!({..}))",
+        )),
     }
 }
 
@@ -431,10 +427,8 @@ fn json_body(params: &[u8], access_token: Option<&str>) -> Vec<u8> {
 }
 
 fn form_body(method: &str, params: &[u8]) -> Result<String, Error> {
-    let value: serde_json::Value = serde_json::from_slice(params).map_err(|e| Error::Encode {
-        method: method.to_owned(),
-        message: e.to_string(),
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(params).map_err(|e| Error::encode(method, e))?;
     Ok(crate::wire::php::encode(&value))
 }
 

@@ -123,6 +123,13 @@ impl Error {
         }
     }
 
+    pub(crate) fn encode(method: &str, message: impl fmt::Display) -> Self {
+        Self::Encode {
+            method: method.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
     pub(crate) fn transport(method: &str, source: reqwest::Error) -> Self {
         let kind = if source.is_connect() {
             TransportKind::Connect

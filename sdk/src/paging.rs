@@ -30,9 +30,9 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use serde_with::DeserializeAs;
 
-use crate::batch::{BatchAnswer, MAX_COMMANDS};
+use crate::batch::{CommandError, MAX_COMMANDS, command_line, send_batch};
 use crate::codec::{List, Same};
-use crate::error::{ApiError, Error, ErrorCode};
+use crate::error::Error;
 use crate::{CallOptions, Client, Method, Paging, Request};
 
 /// Rows a portal returns per list page.
@@ -196,9 +196,9 @@ impl<M: ListMethod> Request<M> {
                 batchable: M::BATCHABLE,
                 rest_v3: M::REST_V3,
             },
-            Ok(_) => return stream::iter(vec![Err(encode_error(M::NAME, "not a map"))]).boxed(),
+            Ok(_) => return stream::iter(vec![Err(Error::encode(M::NAME, "not a map"))]).boxed(),
             Err(e) => {
-                return stream::iter(vec![Err(encode_error(M::NAME, &e.to_string()))]).boxed();
+                return stream::iter(vec![Err(Error::encode(M::NAME, e))]).boxed();
             }
         };
         raw_pages(client, spec, options)
@@ -218,13 +218,6 @@ impl<M: ListMethod> Request<M> {
                 })
             })
             .boxed()
-    }
-}
-
-fn encode_error(method: &str, message: &str) -> Error {
-    Error::Encode {
-        method: method.to_owned(),
-        message: message.to_owned(),
     }
 }
 
@@ -423,8 +416,7 @@ impl Walk {
 
     /// Sends one list call outside `batch`.
     async fn call(&self, params: Map<String, Value>) -> Result<RawPage, Error> {
-        let body = serde_json::to_vec(&params)
-            .map_err(|e| encode_error(&self.spec.method, &e.to_string()))?;
+        let body = serde_json::to_vec(&params).map_err(|e| Error::encode(&self.spec.method, e))?;
         let options = CallOptions::default()
             .idempotent(true)
             .rest_v3(self.spec.rest_v3);
@@ -453,35 +445,26 @@ impl Walk {
         commands: Vec<Map<String, Value>>,
         rows_are_items: bool,
     ) -> Result<Vec<RawPage>, Error> {
+        let count = commands.len();
         let mut cmd = Map::new();
-        for (i, params) in commands.iter().enumerate() {
-            let mut line = String::with_capacity(96);
-            line.push_str(&self.spec.method);
-            line.push('?');
-            crate::wire::php::encode_into(&mut line, &Value::Object(params.clone()));
+        for (i, params) in commands.into_iter().enumerate() {
+            let line = command_line(&self.spec.method, &Value::Object(params));
             cmd.insert(format!("p{i}"), Value::String(line));
         }
-        let body = serde_json::to_vec(&json!({ "halt": 1, "cmd": cmd }))
-            .map_err(|e| encode_error("batch", &e.to_string()))?;
-        let response = self
-            .client
-            .call_raw("batch", &body, CallOptions::default().idempotent(true))
-            .await?;
-        let mut answer: BatchAnswer = response.decode::<BatchAnswer, Same>("batch")?;
-        let mut pages = Vec::with_capacity(commands.len());
+        let mut answer = send_batch(&self.client, cmd, true, true).await?;
+        let mut pages = Vec::with_capacity(count);
         let mut rows_total = 0;
-        for i in 0..commands.len() {
+        for i in 0..count {
             let key = format!("p{i}");
             let Some(raw) = answer.result.remove(&key) else {
-                let e = answer.result_error.remove(&key);
-                return Err(Error::Api(ApiError {
-                    method: self.spec.method.to_owned(),
-                    code: ErrorCode::from(e.as_ref().map_or("", |e| e.error.as_str())),
-                    description: e
-                        .map(|e| e.error_description)
-                        .unwrap_or_else(|| "no result in batch".to_owned()),
-                    status: 200,
-                }));
+                let e = answer
+                    .result_error
+                    .remove(&key)
+                    .unwrap_or_else(|| CommandError {
+                        error: String::new(),
+                        error_description: "no result in batch".to_owned(),
+                    });
+                return Err(Error::Api(e.into_api_error(&self.spec.method)));
             };
             let page = RawPage::new(
                 rows_of(&self.spec.method, self.spec.items_key.as_deref(), raw.get())?,
