@@ -187,6 +187,16 @@ impl FileInstallations {
             self.dir.join(format!("{member_id}.json")),
         ))
     }
+
+    fn dir_error(&self, e: std::io::Error) -> StoreError {
+        StoreError(format!("{}: {e}", self.dir.display()))
+    }
+
+    async fn create_dir(&self) -> Result<(), StoreError> {
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| self.dir_error(e))
+    }
 }
 
 impl InstallationStore for FileInstallations {
@@ -199,9 +209,7 @@ impl InstallationStore for FileInstallations {
 
     fn put<'a>(&'a self, installation: &'a Installation) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            tokio::fs::create_dir_all(&self.dir)
-                .await
-                .map_err(|e| StoreError(format!("{}: {e}", self.dir.display())))?;
+            self.create_dir().await?;
             self.file(&installation.member_id)?
                 .write_json(installation)
                 .await
@@ -216,13 +224,9 @@ impl InstallationStore for FileInstallations {
             let mut entries = match tokio::fs::read_dir(&self.dir).await {
                 Ok(entries) => entries,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(StoreError(format!("{}: {e}", self.dir.display()))),
+                Err(e) => return Err(self.dir_error(e)),
             };
-            while let Some(entry) = entries
-                .next_entry()
-                .await
-                .map_err(|e| StoreError(format!("{}: {e}", self.dir.display())))?
-            {
+            while let Some(entry) = entries.next_entry().await.map_err(|e| self.dir_error(e))? {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let Some(member_id) = name.strip_suffix(".json") else {
                     continue;
@@ -239,9 +243,7 @@ impl InstallationStore for FileInstallations {
 
     fn lock<'a>(&'a self, member_id: &'a str) -> BoxFuture<'a, Result<StoreGuard, StoreError>> {
         Box::pin(async move {
-            tokio::fs::create_dir_all(&self.dir)
-                .await
-                .map_err(|e| StoreError(format!("{}: {e}", self.dir.display())))?;
+            self.create_dir().await?;
             self.file(member_id)?.lock().await
         })
     }
@@ -402,12 +404,7 @@ impl AppBuilder {
 
     /// Creates the application.
     pub fn build(self) -> Result<App, crate::Error> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| crate::Error::Config(format!("HTTP client: {}", e.without_url())))?;
+        let http = crate::client::http_client(Duration::from_secs(10), Duration::from_secs(120))?;
         Ok(App {
             inner: Arc::new(AppInner {
                 config: self,
@@ -439,7 +436,7 @@ impl App {
             .installations
             .put(&installation)
             .await
-            .map_err(|e| EventError::Store(e.0))?;
+            .map_err(store_error)?;
         self.forget_client(&installation.member_id);
         Ok(())
     }
@@ -457,27 +454,26 @@ impl App {
             return Err(EventError::MissingToken { event: name });
         };
         let installations = &self.inner.config.installations;
-        let member_id = match (&event.auth.member_id, &event.auth.domain) {
-            (Some(member_id), _) => member_id.clone(),
+        let (member_id, found) = match (&event.auth.member_id, &event.auth.domain) {
+            (Some(member_id), _) => (member_id.clone(), None),
             // imbot.v2 webhook events name the portal by domain only; installing needs the id.
-            (None, Some(domain)) if name != "ONAPPINSTALL" => installations
-                .find_by_domain(domain)
-                .await
-                .map_err(|e| EventError::Store(e.0))?
-                .map(|i| i.member_id)
-                .ok_or_else(|| EventError::UnknownPortal {
-                    event: name.clone(),
-                })?,
+            (None, Some(domain)) if name != "ONAPPINSTALL" => {
+                let installation = installations
+                    .find_by_domain(domain)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| EventError::UnknownPortal {
+                        event: name.clone(),
+                    })?;
+                (installation.member_id.clone(), Some(installation))
+            }
             _ => return Err(EventError::UnknownPortal { event: name }),
         };
         self.check_freshness(&event)?;
-        let stored = self
-            .inner
-            .config
-            .installations
-            .get(&member_id)
-            .await
-            .map_err(|e| EventError::Store(e.0))?;
+        let stored = match found {
+            Some(installation) => Some(installation),
+            None => installations.get(&member_id).await.map_err(store_error)?,
+        };
         let installed = match stored {
             Some(installation) => {
                 if !installation.application_token.ct_eq(token.expose()) {
@@ -561,7 +557,7 @@ impl App {
             .installations
             .get(member_id)
             .await
-            .map_err(|e| EventError::Store(e.0))?
+            .map_err(store_error)?
             .ok_or_else(|| EventError::UnknownPortal {
                 event: String::new(),
             })?;
@@ -590,6 +586,10 @@ impl App {
             .unwrap_or_else(|p| p.into_inner())
             .remove(member_id);
     }
+}
+
+fn store_error(e: StoreError) -> EventError {
+    EventError::Store(e.0)
 }
 
 /// `https://<domain>/` for a bare `host[:port]`; anything with a path, credentials or odd

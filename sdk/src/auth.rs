@@ -129,12 +129,10 @@ impl OAuthApp {
 
 /// An HTTP client for one token request: no redirects (the query holds `client_secret`).
 fn token_http() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {}", e.without_url())))
+    crate::client::http_client(
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
+    )
 }
 
 /// Exchanges `refresh_token` for a new pair (`grant_type=refresh_token`), for a client whose

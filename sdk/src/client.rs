@@ -76,11 +76,7 @@ impl Endpoint {
         {
             return None;
         }
-        let mut portal = new;
-        portal.set_path("/");
-        portal.set_query(None);
-        portal.set_fragment(None);
-        Some(Self::new(portal, self.credentials.expose()))
+        Some(Self::new(site_root(new), self.credentials.expose()))
     }
 
     pub(crate) fn method_url(&self, method: &str, rest_v3: bool) -> String {
@@ -353,12 +349,10 @@ impl ClientBuilder {
         };
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
-                .build()
-                .map_err(|e| Error::Config(format!("HTTP client: {}", e.without_url())))?,
+            None => http_client(
+                self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+                self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            )?,
         };
         Ok(Client {
             inner: Arc::new(Inner {
@@ -378,6 +372,17 @@ impl ClientBuilder {
     }
 }
 
+/// An HTTP client that never follows redirects: a redirect would carry credentials (a token, a
+/// webhook code, `client_secret`) to a host nobody configured.
+pub(crate) fn http_client(connect: Duration, timeout: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {}", e.without_url())))
+}
+
 fn parse_url(what: &str, url: &str) -> Result<Url, Error> {
     let parsed = Url::parse(url.trim()).map_err(|e| Error::Config(format!("{what}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
@@ -390,11 +395,15 @@ fn parse_url(what: &str, url: &str) -> Result<Url, Error> {
 
 /// `https://portal.example.com/anything` -> `https://portal.example.com/`.
 fn portal_url(what: &str, url: &str) -> Result<Url, Error> {
-    let mut portal = parse_url(what, url)?;
-    portal.set_path("/");
-    portal.set_query(None);
-    portal.set_fragment(None);
-    Ok(portal)
+    parse_url(what, url).map(site_root)
+}
+
+/// The URL with path `/`, without query and fragment.
+fn site_root(mut url: Url) -> Url {
+    url.set_path("/");
+    url.set_query(None);
+    url.set_fragment(None);
+    url
 }
 
 /// Splits a webhook URL into the portal and the secret base. Error messages never repeat the
@@ -417,8 +426,8 @@ fn webhook_endpoint(url: &str) -> Result<Endpoint, Error> {
     if user.parse::<u64>().is_err() || code.is_empty() {
         return Err(Error::Config(SHAPE.to_owned()));
     }
-    let portal = portal_url("webhook URL", url)?;
-    Ok(Endpoint::new(portal, &format!("{user}/{code}/")))
+    let credentials = format!("{user}/{code}/");
+    Ok(Endpoint::new(site_root(parsed), &credentials))
 }
 
 #[cfg(test)]
