@@ -316,7 +316,8 @@ fn parse_auth(auth: &Map<String, Value>) -> EventAuth {
     }
 }
 
-fn int(v: &Value) -> Option<i64> {
+/// An integer sent as a number or as a string of digits.
+pub(crate) fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),

@@ -489,54 +489,57 @@ impl Bot {
     ) -> Result<bool, HandlerError> {
         let def = &self.def;
         match event {
-            BotEvent::Message(message) => match &def.on_message {
-                Some(h) => {
-                    h(Incoming::new(message, client, member_id)).await?;
-                    Ok(true)
-                }
-                None => {
-                    self.other(BotEvent::Message(message), client, member_id)
-                        .await
-                }
-            },
+            BotEvent::Message(message) => {
+                let handler = def.on_message.as_ref();
+                self.route(handler, message, BotEvent::Message, client, member_id)
+                    .await
+            }
             BotEvent::Command(command) => {
-                let route = def
+                let handler = def
                     .commands
                     .iter()
-                    .find(|c| c.spec.name.eq_ignore_ascii_case(&command.command));
-                match route {
-                    Some(route) => {
-                        (route.handler)(Incoming::new(command, client, member_id)).await?;
-                        Ok(true)
-                    }
-                    None => {
-                        self.other(BotEvent::Command(command), client, member_id)
-                            .await
-                    }
-                }
+                    .find(|c| c.spec.name.eq_ignore_ascii_case(&command.command))
+                    .map(|route| &route.handler);
+                self.route(handler, command, BotEvent::Command, client, member_id)
+                    .await
             }
-            BotEvent::Join(join) => match &def.welcome {
-                Some(Welcome::Text(text)) => {
-                    join.reply(&client, text.clone()).await?;
-                    Ok(true)
-                }
-                Some(Welcome::Handler(h)) => {
-                    h(Incoming::new(join, client, member_id)).await?;
-                    Ok(true)
-                }
-                None => self.other(BotEvent::Join(join), client, member_id).await,
-            },
-            BotEvent::BotDelete(deleted) => match &def.on_delete {
-                Some(h) => {
-                    h(Incoming::new(deleted, client, member_id)).await?;
-                    Ok(true)
-                }
-                None => {
-                    self.other(BotEvent::BotDelete(deleted), client, member_id)
-                        .await
-                }
-            },
+            BotEvent::Join(join) => {
+                let handler = match &def.welcome {
+                    Some(Welcome::Text(text)) => {
+                        join.reply(&client, text.clone()).await?;
+                        return Ok(true);
+                    }
+                    Some(Welcome::Handler(h)) => Some(h),
+                    None => None,
+                };
+                self.route(handler, join, BotEvent::Join, client, member_id)
+                    .await
+            }
+            BotEvent::BotDelete(deleted) => {
+                let handler = def.on_delete.as_ref();
+                self.route(handler, deleted, BotEvent::BotDelete, client, member_id)
+                    .await
+            }
             other => self.other(other, client, member_id).await,
+        }
+    }
+
+    /// Runs `handler` on `event`, or without one hands the event (as `wrap` makes it) to
+    /// [`Self::other`].
+    async fn route<T>(
+        &self,
+        handler: Option<&Handler<T>>,
+        event: T,
+        wrap: fn(T) -> BotEvent,
+        client: Client,
+        member_id: &str,
+    ) -> Result<bool, HandlerError> {
+        match handler {
+            Some(h) => {
+                h(Incoming::new(event, client, member_id)).await?;
+                Ok(true)
+            }
+            None => self.other(wrap(event), client, member_id).await,
         }
     }
 
@@ -559,20 +562,16 @@ impl Bot {
 /// `result` (or the member at `path` inside it) as an id.
 fn result_id(method: &str, result: &Value, path: &[&str]) -> Result<i64, Error> {
     let at = path.iter().try_fold(result, |v, key| v.get(key));
-    let id = match at {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    };
-    id.ok_or_else(|| Error::Decode {
-        method: method.to_owned(),
-        status: 200,
-        message: format!(
-            "expected an id at result{}",
-            path.iter().map(|k| format!(".{k}")).collect::<String>()
-        ),
-        body_start: result.to_string().chars().take(64).collect(),
-    })
+    at.and_then(crate::events::int)
+        .ok_or_else(|| Error::Decode {
+            method: method.to_owned(),
+            status: 200,
+            message: format!(
+                "expected an id at result{}",
+                path.iter().map(|k| format!(".{k}")).collect::<String>()
+            ),
+            body_start: result.to_string().chars().take(64).collect(),
+        })
 }
 
 /// Why an inbound request did not lead to a handled event.
