@@ -10,7 +10,7 @@ use bitrix24::auth::StoreError;
 use bitrix24::{FileTokenStore, TokenStore, Tokens};
 
 use crate::config::{self, FileConfig, Settings, Source};
-use crate::util::{Failure, Outcome, format_unix, mask, mask_webhook, relative_time};
+use crate::util::{Failure, Outcome, expiry, mask, mask_webhook, portal_of};
 
 fn store_error(e: StoreError) -> Failure {
     Failure::other(format!("token file: {e}"))
@@ -53,7 +53,8 @@ pub async fn code(settings: &Settings, code: &str, portal_flag: Option<&str>) ->
             client_secret: Some(app.client_secret.clone()),
             oauth_url: (settings.oauth_url.1 != Source::Default)
                 .then(|| settings.oauth_url.0.clone()),
-            token_file: (settings.token_file.1 != Source::Default)
+            token_file: settings
+                .token_file_configured()
                 .then(|| settings.token_file.0.clone()),
             ..FileConfig::default()
         };
@@ -116,10 +117,7 @@ fn print_token_facts(tokens: &Tokens) {
     if let Some(scope) = &tokens.scope {
         println!("scope:   {scope}");
     }
-    match tokens.expires_at {
-        Some(at) => println!("expires: {} ({})", format_unix(at), relative_time(at)),
-        None => println!("expires: unknown"),
-    }
+    println!("expires: {}", expiry(tokens.expires_at));
 }
 
 /// `b24 auth show`.
@@ -135,11 +133,7 @@ pub async fn show(settings: &Settings, reveal: bool) -> Outcome {
             format!("{} (not present)", settings.path.display())
         },
     );
-    if settings.uses_webhook() {
-        let (url, source) = settings
-            .webhook_url
-            .as_ref()
-            .ok_or_else(|| Failure::other("no webhook"))?;
+    if let Some((url, source)) = settings.webhook() {
         add(
             "auth",
             format!("incoming webhook (from the {})", source.label()),
@@ -150,10 +144,7 @@ pub async fn show(settings: &Settings, reveal: bool) -> Outcome {
             mask_webhook(url.expose())
         };
         if let Ok(parsed) = url::Url::parse(url.expose()) {
-            let mut portal = parsed;
-            portal.set_path("/");
-            portal.set_query(None);
-            add("portal", portal.to_string());
+            add("portal", portal_of(&parsed).to_string());
         }
         add("webhook", shown);
         add("expires", "never (webhooks do not expire)".to_owned());
@@ -190,7 +181,7 @@ pub async fn show(settings: &Settings, reveal: bool) -> Outcome {
         // else the stored one (newer), else the environment's.
         let file_label = format!("token file {}", settings.token_file.0.display());
         let (tokens, from) = match &settings.env_tokens {
-            Some(t) if settings.token_file.1 == Source::Default => {
+            Some(t) if !settings.token_file_configured() => {
                 (Some(t.clone()), "environment".to_owned())
             }
             env_tokens => match settings.token_file() {
@@ -221,13 +212,7 @@ pub async fn show(settings: &Settings, reveal: bool) -> Outcome {
                     "scope",
                     t.scope.clone().unwrap_or_else(|| "unknown".to_owned()),
                 );
-                add(
-                    "expires",
-                    match t.expires_at {
-                        Some(at) => format!("{} ({})", format_unix(at), relative_time(at)),
-                        None => "unknown".to_owned(),
-                    },
-                );
+                add("expires", expiry(t.expires_at));
                 if let Some(member) = &t.member_id {
                     add("member_id", member.clone());
                 }

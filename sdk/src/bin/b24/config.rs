@@ -256,15 +256,19 @@ impl Settings {
         })
     }
 
-    /// Whether calls go through the webhook: one from the environment wins; one from the file
-    /// wins unless the environment names an OAuth portal.
-    pub fn uses_webhook(&self) -> bool {
-        match (&self.webhook_url, &self.portal) {
-            (Some((_, Source::Env)), _) => true,
-            (Some(_), Some((_, Source::Env))) => false,
-            (Some(_), _) => true,
-            (None, _) => false,
-        }
+    /// The webhook calls go through, if they do: one from the environment wins; one from the
+    /// file wins unless the environment names an OAuth portal.
+    pub fn webhook(&self) -> Option<&(Secret, Source)> {
+        let webhook = self.webhook_url.as_ref()?;
+        let env_portal = matches!(self.portal, Some((_, Source::Env)));
+        (webhook.1 == Source::Env || !env_portal).then_some(webhook)
+    }
+
+    /// Whether a token file was configured (not just the default location). Tokens from the
+    /// environment are kept in a token file only then: a default file might belong to another
+    /// portal, and a store's tokens win over the given ones.
+    pub fn token_file_configured(&self) -> bool {
+        self.token_file.1 != Source::Default
     }
 
     /// The token file, when there is a place for one.
@@ -297,7 +301,6 @@ impl Settings {
         let var = match what {
             "client id" => "B24_CLIENT_ID",
             "client secret" => "B24_CLIENT_SECRET",
-            "portal" => "B24_PORTAL",
             _ => "B24_*",
         };
         Failure::usage(format!(
@@ -315,11 +318,7 @@ impl Settings {
     pub fn client(&self, plan: Option<&str>) -> Outcome<Client> {
         let limit = rate_limit(plan.or(self.plan.as_deref()))?;
         let builder = Client::builder().rate_limit(limit);
-        if self.uses_webhook() {
-            let (url, _) = self
-                .webhook_url
-                .as_ref()
-                .ok_or_else(|| self.missing("webhook"))?;
+        if let Some((url, _)) = self.webhook() {
             return Ok(builder.webhook(url.expose()).build()?);
         }
         let Some((portal, _)) = &self.portal else {
@@ -333,12 +332,8 @@ impl Settings {
         let app = self.oauth_app()?;
         let builder = builder.portal(portal);
         let builder = match &self.env_tokens {
-            // Tokens from the environment, as `Client::from_env` takes them: renewed ones go to
-            // a token file only when one is configured (a default file might belong to another
-            // portal, and a store's tokens win over the given ones).
-            Some(tokens) if self.token_file.1 == Source::Default => {
-                builder.oauth(app, tokens.clone())
-            }
+            // Tokens from the environment, as `Client::from_env` takes them.
+            Some(tokens) if !self.token_file_configured() => builder.oauth(app, tokens.clone()),
             Some(tokens) => builder
                 .oauth(app, tokens.clone())
                 .token_store(FileTokenStore::new(self.token_file()?)),

@@ -316,6 +316,21 @@ enum Sink {
 }
 
 impl Output {
+    /// An output with nothing written yet.
+    fn new(sink: Sink, format: Format, columns: Option<Vec<String>>) -> Self {
+        Self {
+            sink,
+            format,
+            columns,
+            header_written: false,
+            bytes: 0,
+            rows: 0,
+            last_id: None,
+            dropped: Vec::new(),
+            dropped_rows: 0,
+        }
+    }
+
     fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
         match &mut self.sink {
             Sink::File(f) => f.write_all(data),
@@ -456,17 +471,11 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
 
     // Where to start, and the output opened for appending there.
     let (mut output, start, mut state) = if to_stdout {
-        let output = Output {
-            sink: Sink::Stdout(std::io::stdout()),
-            format: plan.format,
-            columns: plan.columns.clone(),
-            header_written: false,
-            bytes: 0,
-            rows: 0,
-            last_id: None,
-            dropped: Vec::new(),
-            dropped_rows: 0,
-        };
+        let output = Output::new(
+            Sink::Stdout(std::io::stdout()),
+            plan.format,
+            plan.columns.clone(),
+        );
         (output, Resume::Start, None)
     } else {
         let existing = read_state(&state_file)?;
@@ -710,17 +719,7 @@ fn fresh(
     let file = File::create(&args.out)
         .map_err(|e| Failure::other(format!("{}: {e}", args.out.display())))?;
     Ok((
-        Output {
-            sink: Sink::File(file),
-            format: plan.format,
-            columns: plan.columns.clone(),
-            header_written: false,
-            bytes: 0,
-            rows: 0,
-            last_id: None,
-            dropped: Vec::new(),
-            dropped_rows: 0,
-        },
+        Output::new(Sink::File(file), plan.format, plan.columns.clone()),
         Resume::Start,
         None,
     ))
@@ -793,15 +792,15 @@ async fn resume(
         );
     }
     let output = Output {
-        sink: Sink::File(file),
-        format: state.format,
         header_written: state.columns.is_some(),
-        columns: state.columns.clone().or(plan_columns),
         bytes: state.bytes,
         rows: state.rows,
         last_id: state.last_id,
-        dropped: Vec::new(),
-        dropped_rows: 0,
+        ..Output::new(
+            Sink::File(file),
+            state.format,
+            state.columns.clone().or(plan_columns),
+        )
     };
     Ok((output, start, Some(state)))
 }

@@ -16,8 +16,7 @@ use bitrix24::{Client, Error, ListOptions, ListSpec, Page, Paging, Progress, Res
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
 
-/// Rows per page on every portal.
-const PAGE: u64 = 50;
+const PAGE: u64 = bitrix24::paging::PAGE_SIZE as u64;
 
 /// How a list is walked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

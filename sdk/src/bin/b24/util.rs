@@ -78,14 +78,17 @@ pub fn mask_webhook(url: &str) -> String {
         .map(|s| s.filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
     match segments.as_slice() {
-        ["rest", user, code, ..] => {
-            let mut base = parsed.clone();
-            base.set_path("/");
-            base.set_query(None);
-            format!("{base}rest/{user}/{}/", mask(code))
-        }
+        ["rest", user, code, ..] => format!("{}rest/{user}/{}/", portal_of(&parsed), mask(code)),
         _ => "***".to_owned(),
     }
+}
+
+/// The portal a URL on it belongs to: `https://host/` without path or query.
+pub fn portal_of(url: &url::Url) -> url::Url {
+    let mut portal = url.clone();
+    portal.set_path("/");
+    portal.set_query(None);
+    portal
 }
 
 /// Levenshtein distance over characters, case-insensitively.
@@ -136,8 +139,16 @@ pub fn did_you_mean(suggestions: &[&str]) -> String {
     }
 }
 
+/// When tokens expire: `2026-11-27 14:38:00 UTC (in 59 min)`, or `unknown`.
+pub fn expiry(at: Option<i64>) -> String {
+    match at {
+        Some(at) => format!("{} ({})", format_unix(at), relative_time(at)),
+        None => "unknown".to_owned(),
+    }
+}
+
 /// `in 59 min`, `3 h ago`: how far a unix time is from now.
-pub fn relative_time(unix: i64) -> String {
+fn relative_time(unix: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     let delta = unix - now;
     let span = delta.unsigned_abs();
@@ -158,7 +169,7 @@ pub fn relative_time(unix: i64) -> String {
 }
 
 /// A unix time as `2026-11-27 14:38:00 UTC`.
-pub fn format_unix(unix: i64) -> String {
+fn format_unix(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| unix.to_string())
