@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::names::is_hump;
+
 /// Words the lowercase run-together names of the API are made of (`getfieldsbytype`,
 /// `productrows`), for splitting them into words. Longer words win.
 const VOCABULARY: &[&str] = &[
@@ -182,15 +184,7 @@ pub(crate) fn words(segment: &str) -> Vec<String> {
     let mut word = String::new();
     let chars: Vec<char> = segment.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
-        let prev = i.checked_sub(1).map(|p| chars[p]);
-        let next = chars.get(i + 1);
-        let hump = c.is_ascii_uppercase()
-            && match prev {
-                Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
-                Some(p) if p.is_ascii_uppercase() => next.is_some_and(char::is_ascii_lowercase),
-                _ => false,
-            };
-        if (hump || c == '_' || c == '-') && !word.is_empty() {
+        if (is_hump(&chars, i) || c == '_' || c == '-') && !word.is_empty() {
             humps.push(std::mem::take(&mut word));
         }
         if c != '_' && c != '-' {

@@ -10,12 +10,11 @@
 //! the same kinds `import` maps documented types to, so a schema that refines a documented
 //! `string` into an enum or an `integer` into `int_str` is not a difference.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::exclusions::Exclusions;
 use crate::facts::{FactEvent, FactMethod, FactParam, Facts};
-use crate::import::is_wire_name;
+use crate::import::{is_wire_name, is_yes_no};
 use crate::ir::{Event, Field, Method, Schema, Ty, TypeKind};
 
 /// What changed between the schema and the docs.
@@ -167,11 +166,7 @@ impl fmt::Display for Kind {
 /// The kind `import` gives a documented param.
 pub(crate) fn kind_of_doc(p: &FactParam) -> Kind {
     let t = p.ty.as_deref().unwrap_or("").trim().to_ascii_lowercase();
-    let yes_no = {
-        let set: BTreeSet<&str> = p.values.iter().map(String::as_str).collect();
-        set.len() == 2 && set.contains("Y") && set.contains("N")
-    };
-    if yes_no && matches!(t.as_str(), "char" | "string" | "boolean" | "bool" | "") {
+    if is_yes_no(&p.values) && matches!(t.as_str(), "char" | "string" | "boolean" | "bool" | "") {
         return Kind::Bool;
     }
     match t.as_str() {
@@ -290,13 +285,32 @@ pub fn drift(schema: &Schema, facts: &Facts, exclusions: &Exclusions) -> DriftRe
     report
 }
 
+/// The URL of a page of the docs repository (`….md`) on the docs site.
+fn page_url(doc: &str) -> String {
+    format!(
+        "https://apidocs.bitrix24.com/{}.html",
+        doc.trim_end_matches(".md")
+    )
+}
+
+/// How a schema field's type differs from the documented one, as a drift detail; `None` when
+/// the kinds agree or the docs give no type, or a union, where any schema type is a refinement.
+fn retyped(schema: &Schema, f: &Field, p: &FactParam) -> Option<String> {
+    let ours = kind_of_schema(&f.ty, schema);
+    let theirs = kind_of_doc(p);
+    (ours != theirs && theirs != Kind::Any).then(|| {
+        format!(
+            "{}: schema {} ({ours}), docs {} ({theirs})",
+            f.name,
+            f.ty,
+            p.ty.as_deref().unwrap_or("no type")
+        )
+    })
+}
+
 fn compare_method(report: &mut DriftReport, schema: &Schema, m: &Method, fm: &FactMethod) {
     let (name, v3) = (m.name.as_str(), m.rest_v3);
-    let doc_url = format!(
-        "https://apidocs.bitrix24.com/{}.html",
-        fm.doc.trim_end_matches(".md")
-    );
-    if m.doc_url != doc_url {
+    if m.doc_url != page_url(&fm.doc) {
         let detail = format!("now {}", fm.doc);
         report.push(name, v3, DriftKind::DocMoved, detail, m.note.as_deref());
     }
@@ -362,16 +376,7 @@ fn compare_method(report: &mut DriftReport, schema: &Schema, m: &Method, fm: &Fa
 
 fn compare_param(report: &mut DriftReport, schema: &Schema, m: &Method, sp: &Field, p: &FactParam) {
     let (name, v3) = (m.name.as_str(), m.rest_v3);
-    let ours = kind_of_schema(&sp.ty, schema);
-    let theirs = kind_of_doc(p);
-    // Where the docs give no type, or a union, any schema type is a refinement.
-    if ours != theirs && theirs != Kind::Any {
-        let detail = format!(
-            "{}: schema {} ({ours}), docs {} ({theirs})",
-            sp.name,
-            sp.ty,
-            p.ty.as_deref().unwrap_or("no type")
-        );
+    if let Some(detail) = retyped(schema, sp, p) {
         report.push(
             name,
             v3,
@@ -431,11 +436,7 @@ fn drift_events(report: &mut DriftReport, schema: &Schema, facts: &Facts, exclus
 }
 
 fn compare_event(report: &mut DriftReport, schema: &Schema, e: &Event, fe: &FactEvent, name: &str) {
-    let doc_url = format!(
-        "https://apidocs.bitrix24.com/{}.html",
-        fe.doc.trim_end_matches(".md")
-    );
-    if e.doc_url != doc_url {
+    if e.doc_url != page_url(&fe.doc) {
         let detail = format!("now {}", fe.doc);
         report.push(name, false, DriftKind::DocMoved, detail, e.note.as_deref());
     }
@@ -474,15 +475,7 @@ fn compare_event(report: &mut DriftReport, schema: &Schema, e: &Event, fe: &Fact
             report.push(name, false, kind, detail, e.note.as_deref());
             continue;
         };
-        let ours = kind_of_schema(&f.ty, schema);
-        let theirs = kind_of_doc(p);
-        if ours != theirs && theirs != Kind::Any {
-            let detail = format!(
-                "{}: schema {} ({ours}), docs {} ({theirs})",
-                f.name,
-                f.ty,
-                p.ty.as_deref().unwrap_or("no type")
-            );
+        if let Some(detail) = retyped(schema, f, p) {
             let kind = DriftKind::DataFieldRetyped;
             report.push(name, false, kind, detail, f.note.as_deref());
         }

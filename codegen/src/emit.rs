@@ -52,6 +52,13 @@ impl EmitOptions {
             client_methods: true,
         }
     }
+
+    /// Whether `f` is among the selected scopes (by scope or by module name).
+    fn selects(&self, f: &ScopeFile) -> bool {
+        self.scopes
+            .as_ref()
+            .is_none_or(|s| s.contains(&f.scope) || s.contains(&f.module))
+    }
 }
 
 /// The first lines of every generated file.
@@ -72,13 +79,7 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
     let files: Vec<&ScopeFile> = schema
         .files
         .iter()
-        .filter(|f| {
-            f.module == "common"
-                || opts
-                    .scopes
-                    .as_ref()
-                    .is_none_or(|s| s.contains(&f.scope) || s.contains(&f.module))
-        })
+        .filter(|f| f.module == "common" || opts.selects(f))
         .collect();
     // Modules are independent, and formatting is most of the work: each worker thread emits
     // and formats a share of them (token streams can't cross threads, so each builds its own).
@@ -277,11 +278,7 @@ pub fn emit_index(schema: &Schema, opts: &EmitOptions) -> String {
         .collect();
     let mut out = String::from(HEADER);
     out.push_str("schema_methods! {\n");
-    for f in schema.files.iter().filter(|f| {
-        opts.scopes
-            .as_ref()
-            .is_none_or(|s| s.contains(&f.scope) || s.contains(&f.module))
-    }) {
+    for f in schema.files.iter().filter(|f| opts.selects(f)) {
         for m in &f.methods {
             let args: Option<Vec<String>> = m
                 .params
@@ -326,11 +323,7 @@ pub fn emit_catalog(schema: &Schema, opts: &EmitOptions) -> String {
     let mut out = String::from(HEADER);
     out.push_str("/// Every generated method of the enabled scopes, in schema order.\n");
     out.push_str("pub static CATALOG: &[MethodInfo] = &[\n");
-    for f in schema.files.iter().filter(|f| {
-        opts.scopes
-            .as_ref()
-            .is_none_or(|s| s.contains(&f.scope) || s.contains(&f.module))
-    }) {
+    for f in schema.files.iter().filter(|f| opts.selects(f)) {
         for m in &f.methods {
             let paging = match m.paging {
                 Paging::None => "none",
@@ -387,15 +380,7 @@ struct Usage {
 }
 
 fn usage(schema: &Schema) -> Usage {
-    let structs: std::collections::BTreeMap<&str, &[Field]> = schema
-        .files
-        .iter()
-        .flat_map(|f| &f.types)
-        .filter_map(|t| match &t.kind {
-            TypeKind::Struct { fields, .. } => Some((t.name.as_str(), fields.as_slice())),
-            TypeKind::Enum { .. } => None,
-        })
-        .collect();
+    let structs = schema.struct_fields();
     let reach = |roots: Vec<&Ty>| {
         let mut seen = BTreeSet::new();
         let mut stack = roots;
@@ -599,7 +584,8 @@ impl Module<'_> {
 
     /// The codec of a schema type, as tokens (for `OutputCodec`).
     fn codec(&self, ty: &Ty, optional: bool) -> TokenStream {
-        codec(self.paths, ty, optional)
+        let rt = &self.paths.rt;
+        codec_in(&quote!(#rt::codec), ty, optional)
     }
 
     /// A struct field: `pub name: T` or `pub name: Option<T>`, with its doc.
@@ -791,12 +777,8 @@ impl Module<'_> {
     /// Everything one method becomes: the request struct and its impls, and inside the SDK the
     /// client method and the forwarding setters.
     fn method(&self, m: &Method) -> TokenStream {
-        let docs = doc(&[
-            m.description.clone(),
-            String::new(),
-            format!("`POST /rest/{}` · [Bitrix24 docs]({})", m.name, m.doc_url),
-        ]);
-        let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
+        let docs = method_doc(m);
+        let allow_deprecated = allow_deprecated(m);
         let request = self.request_struct(m, &docs);
         let method_impl = self.method_impl(m, allow_deprecated.as_ref());
         let forwarding = self.client_methods.then(|| self.forwarding_setters(m));
@@ -813,7 +795,7 @@ impl Module<'_> {
     fn request_struct(&self, m: &Method, docs: &TokenStream) -> TokenStream {
         let ty = ident(&m.type_name);
         let deprecated = m.deprecated.as_ref().map(|d| deprecation(d, false));
-        let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
+        let allow_deprecated = allow_deprecated(m);
         let all_optional = m.params.iter().all(|p| !p.required);
         let default = all_optional.then(|| quote!(Default,));
         let params = wire_params(m);
@@ -907,11 +889,7 @@ impl Module<'_> {
         }
         let rt = &self.paths.rt;
         let methods = self.file.methods.iter().map(|m| {
-            let docs = doc(&[
-                m.description.clone(),
-                String::new(),
-                format!("`POST /rest/{}` · [Bitrix24 docs]({})", m.name, m.doc_url),
-            ]);
+            let docs = method_doc(m);
             let ty = ident(&m.type_name);
             let method = ident(&m.rust);
             let required: Vec<&Field> = m.params.iter().filter(|p| p.required).collect();
@@ -943,7 +921,7 @@ impl Module<'_> {
     fn forwarding_setters(&self, m: &Method) -> Option<TokenStream> {
         let rt = &self.paths.rt;
         let ty = ident(&m.type_name);
-        let allow_deprecated = m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]));
+        let allow_deprecated = allow_deprecated(m);
         let params = wire_params(m);
         let optional: Vec<&Field> = params.iter().filter(|p| !p.required).collect();
         if optional.is_empty() {
@@ -1133,10 +1111,18 @@ fn rust_ty(paths: &Paths, module: &str, ty: &Ty) -> TokenStream {
     }
 }
 
-/// The codec of a schema type, as tokens (see the runtime's `codec` module).
-fn codec(paths: &Paths, ty: &Ty, optional: bool) -> TokenStream {
-    let rt = &paths.rt;
-    codec_in(&quote!(#rt::codec), ty, optional)
+/// A method's doc: its description and a line with its endpoint and docs page.
+fn method_doc(m: &Method) -> TokenStream {
+    doc(&[
+        m.description.clone(),
+        String::new(),
+        format!("`POST /rest/{}` · [Bitrix24 docs]({})", m.name, m.doc_url),
+    ])
+}
+
+/// `#[allow(deprecated)]` for the impls of a deprecated method's request type.
+fn allow_deprecated(m: &Method) -> Option<TokenStream> {
+    m.deprecated.as_ref().map(|_| quote!(#[allow(deprecated)]))
 }
 
 /// The codec of a schema type, as a path under `module` (the runtime's `codec` module, or a

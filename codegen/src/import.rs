@@ -3,7 +3,7 @@
 //! file, typed as far as the facts allow. The output is a draft for review, written in the same
 //! format and order a person would write: the method, then the named types it introduced.
 //!
-//! Typing rules (the same ones `drift` compares with, see [`class_of_doc_type`]):
+//! Typing rules (the same ones `drift` compares with, see [`crate::drift::kind_of_doc`]):
 //! documented `integer` -> `int`, `double` -> `float`, `Y`/`N` values -> `yn`, other short value
 //! lists -> an enum, `date`/`datetime`/`file` as such, objects with documented fields -> a named
 //! struct (open, so user fields still fit), other objects -> `map<any>`, arrays -> `list<T>`,
@@ -1496,7 +1496,8 @@ fn is_placeholder(name: &str) -> bool {
     name.len() > 2 && name.starts_with('{') && name.ends_with('}')
 }
 
-fn is_yes_no(values: &[String]) -> bool {
+/// Whether documented values are exactly `Y` and `N`.
+pub(crate) fn is_yes_no(values: &[String]) -> bool {
     let set: BTreeSet<&str> = values.iter().map(String::as_str).collect();
     !set.is_empty() && set.iter().all(|v| matches!(*v, "Y" | "N")) && set.len() == 2
 }
@@ -1521,19 +1522,13 @@ fn is_short_text(s: &str) -> bool {
 }
 
 /// PascalCase of any wire text: words on separators and humps, non-alphanumerics dropped.
+/// (The words are ASCII letters and digits, so joined with `_` they are a snake_case name.)
 fn pascal(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
         .flat_map(crate::describe::words)
-        .map(|w| {
-            let mut chars = w.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase())
-                .into_iter()
-                .chain(chars)
-                .collect::<String>()
-        })
-        .collect()
+        .collect();
+    pascal_case(&words.join("_"))
 }
 
 /// A TOML basic string.

@@ -5,6 +5,7 @@
 //! Rust identifiers, every named type resolves, nothing is duplicated. The types are
 //! `#[non_exhaustive]` so they can be read but not built outside this crate.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A whole schema directory: `common.toml` first, then the scope files by file name.
@@ -34,6 +35,18 @@ impl Schema {
     /// The scopes, in file order (`common` included when present).
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.files.iter().map(|f| f.scope.as_str())
+    }
+
+    /// The fields of every struct type, by type name.
+    pub(crate) fn struct_fields(&self) -> BTreeMap<&str, &[Field]> {
+        self.files
+            .iter()
+            .flat_map(|f| &f.types)
+            .filter_map(|t| match &t.kind {
+                TypeKind::Struct { fields, .. } => Some((t.name.as_str(), fields.as_slice())),
+                TypeKind::Enum { .. } => None,
+            })
+            .collect()
     }
 }
 

@@ -115,11 +115,16 @@ pub fn schema_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
 /// Loads and validates every schema file in `dir` (see [`schema_files`]). Diagnostics name the
 /// files as `dir` joined with the file name, so `load_dir("schema")` reports `schema/imbot.toml`.
 pub fn load_dir(dir: &Path) -> Result<Schema, Diagnostics> {
+    load_files(&schema_files(dir)?)
+}
+
+/// Loads and validates the given schema files, in order, named by their paths.
+fn load_files(files: &[PathBuf]) -> Result<Schema, Diagnostics> {
     let mut sources = Vec::new();
     let mut diags = Diagnostics::default();
-    for path in schema_files(dir)? {
+    for path in files {
         let name = path.display().to_string();
-        match std::fs::read(&path) {
+        match std::fs::read(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => sources.push(Source { path: name, text }),
                 Err(_) => diags.push(&name, "", "not UTF-8 text"),
@@ -151,7 +156,7 @@ pub struct Generated {
 /// Loads `dir` and emits code for it: the one call a build script needs.
 pub fn generate(dir: &Path, opts: &EmitOptions) -> Result<Generated, Diagnostics> {
     let files = schema_files(dir)?;
-    let schema = load_dir(dir)?;
+    let schema = load_files(&files)?;
     Ok(Generated {
         code: emit(&schema, opts),
         files,

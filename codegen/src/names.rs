@@ -63,6 +63,19 @@ pub(crate) fn is_keyword(name: &str) -> bool {
     KEYWORDS.contains(&name)
 }
 
+/// Whether `chars[i]` starts a camelCase hump: an uppercase letter after a lowercase letter or a
+/// digit, or the last capital of an acronym before a lowercase letter (the `P` of `HTMLParser`).
+pub(crate) fn is_hump(chars: &[char], i: usize) -> bool {
+    let prev = i.checked_sub(1).and_then(|p| chars.get(p));
+    let next = chars.get(i + 1);
+    chars.get(i).is_some_and(char::is_ascii_uppercase)
+        && match prev {
+            Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
+            Some(p) if p.is_ascii_uppercase() => next.is_some_and(char::is_ascii_lowercase),
+            _ => false,
+        }
+}
+
 /// Splits a wire name into lowercase words: on `.`, `_`, `-` and camelCase humps
 /// (`entityTypeId` -> entity, type, id; `HTMLParser` -> html, parser). `None` when the name holds
 /// any other character, since no Rust name can be derived from it.
@@ -75,15 +88,7 @@ fn words(wire: &str) -> Option<Vec<String>> {
         }
         let mut word = String::new();
         for (i, &c) in chars.iter().enumerate() {
-            let prev = i.checked_sub(1).and_then(|p| chars.get(p));
-            let next = chars.get(i + 1);
-            let hump = c.is_ascii_uppercase()
-                && match prev {
-                    Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
-                    Some(p) if p.is_ascii_uppercase() => next.is_some_and(char::is_ascii_lowercase),
-                    _ => false,
-                };
-            if hump && !word.is_empty() {
+            if is_hump(&chars, i) && !word.is_empty() {
                 words.push(std::mem::take(&mut word));
             }
             word.push(c.to_ascii_lowercase());

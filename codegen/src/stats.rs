@@ -1,10 +1,10 @@
 //! How much of the schema is typed: `bitrix24-codegen stats <dir>` prints Markdown tables per
 //! scope, one for methods and one for events (pasted into `docs/COVERAGE.md`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::ir::{Field, Schema, Ty, TypeKind};
+use crate::ir::{Schema, Ty};
 
 /// Counts for one scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,15 +57,7 @@ pub struct Stats {
 pub fn stats(schema: &Schema) -> Stats {
     let mut out = Stats::default();
     out.total.scope = "**total**".to_owned();
-    let structs: BTreeMap<&str, &[Field]> = schema
-        .files
-        .iter()
-        .flat_map(|f| &f.types)
-        .filter_map(|t| match &t.kind {
-            TypeKind::Struct { fields, .. } => Some((t.name.as_str(), fields.as_slice())),
-            TypeKind::Enum { .. } => None,
-        })
-        .collect();
+    let structs = schema.struct_fields();
     for file in schema
         .files
         .iter()
@@ -117,7 +109,6 @@ pub fn stats(schema: &Schema) -> Stats {
         t.results_typed += s.results_typed;
         t.results_shape += s.results_shape;
         t.results_any += s.results_any;
-        t.types += s.types;
         t.events += s.events;
         t.events_typed += s.events_typed;
         t.event_fields += s.event_fields;

@@ -457,16 +457,7 @@ impl Validator<'_> {
             .description
             .as_deref()
             .filter(|d| self.one_line(path, item, "description", d));
-        let doc_url = m.doc.as_deref().and_then(|doc| match doc_url(doc) {
-            Some(url) => Some(url),
-            None => {
-                let message = format!(
-                    "doc {doc:?} must be a page path in the docs repository, ending in \".md\""
-                );
-                self.diags.push(path, item, message);
-                None
-            }
-        });
+        let doc_url = self.doc(path, item, m.doc.as_deref());
         let params = self.fields(path, module, "param", &m.params, RESERVED_PARAM_NAMES);
         let result = m
             .result
@@ -502,32 +493,15 @@ impl Validator<'_> {
             (Some(_), Some(result)) => self.list_shape(path, item, m, result),
             _ => None,
         };
-        let deprecated = match &m.deprecated {
-            RawDeprecated::No => Some(None),
-            RawDeprecated::Yes => Some(Some(Deprecation {
-                replacement: None,
-                replacement_rust: None,
-            })),
-            RawDeprecated::Replacement(other) if other == name => {
-                self.diags.push(
-                    path,
-                    item,
-                    "deprecated names the method itself as its replacement",
-                );
-                None
-            }
-            RawDeprecated::Replacement(other) if !is_method_name(other) => {
-                let message = format!(
-                    "deprecated {other:?} must be true or the wire name of the replacement method"
-                );
-                self.diags.push(path, item, message);
-                None
-            }
-            RawDeprecated::Replacement(other) => Some(Some(Deprecation {
-                replacement: Some(other.clone()),
-                replacement_rust: None,
-            })),
-        };
+        let deprecated = self.deprecation(
+            path,
+            item,
+            &m.deprecated,
+            "method",
+            "the wire name of the replacement method",
+            |other| other == name,
+            is_method_name,
+        );
         Some(Method {
             name: name.to_owned(),
             rust: rust?,
@@ -662,42 +636,19 @@ impl Validator<'_> {
             .description
             .as_deref()
             .filter(|d| self.one_line(path, item, "description", d));
-        let doc_url = e.doc.as_deref().and_then(|doc| match doc_url(doc) {
-            Some(url) => Some(url),
-            None => {
-                let message = format!(
-                    "doc {doc:?} must be a page path in the docs repository, ending in \".md\""
-                );
-                self.diags.push(path, item, message);
-                None
-            }
-        });
+        let doc_url = self.doc(path, item, e.doc.as_deref());
         if let Some(note) = &e.note {
             ok &= self.one_line(path, item, "note", note);
         }
-        let deprecated = match &e.deprecated {
-            RawDeprecated::No => Some(None),
-            RawDeprecated::Yes => Some(Some(Deprecation {
-                replacement: None,
-                replacement_rust: None,
-            })),
-            RawDeprecated::Replacement(other) if other.eq_ignore_ascii_case(name) => {
-                let message = "deprecated names the event itself as its replacement";
-                self.diags.push(path, item, message);
-                None
-            }
-            RawDeprecated::Replacement(other) if !is_event_name(other) => {
-                let message = format!(
-                    "deprecated {other:?} must be true or the name of the replacement event"
-                );
-                self.diags.push(path, item, message);
-                None
-            }
-            RawDeprecated::Replacement(other) => Some(Some(Deprecation {
-                replacement: Some(other.clone()),
-                replacement_rust: None,
-            })),
-        };
+        let deprecated = self.deprecation(
+            path,
+            item,
+            &e.deprecated,
+            "event",
+            "the name of the replacement event",
+            |other| other.eq_ignore_ascii_case(name),
+            is_event_name,
+        );
         Some(Event {
             name: name.to_owned(),
             rust: rust.filter(|_| ok)?,
@@ -707,6 +658,53 @@ impl Validator<'_> {
             deprecated: deprecated?,
             note: e.note.clone(),
         })
+    }
+
+    /// The URL of a `doc` page path; `None` when it is missing (reported by the loader) or not a
+    /// page of the docs repository (reported here).
+    fn doc(&mut self, path: &str, item: &str, doc: Option<&str>) -> Option<String> {
+        let doc = doc?;
+        let url = doc_url(doc);
+        if url.is_none() {
+            let message = format!(
+                "doc {doc:?} must be a page path in the docs repository, ending in \".md\""
+            );
+            self.diags.push(path, item, message);
+        }
+        url
+    }
+
+    /// A `deprecated` value: `None` (reported) when it names its own item or is not a name.
+    #[allow(clippy::too_many_arguments)]
+    fn deprecation(
+        &mut self,
+        path: &str,
+        item: &str,
+        raw: &RawDeprecated,
+        kind: &str,
+        expected: &str,
+        is_self: impl Fn(&str) -> bool,
+        is_name: fn(&str) -> bool,
+    ) -> Option<Option<Deprecation>> {
+        let replacement = match raw {
+            RawDeprecated::No => return Some(None),
+            RawDeprecated::Yes => None,
+            RawDeprecated::Replacement(other) if is_self(other) => {
+                let message = format!("deprecated names the {kind} itself as its replacement");
+                self.diags.push(path, item, message);
+                return None;
+            }
+            RawDeprecated::Replacement(other) if !is_name(other) => {
+                let message = format!("deprecated {other:?} must be true or {expected}");
+                self.diags.push(path, item, message);
+                return None;
+            }
+            RawDeprecated::Replacement(other) => Some(other.clone()),
+        };
+        Some(Some(Deprecation {
+            replacement,
+            replacement_rust: None,
+        }))
     }
 
     /// The snake_case name: `rust` when given, else derived from the wire name.
