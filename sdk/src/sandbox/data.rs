@@ -20,10 +20,11 @@ pub(crate) struct App {
     pub(crate) member_id: String,
 }
 
-/// Who an access token acts for, until when.
+/// Who an access token acts for, until when, and for how many more calls when that is limited.
 pub(crate) struct Grant {
     pub(crate) user_id: i64,
     pub(crate) expires_at: Instant,
+    pub(crate) calls_left: Option<u32>,
 }
 
 /// A registered bot (also a portal user with the same id).
@@ -103,6 +104,8 @@ pub(crate) struct Portal {
     pub(crate) webhooks: HashMap<i64, Secret>,
     pub(crate) webhook_code: Secret,
     pub(crate) access: HashMap<String, Grant>,
+    /// Calls a new access token serves ([`SandboxConfig::access_token_calls`]).
+    token_calls: Option<u32>,
     /// Refresh tokens that may still be used once, with the user they act for.
     pub(crate) refresh: HashMap<String, i64>,
     pub(crate) auth_codes: HashMap<String, i64>,
@@ -161,6 +164,7 @@ impl Portal {
             webhooks: HashMap::new(),
             webhook_code: Secret::new(""),
             access: HashMap::new(),
+            token_calls: config.access_token_calls,
             refresh: HashMap::new(),
             auth_codes: HashMap::new(),
             users: BTreeMap::new(),
@@ -249,6 +253,7 @@ impl Portal {
                 expires_at: Instant::now()
                     .checked_add(ttl)
                     .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
+                calls_left: self.token_calls,
             },
         );
         self.refresh.insert(refresh.clone(), user_id);

@@ -73,6 +73,13 @@ pub use limits::{CostModel, RateLimit};
 pub struct SandboxConfig {
     /// Lifetime of access tokens (Bitrix24: one hour).
     pub access_token_ttl: Duration,
+    /// Calls an access token serves before it expires (`None`, the default: no such limit),
+    /// for portals whose tokens expire faster than their `expires` says.
+    pub access_token_calls: Option<u32>,
+    /// How long the OAuth server takes to answer a token request. It rotates the refresh
+    /// token first, as a server that is slow to answer does: a client that gives up waiting
+    /// has lost the new pair unless something else waits for it.
+    pub oauth_delay: Duration,
     /// Scopes granted to the application and the webhook; calls outside them get
     /// `insufficient_scope`.
     pub scopes: Vec<String>,
@@ -102,6 +109,8 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             access_token_ttl: Duration::from_secs(3600),
+            access_token_calls: None,
+            oauth_delay: Duration::ZERO,
             scopes: ["basic", "crm", "im", "imbot", "user", "tasks"]
                 .map(String::from)
                 .to_vec(),
@@ -143,6 +152,16 @@ impl SandboxConfig {
     /// Sets the access token lifetime.
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
         self.access_token_ttl = ttl;
+        self
+    }
+    /// Makes every access token expire after `calls` REST calls (`None`: only by time).
+    pub fn access_token_calls(mut self, calls: Option<u32>) -> Self {
+        self.access_token_calls = calls;
+        self
+    }
+    /// Sets how long the OAuth server takes to answer (after rotating).
+    pub fn oauth_delay(mut self, delay: Duration) -> Self {
+        self.oauth_delay = delay;
         self
     }
     /// Sets the granted scopes.

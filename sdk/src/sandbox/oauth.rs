@@ -2,6 +2,7 @@
 //! `oauth.bitrix.info` does. A refresh token works once; reusing it gets `invalid_grant`.
 //! Like `oauth.bitrix.info`, it serves every portal of its cluster
 //! ([`super::Sandbox::start_peer`]): a token is renewed by the portal that issued it.
+//! [`super::SandboxConfig::oauth_delay`] makes it slow to answer after rotating.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,11 +22,22 @@ pub(crate) async fn token(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
+    let (response, granted) = answer(&shared, query, &body);
+    if granted {
+        // The old refresh token is already spent: a client that stops waiting now loses the
+        // pair.
+        tokio::time::sleep(shared.config.oauth_delay).await;
+    }
+    response
+}
+
+/// The answer to a token request, and whether it granted a pair.
+fn answer(shared: &Arc<Shared>, query: Option<String>, body: &[u8]) -> (Response, bool) {
     // Parameters come in the query (as documented) or in a form body.
     let mut params = serde_json::Map::new();
     for source in [
         query.unwrap_or_default(),
-        String::from_utf8_lossy(&body).into_owned(),
+        String::from_utf8_lossy(body).into_owned(),
     ] {
         if let Ok(Value::Object(map)) = crate::wire::php::decode(&source) {
             params.extend(map);
@@ -38,13 +50,13 @@ pub(crate) async fn token(
             .unwrap_or("")
             .to_owned()
     };
-    let shared = issuer(&shared, &param("refresh_token"), &param("code"));
+    let shared = issuer(shared, &param("refresh_token"), &param("code"));
     let refuse = |status: u16, code: &str, description: &str| {
         shared
             .counters
             .refresh_failures
             .fetch_add(1, Ordering::Relaxed);
-        envelope_error(&ApiErr::new(status, code, description))
+        (envelope_error(&ApiErr::new(status, code, description)), false)
     };
     let mut portal = shared.portal();
     if param("client_id") != portal.app.client_id
@@ -83,7 +95,7 @@ pub(crate) async fn token(
     });
     drop(portal);
     shared.counters.refreshes.fetch_add(1, Ordering::Relaxed);
-    json_response(StatusCode::OK, &answer)
+    (json_response(StatusCode::OK, &answer), true)
 }
 
 /// The portal of the cluster that issued `refresh_token` or `code` (this one if none did).

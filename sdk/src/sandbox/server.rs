@@ -265,7 +265,7 @@ async fn classic(
     let auth = params.0.remove("auth");
     let (outcome, pending) = {
         let mut portal = shared.portal();
-        match identify(&portal, target, auth.as_ref()) {
+        match identify(&mut portal, target, auth.as_ref()) {
             Err(e) => (Err(e), Vec::new()),
             Ok((user_id, via)) => {
                 let mut ctx = Ctx::new(shared, Api::Classic, user_id, via);
@@ -288,7 +288,7 @@ async fn classic(
 
 /// Who is calling: the webhook in the path, or the access token in `auth`.
 pub(crate) fn identify(
-    portal: &Portal,
+    portal: &mut Portal,
     target: &Target,
     auth: Option<&Value>,
 ) -> Result<(i64, Via), ApiErr> {
@@ -307,7 +307,7 @@ fn webhook_user(portal: &Portal, user: &str, code: &str) -> Result<i64, ApiErr> 
     }
 }
 
-fn token_user(portal: &Portal, auth: Option<&Value>) -> Result<i64, ApiErr> {
+fn token_user(portal: &mut Portal, auth: Option<&Value>) -> Result<i64, ApiErr> {
     let Some(token) = auth.and_then(Value::as_str).filter(|t| !t.is_empty()) else {
         return Err(ApiErr::new(
             401,
@@ -315,18 +315,28 @@ fn token_user(portal: &Portal, auth: Option<&Value>) -> Result<i64, ApiErr> {
             "Wrong authorization data",
         ));
     };
-    match portal.access.get(token) {
+    let expired = || {
+        ApiErr::new(
+            401,
+            "expired_token",
+            "The access token provided has expired.",
+        )
+    };
+    match portal.access.get_mut(token) {
         None => Err(ApiErr::new(
             401,
             "invalid_token",
             "The access token provided is invalid.",
         )),
-        Some(grant) if grant.expires_at <= Instant::now() => Err(ApiErr::new(
-            401,
-            "expired_token",
-            "The access token provided has expired.",
-        )),
-        Some(grant) => Ok(grant.user_id),
+        Some(grant) if grant.expires_at <= Instant::now() => Err(expired()),
+        Some(grant) => match &mut grant.calls_left {
+            Some(0) => Err(expired()),
+            Some(left) => {
+                *left -= 1;
+                Ok(grant.user_id)
+            }
+            None => Ok(grant.user_id),
+        },
     }
 }
 

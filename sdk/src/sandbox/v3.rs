@@ -176,7 +176,7 @@ pub(crate) async fn call(
     let idempotent = !is_batch && is_write(&method) && lookup(Api::V3, &method).is_some();
     let (outcome, key, pending) = {
         let mut portal = shared.portal();
-        let (user_id, via) = match identify(&portal, target, auth.as_ref()) {
+        let (user_id, via) = match identify(&mut portal, target, auth.as_ref()) {
             Ok(who) => who,
             Err(e) => return envelope_error(&e),
         };
