@@ -221,7 +221,7 @@ async fn grant(
 }
 
 /// Reading or writing a [`TokenStore`] failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct StoreError(pub String);
 
@@ -248,6 +248,21 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// nobody: right for stores only one process uses.
     fn lock(&self) -> BoxFuture<'_, Result<StoreGuard, StoreError>> {
         Box::pin(async { Ok(StoreGuard::none()) })
+    }
+}
+
+/// A shared store is a store: the application and its clients can hold the same one.
+impl<S: TokenStore + ?Sized> TokenStore for std::sync::Arc<S> {
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, StoreError>> {
+        (**self).load()
+    }
+
+    fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).save(tokens)
+    }
+
+    fn lock(&self) -> BoxFuture<'_, Result<StoreGuard, StoreError>> {
+        (**self).lock()
     }
 }
 

@@ -1,7 +1,7 @@
-//! The one call path. Every typed method, the untyped escape hatch and (later) batches and pages
-//! end in [`Client::call_raw`], which does what PHP integrations do in `restCommand` +
-//! `restAuth`: POST the parameters with the token, decode the envelope, and when the token has
-//! expired renew it once, persist it, and retry once.
+//! The one call path. Every typed method, the untyped escape hatch, batches and pages end in
+//! [`Client::call_raw`], which does what PHP integrations do in `restCommand` + `restAuth`: POST
+//! the parameters with the token, decode the envelope, and when the token has expired renew it,
+//! persist it, and send again (the OAuth side lives in `session.rs`).
 //!
 //! The generic shells ([`Client::send`], [`Client::call`]) only serialize and decode, so each
 //! method adds a few lines of machine code; the protocol is compiled once.
@@ -13,13 +13,14 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, LOCATION};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::auth::{self, Tokens};
-use crate::client::{Auth, Encoding, OAuthSession};
+use crate::auth::Tokens;
+use crate::client::{Auth, Encoding, Endpoint};
 use crate::codec::Same;
 use crate::error::{ApiError, Error, ErrorCode};
 use crate::retry::{self, Verdict};
+use crate::session;
 use crate::wire::envelope::{self, Outcome, RawResponse};
-use crate::{Client, Method};
+use crate::{Client, Method, RateLimiter, RetryPolicy};
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
@@ -103,6 +104,9 @@ impl Client {
     /// The non-generic core: sends `params` (a JSON object) to `method` and returns the
     /// successful envelope, or the error it amounts to, after the retries the
     /// [`RetryPolicy`](crate::RetryPolicy) and the failure allow.
+    ///
+    /// Each turn of its loop is one attempt, then the verdict on it ([`Attempts::judge`], the
+    /// one place that decides whether the call is sent again), then acting on the verdict.
     pub async fn call_raw(
         &self,
         method: &str,
@@ -110,23 +114,20 @@ impl Client {
         options: CallOptions,
     ) -> Result<RawResponse, Error> {
         let inner = &self.inner;
-        let mut url = inner.endpoint().method_url(method, options.rest_v3);
-        let mut redirects = 0;
+        let mut endpoint = inner.endpoint();
         // REST 3.0 reads JSON only.
         let form_params = match (inner.encoding, options.rest_v3) {
             (Encoding::Form, false) => Some(form_body(method, params)?),
             _ => None,
         };
         let idempotency_key = (options.rest_v3 && !options.idempotent).then(idempotency_key);
-        let retry_safe = options.idempotent || idempotency_key.is_some();
-        let policy = &inner.retry;
-        let mut renewed = false;
-        let mut retries = 0;
+        let mut attempts = Attempts::new(
+            method,
+            &inner.retry,
+            options.idempotent || idempotency_key.is_some(),
+        );
         loop {
-            if let Some(wait) = inner.limiter.frozen_for(method) {
-                if wait > policy.max_freeze_wait {
-                    return Err(frozen(method, wait));
-                }
+            if let Some(wait) = attempts.frozen_for(&inner.limiter)? {
                 tracing::debug!(method, ?wait, "method frozen by its operating-time limit");
                 tokio::time::sleep(wait).await;
             }
@@ -139,89 +140,36 @@ impl Client {
                 None => (JSON, json_body(params, access)),
                 Some(form) => (FORM, prefix_form(form, access)),
             };
-            let attempt =
-                self.attempt(method, &url, content_type, body, idempotency_key.as_deref());
-            let error = match attempt.await {
-                Ok(Answer::Moved(location)) => {
-                    // A renamed portal redirects its old address; the POST is re-sent (the old
-                    // address did not run it) and later calls go to the new one.
-                    let endpoint = inner.endpoint();
-                    match endpoint.renamed(&location, method, options.rest_v3) {
-                        Some(renamed) if redirects < MAX_REDIRECTS => {
-                            redirects += 1;
-                            tracing::warn!(
-                                from = endpoint.portal.as_str(),
-                                to = renamed.portal.as_str(),
-                                "the portal moved; following it"
-                            );
-                            url = renamed.method_url(method, options.rest_v3);
-                            inner.set_endpoint(renamed);
-                            continue;
-                        }
-                        _ => Error::Http {
-                            method: method.to_owned(),
-                            status: 302,
-                            body_start: "a redirect that is not a portal rename was not followed"
-                                .to_owned(),
-                        },
-                    }
-                }
-                Ok(Answer::Envelope(Outcome::Ok(raw))) => {
-                    inner
-                        .limiter
-                        .note_reset(method, raw.time().and_then(|t| t.operating_reset_at));
-                    return Ok(raw);
-                }
-                Ok(Answer::Envelope(Outcome::Err(e))) => {
-                    let expired =
-                        matches!(e.code, ErrorCode::ExpiredToken | ErrorCode::InvalidToken);
-                    match (&inner.auth, &token) {
-                        (Auth::OAuth(session), Some(used)) if expired && !renewed => {
-                            renewed = true;
-                            session.renew_after(&inner.http, used).await?;
-                            continue;
-                        }
-                        _ => {}
-                    }
-                    match e.code {
-                        ErrorCode::QueryLimitExceeded => inner.limiter.saturate(),
-                        ErrorCode::OperationTimeLimit => {
-                            let wait = inner.limiter.freeze(method);
-                            if wait <= policy.max_freeze_wait && retries < policy.max_retries {
-                                retries += 1;
-                                continue;
-                            }
-                        }
-                        _ => {}
-                    }
-                    Error::Api(e)
-                }
-                Err(e) => e,
+            let url = endpoint.method_url(method, options.rest_v3);
+            let answer = self
+                .attempt(method, &url, content_type, body, idempotency_key.as_deref())
+                .await;
+            let seen = Seen {
+                endpoint: &endpoint,
+                rest_v3: options.rest_v3,
+                token: token.as_ref(),
+                limiter: &inner.limiter,
             };
-            let verdict = retry::classify(&error);
-            let may_retry = match verdict {
-                Verdict::Retry => true,
-                Verdict::RetryIfIdempotent => retry_safe,
-                Verdict::Fail => false,
-            };
-            if may_retry && retries < policy.max_retries {
-                retries += 1;
-                let delay = policy.backoff(retries);
-                tracing::debug!(method, retries, ?delay, "retrying after: {error}");
-                tokio::time::sleep(delay).await;
-                continue;
+            match attempts.judge(answer, seen) {
+                Step::Done(raw) => return Ok(raw),
+                Step::Fail(error) => return Err(error),
+                Step::Follow(renamed) => {
+                    tracing::warn!(
+                        from = endpoint.portal.as_str(),
+                        to = renamed.portal.as_str(),
+                        "the portal moved; following it"
+                    );
+                    endpoint = Arc::new(renamed);
+                    inner.set_endpoint(endpoint.clone());
+                }
+                Step::Renew(used) => {
+                    // Only OAuth calls carry a token to renew.
+                    if let Auth::OAuth(session) = &inner.auth {
+                        session.renew_after(&used).await?;
+                    }
+                }
+                Step::Again(delay) => tokio::time::sleep(delay).await,
             }
-            // The portal may have run the call and nobody knows: say so instead of guessing.
-            if verdict == Verdict::RetryIfIdempotent
-                && !retry_safe
-                && !matches!(error, Error::Api(_))
-            {
-                return Err(Error::OutcomeUnknown {
-                    method: method.to_owned(),
-                    source: Box::new(error),
-                });
-            }
-            return Err(error);
         }
     }
 
@@ -278,6 +226,170 @@ enum Answer {
 /// Renames followed within one call; more means a redirect loop.
 const MAX_REDIRECTS: u32 = 3;
 
+/// What happens after an attempt.
+enum Step {
+    /// The call succeeded.
+    Done(RawResponse),
+    /// The call failed for good.
+    Fail(Error),
+    /// The portal was renamed: send again to its new address.
+    Follow(Endpoint),
+    /// The portal refused this token: renew it (unless someone did) and send again.
+    Renew(Arc<Tokens>),
+    /// Send again after this pause.
+    Again(Duration),
+}
+
+/// What an attempt's verdict depends on besides its answer.
+struct Seen<'a> {
+    /// Where the attempt went.
+    endpoint: &'a Endpoint,
+    rest_v3: bool,
+    /// The OAuth pair it carried.
+    token: Option<&'a Arc<Tokens>>,
+    /// Told what the portal said about its limits.
+    limiter: &'a RateLimiter,
+}
+
+/// One logical call's attempts so far, and the rules for sending it again: the renewal of a
+/// refused token, a portal rename, an operating-time freeze and the failures
+/// [`retry::classify`] sorts out, all against one retry budget.
+struct Attempts<'a> {
+    method: &'a str,
+    policy: &'a RetryPolicy,
+    /// Sending twice does no harm (idempotent, or REST 3.0 with an `Idempotency-Key`).
+    retry_safe: bool,
+    /// The longest this call waits for its method's operating-time freeze to end.
+    max_freeze_wait: Duration,
+    retries: u32,
+    redirects: u32,
+    renewals: u32,
+    /// The last pair this call renewed after a refusal; never renewed after twice.
+    renewed_from: Option<Arc<Tokens>>,
+}
+
+impl<'a> Attempts<'a> {
+    fn new(method: &'a str, policy: &'a RetryPolicy, retry_safe: bool) -> Self {
+        Self {
+            method,
+            policy,
+            retry_safe,
+            max_freeze_wait: policy.max_freeze_wait,
+            retries: 0,
+            redirects: 0,
+            renewals: 0,
+            renewed_from: None,
+        }
+    }
+
+    /// How long to wait before sending, while the method is frozen; an error when longer than
+    /// this call may wait.
+    fn frozen_for(&self, limiter: &RateLimiter) -> Result<Option<Duration>, Error> {
+        match limiter.frozen_for(self.method) {
+            Some(wait) if wait > self.max_freeze_wait => Err(frozen(self.method, wait)),
+            wait => Ok(wait),
+        }
+    }
+
+    /// The verdict on one attempt.
+    fn judge(&mut self, answer: Result<Answer, Error>, seen: Seen<'_>) -> Step {
+        let method = self.method;
+        let error = match answer {
+            Ok(Answer::Envelope(Outcome::Ok(raw))) => {
+                let reset_at = raw.time().and_then(|t| t.operating_reset_at);
+                seen.limiter.note_reset(method, reset_at);
+                return Step::Done(raw);
+            }
+            // A renamed portal redirects its old address; the POST is re-sent (the old address
+            // did not run it) and later calls go to the new one.
+            Ok(Answer::Moved(location)) => {
+                match seen.endpoint.renamed(&location, method, seen.rest_v3) {
+                    Some(renamed) if self.redirects < MAX_REDIRECTS => {
+                        self.redirects += 1;
+                        return Step::Follow(renamed);
+                    }
+                    _ => Error::Http {
+                        method: method.to_owned(),
+                        status: 302,
+                        body_start: "a redirect that is not a portal rename was not followed"
+                            .to_owned(),
+                    },
+                }
+            }
+            Ok(Answer::Envelope(Outcome::Err(e))) => match e.code {
+                ErrorCode::ExpiredToken | ErrorCode::InvalidToken => {
+                    if let Some(used) = seen.token
+                        && self.may_renew(used)
+                    {
+                        return Step::Renew(used.clone());
+                    }
+                    Error::Api(e)
+                }
+                ErrorCode::QueryLimitExceeded => {
+                    seen.limiter.saturate();
+                    Error::Api(e)
+                }
+                ErrorCode::OperationTimeLimit => {
+                    // Sent again once the freeze ends (the wait happens before sending).
+                    let wait = seen.limiter.freeze(method);
+                    if wait <= self.max_freeze_wait && self.spend_retry() {
+                        return Step::Again(Duration::ZERO);
+                    }
+                    Error::Api(e)
+                }
+                _ => Error::Api(e),
+            },
+            Err(e) => e,
+        };
+        let verdict = retry::classify(&error);
+        let may_retry = match verdict {
+            Verdict::Retry => true,
+            Verdict::RetryIfIdempotent => self.retry_safe,
+            Verdict::Fail => false,
+        };
+        if may_retry && self.spend_retry() {
+            let delay = self.policy.backoff(self.retries);
+            tracing::debug!(method, self.retries, ?delay, "retrying after: {error}");
+            return Step::Again(delay);
+        }
+        // The portal may have run the call and nobody knows: say so instead of guessing.
+        if verdict == Verdict::RetryIfIdempotent
+            && !self.retry_safe
+            && !matches!(error, Error::Api(_))
+        {
+            return Step::Fail(Error::OutcomeUnknown {
+                method: method.to_owned(),
+                source: Box::new(error),
+            });
+        }
+        Step::Fail(error)
+    }
+
+    /// Takes one retry from the budget, if any is left.
+    fn spend_retry(&mut self) -> bool {
+        let left = self.retries < self.policy.max_retries;
+        self.retries += u32::from(left);
+        left
+    }
+
+    /// Whether a refusal of `used` may be answered by renewing it: once per pair, the first
+    /// renewal free (as PHP's `restCommand` renews and retries once), the others from the retry
+    /// budget. A portal that refuses every new pair thus costs at most `1 + max_retries`
+    /// renewals, never a loop.
+    fn may_renew(&mut self, used: &Arc<Tokens>) -> bool {
+        let again = self
+            .renewed_from
+            .as_ref()
+            .is_some_and(|from| session::same(from, used));
+        if again || (self.renewals > 0 && !self.spend_retry()) {
+            return false;
+        }
+        self.renewals += 1;
+        self.renewed_from = Some(used.clone());
+        true
+    }
+}
+
 /// The error for a call that would wait longer than allowed for its frozen method.
 fn frozen(method: &str, wait: Duration) -> Error {
     Error::Api(ApiError {
@@ -304,95 +416,6 @@ fn idempotency_key() -> String {
         a.hash_one(n),
         b.hash_one((n, std::process::id()))
     )
-}
-
-impl OAuthSession {
-    /// The tokens to call with: the ones in use, else the stored ones, else the initial ones.
-    async fn tokens(&self) -> Result<Arc<Tokens>, Error> {
-        if let Some(tokens) = self.current() {
-            return Ok(tokens);
-        }
-        let _guard = self.refresh_lock.lock().await;
-        if let Some(tokens) = self.current() {
-            return Ok(tokens);
-        }
-        let tokens = match self.store.load().await? {
-            Some(stored) => stored,
-            None => self.initial.clone().ok_or_else(|| {
-                Error::Config("OAuth: the token store is empty and no tokens were given".to_owned())
-            })?,
-        };
-        Ok(self.set_current(tokens))
-    }
-
-    fn current(&self) -> Option<Arc<Tokens>> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    fn set_current(&self, tokens: Tokens) -> Arc<Tokens> {
-        let tokens = Arc::new(tokens);
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(tokens.clone());
-        tokens
-    }
-
-    /// Renews the tokens after `used` was refused, unless someone already did: concurrent
-    /// callers queue on the in-process lock and find new tokens in place, other processes
-    /// sharing the store queue on its lock and find them in the store, so N expired calls cost
-    /// one refresh. The new pair is saved before any call uses it (see [`crate::TokenStore`]).
-    async fn renew_after(&self, http: &reqwest::Client, used: &Tokens) -> Result<(), Error> {
-        let _in_process = self.refresh_lock.lock().await;
-        let current = self
-            .current()
-            .ok_or_else(|| Error::Config("OAuth: no tokens".to_owned()))?;
-        if current.access_token != used.access_token {
-            return Ok(());
-        }
-        let _across_processes = self.store.lock().await?;
-        let stored = self.store.load().await?;
-        if let Some(stored) = &stored
-            && stored.access_token != used.access_token
-        {
-            self.set_current(stored.clone());
-            return Ok(());
-        }
-        let refresh_token = stored
-            .as_ref()
-            .map_or(&current.refresh_token, |s| &s.refresh_token);
-        let mut renewed = auth::refresh(http, &self.app, refresh_token).await?;
-        if renewed.member_id.is_none() {
-            renewed.member_id.clone_from(&current.member_id);
-        }
-        self.store.save(&renewed).await?;
-        self.set_current(renewed);
-        tracing::info!("OAuth token renewed");
-        Ok(())
-    }
-
-    /// Replaces the tokens in use and in the store, e.g. with the fresh pair an event brought.
-    pub(crate) async fn adopt(&self, tokens: Tokens) -> Result<(), Error> {
-        let _in_process = self.refresh_lock.lock().await;
-        let _across_processes = self.store.lock().await?;
-        self.store.save(&tokens).await?;
-        self.set_current(tokens);
-        Ok(())
-    }
-}
-
-impl Client {
-    /// Starts using `tokens` (and stores them), e.g. the pair Bitrix24 sends with every event
-    /// and every opening of the application; this also recovers a store whose refresh token was
-    /// used up by a renewal that did not get saved. Webhook clients have no tokens: an error.
-    pub async fn adopt_tokens(&self, tokens: Tokens) -> Result<(), Error> {
-        match &self.inner.auth {
-            Auth::OAuth(session) => session.adopt(tokens).await,
-            Auth::Webhook => Err(Error::Config(
-                "a webhook client has no OAuth tokens".to_owned(),
-            )),
-        }
-    }
 }
 
 /// Serializes parameters to a JSON object; `()` means no parameters.

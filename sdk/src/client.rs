@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::auth::{MemoryTokenStore, OAuthApp, TokenStore, Tokens};
+use crate::auth::{MemoryTokenStore, OAuthApp, StoreError, TokenStore, Tokens};
+use crate::session::{OAuthSession, StoreErrorHook};
 use crate::{Error, Method, RateLimit, RateLimiter, Request, RetryPolicy, Secret};
 
 /// A connection to one Bitrix24 portal. Cheap to clone: clones share the connection pool, the
@@ -96,8 +97,8 @@ impl Inner {
             .clone()
     }
 
-    pub(crate) fn set_endpoint(&self, endpoint: Endpoint) {
-        *self.endpoint.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(endpoint);
+    pub(crate) fn set_endpoint(&self, endpoint: Arc<Endpoint>) {
+        *self.endpoint.write().unwrap_or_else(|p| p.into_inner()) = endpoint;
     }
 }
 
@@ -105,18 +106,7 @@ pub(crate) enum Auth {
     /// Incoming webhook: the code is part of the endpoint URL.
     Webhook,
     /// OAuth application: the access token goes into every request as `auth`.
-    OAuth(Box<OAuthSession>),
-}
-
-pub(crate) struct OAuthSession {
-    pub(crate) app: OAuthApp,
-    pub(crate) store: Arc<dyn TokenStore>,
-    /// The tokens in use; `None` until first loaded from the store.
-    pub(crate) current: RwLock<Option<Arc<Tokens>>>,
-    /// Initial tokens, used when the store has none.
-    pub(crate) initial: Option<Tokens>,
-    /// Held while renewing, so concurrent callers renew once.
-    pub(crate) refresh_lock: tokio::sync::Mutex<()>,
+    OAuth(Arc<OAuthSession>),
 }
 
 /// How request parameters are encoded.
@@ -216,6 +206,7 @@ pub struct ClientBuilder {
     webhook: Option<String>,
     oauth: Option<(OAuthApp, Option<Tokens>)>,
     store: Option<Arc<dyn TokenStore>>,
+    on_store_error: Option<StoreErrorHook>,
     encoding: Encoding,
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
@@ -261,6 +252,16 @@ impl ClientBuilder {
     /// Where renewed tokens are persisted (default: memory only).
     pub fn token_store(mut self, store: impl TokenStore + 'static) -> Self {
         self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Called with the error whenever the token store refuses a renewed pair. The pair stays in
+    /// use (it is the only one the OAuth server still accepts) and saving it is retried on later
+    /// calls with backoff, or by [`Client::save_tokens`]; every refusal is also logged
+    /// (`tracing`, level ERROR). A place to raise an alarm: until a save succeeds, the stored
+    /// refresh token is spent.
+    pub fn on_store_error(mut self, hook: impl Fn(&StoreError) + Send + Sync + 'static) -> Self {
+        self.on_store_error = Some(Arc::new(hook));
         self
     }
 
@@ -317,6 +318,13 @@ impl ClientBuilder {
 
     /// Checks the configuration and creates the client.
     pub fn build(self) -> Result<Client, Error> {
+        let http = match self.http {
+            Some(http) => http,
+            None => http_client(
+                self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+                self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            )?,
+        };
         let (endpoint, auth) = match (self.webhook, self.oauth) {
             (Some(_), Some(_)) => {
                 return Err(Error::Config(
@@ -337,22 +345,10 @@ impl ClientBuilder {
                 let store = self
                     .store
                     .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()) as Arc<_>);
-                let session = OAuthSession {
-                    app,
-                    store,
-                    current: RwLock::new(None),
-                    initial,
-                    refresh_lock: tokio::sync::Mutex::new(()),
-                };
-                (Endpoint::new(portal, ""), Auth::OAuth(Box::new(session)))
+                let session =
+                    OAuthSession::new(app, store, initial, http.clone(), self.on_store_error);
+                (Endpoint::new(portal, ""), Auth::OAuth(session))
             }
-        };
-        let http = match self.http {
-            Some(http) => http,
-            None => http_client(
-                self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-                self.timeout.unwrap_or(DEFAULT_TIMEOUT),
-            )?,
         };
         Ok(Client {
             inner: Arc::new(Inner {

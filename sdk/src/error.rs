@@ -1,9 +1,11 @@
 //! Errors of the call path. Every variant names the method it belongs to; none carries a secret.
 
 use std::fmt;
+use std::sync::Arc;
 
-/// Why a call failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a call failed. Cloning is cheap: a renewal shared by many calls fails them all with one
+/// error.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The portal answered with an error envelope (`{"error": .., "error_description": ..}`).
@@ -21,7 +23,7 @@ pub enum Error {
         kind: TransportKind,
         /// The underlying error, with any URL removed (webhook URLs carry a secret).
         #[source]
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
     },
     /// The portal answered with a non-2xx status and a body that is not a Bitrix24 envelope, such
     /// as a proxy's HTML error page.
@@ -141,7 +143,7 @@ impl Error {
         Self::Transport {
             method: method.to_owned(),
             kind,
-            source: source.without_url(),
+            source: Arc::new(source.without_url()),
         }
     }
 }

@@ -26,6 +26,7 @@ mod retry;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 mod secret;
+mod session;
 mod types;
 pub mod wire;
 

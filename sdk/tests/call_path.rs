@@ -4,14 +4,18 @@
 #![allow(deprecated)] // The classic methods are deprecated upstream but still the common case.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use bitrix24::auth::{MemoryTokenStore, StoreError};
 use bitrix24::crm::DealFields;
 use bitrix24::sandbox::{Fault, Sandbox, SandboxConfig};
 use bitrix24::{
     Client, ClientBuilder, Encoding, Error, ErrorCode, FileTokenStore, RateLimit, RetryPolicy,
-    Tokens, TransportKind,
+    TokenStore, Tokens, TransportKind,
 };
+use futures::StreamExt;
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 /// These tests are about the call path, not the rate limit: give the client room.
@@ -385,15 +389,158 @@ async fn a_rotated_refresh_token_cannot_be_reused() {
 
 #[tokio::test]
 async fn renewal_never_loops() {
-    // Tokens that expire at once: the retry after a renewal fails again and is returned.
+    // Tokens that expire at once: every renewal brings a token the portal refuses again. A
+    // call renews at most once per token it was refused with, the first renewal free and the
+    // others out of its retry budget, then returns the refusal (before issue 12: one renewal,
+    // then the refusal).
     let portal = Sandbox::start_with(SandboxConfig::default().access_token_ttl(Duration::ZERO))
         .await
         .unwrap();
-    let client = oauth(&portal).build().unwrap();
+    let client = oauth(&portal)
+        .retry_policy(RetryPolicy::default().max_retries(2))
+        .build()
+        .unwrap();
     let e = api_error(client.profile().await);
     assert_eq!(e.code, ErrorCode::ExpiredToken);
+    // The pair's `expires` is already past: renewed once before sending (that token arrives
+    // expired too, so it is not renewed early again), then once per refusal: the first renewal
+    // free, two from the budget of 2 retries.
+    assert_eq!(portal.stats().refreshes, 4);
+    assert_eq!(portal.stats().requests, 4);
+    assert_eq!(portal.stats().refresh_failures, 0);
+}
+
+#[tokio::test]
+async fn a_known_expiry_is_renewed_before_sending() {
+    let portal = Sandbox::start().await.unwrap();
+    let mut tokens = portal.issue_tokens();
+    tokens.expires_at = Some(unix_now() - 10);
+    portal.expire_access_tokens();
+    let client = oauth_with(&portal, tokens);
+    let calls: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(client.user_current().into_future()))
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(portal.stats().refreshes, 1, "one renewal for all");
+    assert_eq!(portal.stats().requests, 50, "no call was refused first");
+    // The renewed pair's `expires` is an hour away: no early renewal until then.
+    client.user_current().await.unwrap();
     assert_eq!(portal.stats().refreshes, 1);
-    assert_eq!(portal.stats().requests, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_expiring_every_two_calls_do_not_stop_an_oauth_export() {
+    let config = SandboxConfig::default()
+        .seed_deals(10_000)
+        .access_token_calls(Some(2));
+    let portal = Sandbox::start_with(config).await.unwrap();
+    let client = oauth(&portal).build().unwrap();
+    let mut rows = 0;
+    let mut deals = client.crm_deal_list().stream();
+    while let Some(deal) = deals.next().await {
+        deal.expect("every page arrives");
+        rows += 1;
+    }
+    assert_eq!(rows, 10_000);
+    let stats = portal.stats();
+    assert!(stats.refreshes > 1, "{stats:?}");
+    assert_eq!(stats.refresh_failures, 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_call_does_not_lose_the_rotated_pair() {
+    // The OAuth server rotates, then answers 2 s later; the caller gives up after 0.5 s.
+    let config = SandboxConfig::default().oauth_delay(Duration::from_secs(2));
+    let portal = Sandbox::start_with(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    let initial = portal.issue_tokens();
+    let client = oauth_with_store(&portal, initial.clone(), FileTokenStore::new(&path));
+    portal.expire_access_tokens();
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), client.profile()).await;
+    assert!(gave_up.is_err(), "the call was cancelled mid-renewal");
+    // Nobody waits for it now; the renewal finishes and is saved all the same.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stored: Tokens = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_ne!(stored.refresh_token, initial.refresh_token);
+    client
+        .profile()
+        .await
+        .expect("works without re-authorising");
+    assert_eq!(portal.stats().refreshes, 1);
+    assert_eq!(portal.stats().refresh_failures, 0);
+}
+
+/// A token store whose first `failures` saves fail.
+#[derive(Debug)]
+struct FlakyStore {
+    tokens: MemoryTokenStore,
+    failures: AtomicU32,
+}
+
+impl TokenStore for FlakyStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, StoreError>> {
+        self.tokens.load()
+    }
+
+    fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>> {
+        let fail = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            return Box::pin(async { Err(StoreError("disk full".to_owned())) });
+        }
+        self.tokens.save(tokens)
+    }
+}
+
+#[tokio::test]
+async fn a_failed_save_keeps_the_renewed_pair_and_retries() {
+    let portal = Sandbox::start().await.unwrap();
+    let store = Arc::new(FlakyStore {
+        tokens: MemoryTokenStore::new(),
+        failures: AtomicU32::new(2),
+    });
+    let reported = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reported.clone();
+    let client = oauth(&portal)
+        .token_store(store.clone())
+        .on_store_error(move |e| seen.lock().unwrap().push(e.to_string()))
+        .build()
+        .unwrap();
+    portal.expire_access_tokens();
+    client
+        .profile()
+        .await
+        .expect("the renewed pair is used though the store refused it");
+    assert_eq!(*reported.lock().unwrap(), ["disk full"]);
+    assert_eq!(store.tokens.load().await.unwrap(), None, "not saved yet");
+    // Asked to save now: the store refuses again, and the caller sees it, typed.
+    match client.save_tokens().await {
+        Err(Error::Store(e)) => assert_eq!(e.to_string(), "disk full"),
+        other => panic!("{other:?}"),
+    }
+    // The pair is still in memory: calls go on without renewing.
+    client.profile().await.unwrap();
+    assert_eq!(portal.stats().refreshes, 1);
+    // A later use saves it, once the backoff has passed.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    client.profile().await.unwrap();
+    client.save_tokens().await.expect("nothing left to save");
+    let stored = store.tokens.load().await.unwrap().expect("saved");
+    let restarted = Client::builder()
+        .portal(portal.url().as_str())
+        .oauth_from_store(portal.oauth_app(), store.clone())
+        .build()
+        .unwrap();
+    restarted.profile().await.expect("the saved pair works");
+    assert_ne!(stored.access_token.expose(), "");
+    assert_eq!(portal.stats().refreshes, 1);
+    assert_eq!(portal.stats().refresh_failures, 0);
+    assert_eq!(reported.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -500,4 +647,22 @@ fn oauth_with(portal: &Sandbox, tokens: Tokens) -> Client {
     )
     .build()
     .unwrap()
+}
+
+fn oauth_with_store(portal: &Sandbox, tokens: Tokens, store: impl TokenStore + 'static) -> Client {
+    fast(
+        Client::builder()
+            .portal(portal.url().as_str())
+            .oauth(portal.oauth_app(), tokens)
+            .token_store(store),
+    )
+    .build()
+    .unwrap()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
