@@ -4,8 +4,8 @@
 //! A file store and an in-process limiter serve one machine; an application running on several
 //! needs both in one place, or the machines renew with the same refresh token (one of them gets
 //! `invalid_grant`) and together overfill the portal's bucket. Redis keeps the pair under one key,
-//! a renewal lock under another (`SET NX PX`, released only by its holder, expiring if the holder
-//! dies), and the bucket's schedule under a third, updated atomically by a script that reads the
+//! a renewal lock under another (`SET NX PX`, extended by its holder while it works, released
+//! only by its holder, expiring if the holder dies), and the bucket's schedule under a third, updated atomically by a script that reads the
 //! Redis server's clock, so machines with skewed clocks still agree.
 
 use std::fmt;
@@ -18,8 +18,13 @@ use redis::{AsyncCommands, Script};
 
 use crate::auth::{StoreError, StoreGuard, TokenStore, Tokens};
 
-/// How long a renewal lock lives if its holder dies without releasing it.
+/// How long a renewal lock lives if its holder dies without releasing it; while the holder
+/// lives, it keeps extending the lock, so a renewal may take as long as it takes.
 const LOCK_TTL: Duration = Duration::from_secs(30);
+
+/// How long a process waits for another's renewal lock: longer than a renewal can take with the
+/// client's default 120 s HTTP timeout.
+const LOCK_WAIT: Duration = Duration::from_secs(180);
 
 fn store_error(what: &str, e: redis::RedisError) -> StoreError {
     // Redis errors name commands and keys, never values.
@@ -40,6 +45,7 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, StoreError> {
 pub struct RedisTokenStore {
     redis: ConnectionManager,
     key: String,
+    lock_ttl: Duration,
 }
 
 impl RedisTokenStore {
@@ -48,7 +54,15 @@ impl RedisTokenStore {
         Self {
             redis,
             key: key.into(),
+            lock_ttl: LOCK_TTL,
         }
+    }
+
+    /// How long the renewal lock lives if its holder dies without releasing it (default 30 s);
+    /// a living holder extends it every third of that. At least 30 ms.
+    pub fn lock_ttl(mut self, ttl: Duration) -> Self {
+        self.lock_ttl = ttl.max(Duration::from_millis(30));
+        self
     }
 }
 
@@ -73,17 +87,68 @@ return 0
     )
 });
 
-/// Releases a Redis lock when dropped.
+/// Extends the lock only if it still holds our value.
+static EXTEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#,
+    )
+});
+
+/// Keeps a Redis lock alive while held; releases it when dropped.
 struct RedisLock {
     redis: ConnectionManager,
     key: String,
     value: String,
+    keeper: tokio::task::AbortHandle,
+}
+
+impl RedisLock {
+    /// Holds the lock `key` = `value`, extending it every third of `ttl` until dropped: a
+    /// renewal slower than the TTL (the HTTP timeout is 120 s, the TTL 30 s) must not let a
+    /// second process in to spend the same refresh token.
+    fn hold(redis: ConnectionManager, key: String, value: String, ttl: Duration) -> Self {
+        let (mut conn, k, v) = (redis.clone(), key.clone(), value.clone());
+        let keeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(ttl / 3);
+            every.tick().await; // the first tick is now: the lock was just taken
+            loop {
+                every.tick().await;
+                let extended: redis::RedisResult<i64> = EXTEND
+                    .key(&k)
+                    .arg(&v)
+                    .arg(ttl.as_millis() as u64)
+                    .invoke_async(&mut conn)
+                    .await;
+                match extended {
+                    Ok(1) => {}
+                    Ok(_) => {
+                        tracing::warn!("redis: the token lock expired before it was extended");
+                        return;
+                    }
+                    // Tried again next tick; the lock lives on until its TTL meanwhile.
+                    Err(e) => tracing::warn!("redis: extending the token lock failed: {e}"),
+                }
+            }
+        });
+        Self {
+            redis,
+            key,
+            value,
+            keeper: keeper.abort_handle(),
+        }
+    }
 }
 
 impl Drop for RedisLock {
     fn drop(&mut self) {
+        self.keeper.abort();
         let (mut redis, key, value) = (self.redis.clone(), self.key.clone(), self.value.clone());
-        // Drop cannot wait; a lock we fail to release expires after LOCK_TTL.
+        // Drop cannot wait; a lock we fail to release expires after its TTL.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let released: redis::RedisResult<i64> =
@@ -128,24 +193,24 @@ impl TokenStore for RedisTokenStore {
             let value = unique_value();
             let mut redis = self.redis.clone();
             let mut pause = Duration::from_millis(5);
-            let deadline = tokio::time::Instant::now() + LOCK_TTL * 2;
+            let deadline = tokio::time::Instant::now() + LOCK_WAIT;
             loop {
                 let taken: Option<String> = redis::cmd("SET")
                     .arg(&key)
                     .arg(&value)
                     .arg("NX")
                     .arg("PX")
-                    .arg(LOCK_TTL.as_millis() as u64)
+                    .arg(self.lock_ttl.as_millis() as u64)
                     .query_async(&mut redis)
                     .await
                     .map_err(|e| store_error("SET NX", e))?;
                 if taken.is_some() {
-                    return Ok(StoreGuard::new(RedisLock { redis, key, value }));
+                    let lock = RedisLock::hold(redis, key, value, self.lock_ttl);
+                    return Ok(StoreGuard::new(lock));
                 }
                 if tokio::time::Instant::now() > deadline {
                     return Err(StoreError(format!(
-                        "redis key {key}: lock not released within {:?}",
-                        LOCK_TTL * 2
+                        "redis key {key}: lock not released within {LOCK_WAIT:?}"
                     )));
                 }
                 tokio::time::sleep(pause).await;

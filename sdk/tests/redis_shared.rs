@@ -5,6 +5,7 @@
 #![cfg(all(feature = "redis", feature = "sandbox", feature = "full"))]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bitrix24::redis_store::{RedisTokenStore, connect};
 use bitrix24::sandbox::{Sandbox, SandboxConfig};
@@ -67,6 +68,42 @@ async fn machines_sharing_redis_renew_once() {
     }
     assert_eq!(portal.stats().refreshes, 1, "one renewal for all machines");
     assert_eq!(portal.stats().refresh_failures, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renewal_slower_than_the_lock_ttl_still_renews_once() {
+    let Some(redis) = redis().await else { return };
+    // The OAuth server takes 3 s; the lock would expire after 1 s if nobody kept it alive.
+    let config = SandboxConfig::default().oauth_delay(Duration::from_secs(3));
+    let portal = Sandbox::start_with(config).await.unwrap();
+    let key = unique("slow");
+    let store = || RedisTokenStore::new(redis.clone(), &key).lock_ttl(Duration::from_secs(1));
+    store().save(&portal.issue_tokens()).await.unwrap();
+    let machine = || {
+        Client::builder()
+            .portal(portal.url().as_str())
+            .oauth_from_store(portal.oauth_app(), store())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (machine(), machine());
+    a.profile().await.unwrap();
+    b.profile().await.unwrap();
+    portal.expire_access_tokens();
+    let first = tokio::spawn(a.profile().into_future());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = tokio::spawn(b.profile().into_future());
+    first.await.unwrap().expect("the renewer continues");
+    second.await.unwrap().expect("the waiter continues");
+    assert_eq!(portal.stats().refreshes, 1, "one renewal");
+    assert_eq!(
+        portal.stats().refresh_failures,
+        0,
+        "no spent refresh token used"
+    );
+    // No rotated pair was lost: a machine starting from the store now works without renewing.
+    machine().profile().await.expect("the stored pair works");
+    assert_eq!(portal.stats().refreshes, 1);
 }
 
 #[tokio::test]
