@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use bitrix24::sandbox::SandboxConfig;
-use bitrix24::{FileTokenStore, TokenStore};
+use bitrix24::{FileTokenStore, TokenStore, Tokens};
 use cli_support::{Portal, b24, run};
 use serde_json::Value;
 
@@ -18,8 +18,13 @@ fn mode(path: &Path) -> u32 {
 
 /// `b24` configured by environment as the sandbox's OAuth application with fresh tokens.
 fn oauth_env(home: &Path, portal: &Portal) -> (std::process::Command, bitrix24::Tokens) {
-    let app = portal.sandbox.oauth_app();
     let tokens = portal.sandbox.issue_tokens();
+    (oauth_env_with(home, portal, &tokens), tokens)
+}
+
+/// `b24` configured by environment as the sandbox's OAuth application with `tokens`.
+fn oauth_env_with(home: &Path, portal: &Portal, tokens: &Tokens) -> std::process::Command {
+    let app = portal.sandbox.oauth_app();
     let mut command = b24(home);
     command
         .env("B24_PORTAL", portal.sandbox.url().as_str())
@@ -28,7 +33,7 @@ fn oauth_env(home: &Path, portal: &Portal) -> (std::process::Command, bitrix24::
         .env("B24_OAUTH_URL", app.token_url.as_str())
         .env("B24_ACCESS_TOKEN", tokens.access_token.expose())
         .env("B24_REFRESH_TOKEN", tokens.refresh_token.expose());
-    (command, tokens)
+    command
 }
 
 #[test]
@@ -288,4 +293,42 @@ fn the_environment_alone_works_without_a_home_directory() {
         .args(["auth", "refresh"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("B24_TOKEN_FILE"), "{err}");
+}
+
+#[test]
+fn tokens_only_in_the_environment_are_not_renewed_without_a_place_to_keep_them() {
+    let home = tempfile::tempdir().unwrap();
+    let portal = Portal::start(SandboxConfig::default());
+    let tokens = portal.sandbox.issue_tokens();
+    portal.sandbox.expire_access_tokens();
+    // Renewing would spend B24_REFRESH_TOKEN and lose the new pair at exit: refused.
+    let (code, out, err) =
+        run(oauth_env_with(home.path(), &portal, &tokens).args(["call", "profile"]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("B24_TOKEN_FILE"), "{err}");
+    assert!(!err.contains(tokens.refresh_token.expose()), "{err}");
+    assert_eq!(
+        portal.sandbox.stats().refreshes,
+        0,
+        "the refresh token is not spent"
+    );
+
+    // With a token file the renewed pair is kept there, and the next run starts from it.
+    let token_file = home.path().join("kept.json");
+    let (code, out, err) = run(oauth_env_with(home.path(), &portal, &tokens)
+        .env("B24_TOKEN_FILE", &token_file)
+        .args(["call", "profile"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(portal.sandbox.stats().refreshes, 1);
+    let stored = portal
+        .block_on(FileTokenStore::new(&token_file).load())
+        .unwrap()
+        .expect("the renewed pair is saved");
+    assert_ne!(stored.refresh_token, tokens.refresh_token);
+    let (code, out, err) = run(oauth_env_with(home.path(), &portal, &tokens)
+        .env("B24_TOKEN_FILE", &token_file)
+        .args(["call", "profile"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(portal.sandbox.stats().refreshes, 1, "the kept pair is used");
+    assert_eq!(portal.sandbox.stats().refresh_failures, 0);
 }

@@ -5,7 +5,10 @@
 //! The config file holds secrets, so it must be private: a file that group or others may read
 //! or write is refused, and `b24` creates it with mode 0600. OAuth tokens live beside it in
 //! `tokens.json` (the SDK's [`FileTokenStore`]: atomic writes, mode 0600, a lock so that two
-//! `b24` processes never both spend the same rotating refresh token).
+//! `b24` processes never both spend the same rotating refresh token). Tokens given in
+//! `B24_ACCESS_TOKEN`/`B24_REFRESH_TOKEN` are renewed only when a token file is configured
+//! (`B24_TOKEN_FILE` or `token_file`): a renewal spends the refresh token, and without a file
+//! the new pair would be lost when `b24` exits.
 //!
 //! ```toml
 //! # an incoming webhook ...
@@ -21,7 +24,11 @@
 
 use std::path::{Path, PathBuf};
 
-use bitrix24::{Client, FileTokenStore, OAuthApp, RateLimit, Secret, Tokens};
+use bitrix24::auth::StoreError;
+use bitrix24::{
+    Client, FileTokenStore, OAuthApp, RateLimit, Secret, StoreGuard, TokenStore, Tokens,
+};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::util::{Failure, Outcome};
@@ -330,10 +337,15 @@ impl Settings {
             )));
         };
         let app = self.oauth_app()?;
-        let builder = builder.portal(portal);
+        // A pair the token file refused lives only as long as this process: say so.
+        let builder = builder.portal(portal).on_store_error(|e| {
+            eprintln!("warning: renewed OAuth tokens were not saved, they are lost at exit: {e}");
+        });
         let builder = match &self.env_tokens {
-            // Tokens from the environment, as `Client::from_env` takes them.
-            Some(tokens) if !self.token_file_configured() => builder.oauth(app, tokens.clone()),
+            // Tokens from the environment with no token file: used, never renewed.
+            Some(tokens) if !self.token_file_configured() => builder
+                .oauth(app, tokens.clone())
+                .token_store(NowhereToKeep),
             Some(tokens) => builder
                 .oauth(app, tokens.clone())
                 .token_store(FileTokenStore::new(self.token_file()?)),
@@ -350,6 +362,38 @@ impl Settings {
             }
         };
         Ok(builder.build()?)
+    }
+}
+
+/// The token store of tokens given only in the environment: there is none. Renewing them would
+/// spend `B24_REFRESH_TOKEN` (refresh tokens rotate) and lose the new pair when `b24` exits, so
+/// the renewal is refused before the OAuth server is asked, and the refused call fails saying
+/// what to set.
+#[derive(Debug)]
+struct NowhereToKeep;
+
+impl NowhereToKeep {
+    fn refusal() -> StoreError {
+        StoreError(
+            "the access token was refused and there is no token file to keep a renewed pair in \
+             (renewing spends B24_REFRESH_TOKEN): set B24_TOKEN_FILE and b24 renews and keeps \
+             the tokens there"
+                .to_owned(),
+        )
+    }
+}
+
+impl TokenStore for NowhereToKeep {
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn save<'a>(&'a self, _: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(Self::refusal()) })
+    }
+
+    fn lock(&self) -> BoxFuture<'_, Result<StoreGuard, StoreError>> {
+        Box::pin(async { Err(Self::refusal()) })
     }
 }
 

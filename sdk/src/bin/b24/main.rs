@@ -39,6 +39,8 @@ Credentials come from the environment or the config file (environment first):
   B24_PORTAL, B24_CLIENT_ID, B24_CLIENT_SECRET
     + B24_ACCESS_TOKEN, B24_REFRESH_TOKEN  (or tokens from `b24 auth code CODE`)
   B24_OAUTH_URL, B24_TOKEN_FILE, B24_PLAN  optional
+  Tokens from B24_ACCESS_TOKEN/B24_REFRESH_TOKEN are renewed only with B24_TOKEN_FILE set:
+  renewing spends the refresh token, and b24 keeps the new pair in that file.
   config file: --config, B24_CONFIG, else ~/.config/b24/config.toml (must be mode 0600)
 
 Exit codes: 0 ok, 1 API or network error, 2 usage or validation error, 130 interrupted.
@@ -233,6 +235,9 @@ struct DescribeCmd {
 const AUTH_HELP: &str = "\
 OAuth tokens live in a token file (default: tokens.json beside the config file, mode 0600);
 the application (portal, client id and secret) in the environment or the config file.
+Tokens given only in B24_ACCESS_TOKEN/B24_REFRESH_TOKEN are never renewed by other commands:
+a renewal spends the refresh token, and the new pair would be lost at exit. Set
+B24_TOKEN_FILE and b24 renews them when the portal refuses them and keeps the pair there.
 
 Examples:
   export B24_CLIENT_ID=local.123 B24_CLIENT_SECRET=...
