@@ -105,7 +105,7 @@ impl Client {
     /// successful envelope, or the error it amounts to, after the retries the
     /// [`RetryPolicy`](crate::RetryPolicy) and the failure allow.
     ///
-    /// Each turn of its loop is one attempt, then the verdict on it ([`Attempts::judge`], the
+    /// Each turn of its loop is one attempt, then the verdict on it (`Attempts::judge`, the
     /// one place that decides whether the call is sent again), then acting on the verdict.
     pub async fn call_raw(
         &self,
@@ -349,7 +349,12 @@ impl<'a> Attempts<'a> {
         };
         if may_retry && self.spend_retry() {
             let delay = self.policy.backoff(self.retries);
-            tracing::debug!(method, self.retries, ?delay, "retrying after: {error}");
+            tracing::debug!(
+                method,
+                retries = self.retries,
+                ?delay,
+                "retrying after: {error}"
+            );
             return Step::Again(delay);
         }
         // The portal may have run the call and nobody knows: say so instead of guessing.

@@ -228,12 +228,16 @@ impl OAuthSession {
         let finished = Finished(self.clone());
         let handle = tokio::spawn(async move {
             let session = &finished.0;
-            match task {
+            let outcome = match task {
                 Task::Load => session.load().await,
                 Task::Renew(used) => session.renew(&used).await,
                 Task::Adopt(tokens) => session.adopt_now(tokens).await,
                 Task::Save => session.save_again().await,
-            }
+            };
+            // Cleared before the outcome reaches the callers, so none of them finds this job
+            // still in the slot.
+            drop(finished);
+            outcome
         });
         let job = async move {
             handle.await.unwrap_or_else(|e| {
