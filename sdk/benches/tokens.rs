@@ -128,10 +128,7 @@ fn read_json(from: &mut impl BufRead) -> Value {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+    tokio::runtime::Runtime::new().expect("tokio runtime")
 }
 
 /// The portal: prints its URL and application, then answers `tokens <case>` with a pair (the

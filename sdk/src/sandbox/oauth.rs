@@ -56,7 +56,10 @@ fn answer(shared: &Arc<Shared>, query: Option<String>, body: &[u8]) -> (Response
             .counters
             .refresh_failures
             .fetch_add(1, Ordering::Relaxed);
-        (envelope_error(&ApiErr::new(status, code, description)), false)
+        (
+            envelope_error(&ApiErr::new(status, code, description)),
+            false,
+        )
     };
     let mut portal = shared.portal();
     if param("client_id") != portal.app.client_id
