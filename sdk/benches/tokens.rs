@@ -39,7 +39,7 @@ fn main() {
     }
     println!("## {CALLS} concurrent calls on one OAuth client, standard plan\n");
     println!(
-        "| pair | REST requests | renewals | requests + renewals | refused by the portal | limiter waits | waited s | wall s |"
+        "| pair | REST requests | renewals | requests + renewals | refused by the portal | limiter waits | waited s (sum over calls) | wall s |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (case, label) in CASES {
