@@ -231,10 +231,11 @@ pub struct StoreError(pub String);
 /// A renewal runs as: [`TokenStore::lock`] (exclusive across every process sharing the store),
 /// [`TokenStore::load`] and compare with the token that was refused — if another process renewed
 /// meanwhile, use its pair and stop — else ask the OAuth server, [`TokenStore::save`], unlock.
-/// A pair `save` refuses stays in use in memory and is saved again later (see
-/// [`crate::ClientBuilder::on_store_error`]): it is the only pair the OAuth server still accepts. Two processes that find the token expired at once thus renew once: the
-/// second finds the first one's pair under the lock. Refresh tokens rotate, so a renewal by both
-/// would cost one of them its refresh token (`invalid_grant`).
+/// Two processes that find the token expired at once thus renew once: the second finds the first
+/// one's pair under the lock. Refresh tokens rotate, so a renewal by both would cost one of them
+/// its refresh token (`invalid_grant`). A pair `save` refuses stays in use in memory and is saved
+/// again later (see [`crate::ClientBuilder::on_store_error`]): it is the only pair the OAuth
+/// server still accepts.
 ///
 /// If a process dies between the OAuth server's answer and `save`, the stored refresh token has
 /// been used up; the next renewal gets `invalid_grant`. Bitrix24 hands an application fresh

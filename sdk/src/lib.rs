@@ -2,8 +2,8 @@
 //!
 //! Every method in `schema/` becomes a request type implementing [`Method`] and a method on
 //! [`Client`]; all of them go through one non-generic call path ([`Client::call_raw`]) that
-//! authenticates, sends, decodes the envelope, renews an expired OAuth token once and maps
-//! errors to [`Error`].
+//! authenticates, sends, decodes the envelope, renews OAuth tokens (before a known expiry, or when
+//! refused) and maps errors to [`Error`].
 #![warn(missing_docs)]
 
 pub mod app;

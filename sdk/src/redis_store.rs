@@ -5,8 +5,9 @@
 //! needs both in one place, or the machines renew with the same refresh token (one of them gets
 //! `invalid_grant`) and together overfill the portal's bucket. Redis keeps the pair under one key,
 //! a renewal lock under another (`SET NX PX`, extended by its holder while it works, released
-//! only by its holder, expiring if the holder dies), and the bucket's schedule under a third, updated atomically by a script that reads the
-//! Redis server's clock, so machines with skewed clocks still agree.
+//! only by its holder, expiring if the holder dies), and the bucket's schedule under a third,
+//! updated atomically by a script that reads the Redis server's clock, so machines with skewed
+//! clocks still agree.
 
 use std::fmt;
 use std::sync::LazyLock;
