@@ -170,7 +170,7 @@ impl Client {
                     inner
                         .limiter
                         .note_reset(method, raw.time().and_then(|t| t.operating_reset_at));
-                    return Ok(raw);
+                    return Ok(raw.with_decoding(inner.decoding));
                 }
                 Ok(Answer::Envelope(Outcome::Err(e))) => {
                     let expired =

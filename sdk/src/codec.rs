@@ -24,6 +24,8 @@ use serde_with::de::DeserializeAsWrap;
 use serde_with::ser::SerializeAsWrap;
 use serde_with::{DeserializeAs, SerializeAs};
 
+use crate::decode::{self, Segment};
+
 /// Decodes a value that may be absent (`null`, `""`, `false`, `[]`) into `Option<T>`.
 ///
 /// Scalar codecs implement this; `DeserializeAs<T>` and `DeserializeAs<Option<T>>` both derive
@@ -494,15 +496,40 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for ListVisitor<T, C> {
     empty_container_spellings!();
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element::<DeserializeAsWrap<T, C>>()? {
+        loop {
+            let (index, mark) = (out.len(), decode::fallback_mark());
+            let item = seq
+                .next_element::<DeserializeAsWrap<T, C>>()
+                .inspect_err(|_| decode::error_at(|| Segment::Index(index)))?;
+            let Some(item) = item else {
+                return Ok(Some(out));
+            };
+            decode::fallbacks_below(mark, || Segment::Index(index));
             out.push(item.into_inner());
         }
-        Ok(Some(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
-        while let Some((_, item)) = map.next_entry::<de::IgnoredAny, DeserializeAsWrap<T, C>>()? {
+        // Keys other than the positions (`{"5": .., "9": ..}`) are ids the list drops.
+        let mut dropped = Vec::new();
+        while let Some(MapKey(key)) = map.next_key()? {
+            let mark = decode::fallback_mark();
+            let item = map
+                .next_value::<DeserializeAsWrap<T, C>>()
+                .inspect_err(|_| decode::error_at(|| Segment::Key(key.clone())))?;
+            decode::fallbacks_below(mark, || Segment::Key(key.clone()));
+            if key != out.len().to_string() {
+                dropped.push(key);
+            }
             out.push(item.into_inner());
+        }
+        if !dropped.is_empty() {
+            decode::lossy(|| {
+                format!(
+                    "expected a list, found an object keyed {}: read as a list, keys dropped",
+                    dropped.join(", ")
+                )
+            })?;
         }
         Ok(Some(out))
     }
@@ -552,17 +579,27 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for MapVisitor<T, C> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // A PHP list where a map was expected: keep the positions as keys, as PHP would.
         let mut out = BTreeMap::new();
-        let mut index = 0usize;
-        while let Some(item) = seq.next_element::<DeserializeAsWrap<T, C>>()? {
+        loop {
+            let (index, mark) = (out.len(), decode::fallback_mark());
+            let item = seq
+                .next_element::<DeserializeAsWrap<T, C>>()
+                .inspect_err(|_| decode::error_at(|| Segment::Index(index)))?;
+            let Some(item) = item else {
+                return Ok(Some(out));
+            };
+            decode::fallbacks_below(mark, || Segment::Index(index));
             out.insert(index.to_string(), item.into_inner());
-            index += 1;
         }
-        Ok(Some(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = BTreeMap::new();
-        while let Some((key, item)) = map.next_entry::<MapKey, DeserializeAsWrap<T, C>>()? {
-            out.insert(key.0, item.into_inner());
+        while let Some(MapKey(key)) = map.next_key()? {
+            let mark = decode::fallback_mark();
+            let item = map
+                .next_value::<DeserializeAsWrap<T, C>>()
+                .inspect_err(|_| decode::error_at(|| Segment::Key(key.clone())))?;
+            decode::fallbacks_below(mark, || Segment::Key(key.clone()));
+            out.insert(key, item.into_inner());
         }
         Ok(Some(out))
     }

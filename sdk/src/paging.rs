@@ -201,17 +201,18 @@ impl<M: ListMethod> Request<M> {
                 return stream::iter(vec![Err(Error::encode(M::NAME, e))]).boxed();
             }
         };
+        let decoding = client.inner.decoding;
         raw_pages(client, spec, options)
-            .map(|page| {
+            .map(move |page| {
                 let page = page?;
-                let items =
-                    crate::codec::from_json_as::<Vec<M::Item>, List<M::ItemCodec>>(page.rows.get())
-                        .map_err(|e| Error::Decode {
-                            method: M::NAME.to_owned(),
-                            status: 200,
-                            message: format!("list rows: {e}"),
-                            body_start: crate::wire::envelope::body_start(page.rows.get()),
-                        })?;
+                let items = decoding
+                    .decode::<Vec<M::Item>, List<M::ItemCodec>>(M::NAME, "rows", page.rows.get())
+                    .map_err(|message| Error::Decode {
+                        method: M::NAME.to_owned(),
+                        status: 200,
+                        message,
+                        body_start: crate::wire::envelope::body_start(page.rows.get()),
+                    })?;
                 Ok(Page {
                     items,
                     total: page.total,
