@@ -322,11 +322,27 @@ impl Scalar<NaiveDate> for Date {
     fn from_str<E: de::Error>(v: &str) -> Result<NaiveDate, E> {
         // "2024-08-29", "2024-08-29T00:00:00+03:00": the date part is always the first 10 bytes.
         v.get(..10)
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| ymd(d).or_else(|| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
             .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &Self::EXPECTING))
     }
 }
 scalar_codec!(Date, NaiveDate, |v, s| s.collect_str(&v.format("%Y-%m-%d")));
+
+/// `YYYY-MM-DD` read without a format parser (most dates of an export are spelled so);
+/// `None` for any other spelling, which the format parser then reads.
+fn ymd(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+}
 
 /// `datetime`: RFC 3339 with an offset (`"2024-08-29T10:29:54+03:00"`).
 pub struct DateTime;

@@ -327,6 +327,9 @@ pub(crate) struct Raw<'de>(Text<'de>);
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 impl Raw<'_> {
+    /// `null`, what a missing member reads as.
+    pub(crate) const NULL: Raw<'static> = Raw(Cow::Borrowed("null"));
+
     /// The value as JSON text.
     pub(crate) fn as_str(&self) -> &str {
         &self.0
@@ -336,6 +339,118 @@ impl Raw<'_> {
     pub(crate) fn to_value(&self) -> Value {
         // The text is JSON by construction (scanned by serde_json, or written by it).
         serde_json::from_str(self.as_str()).unwrap_or_else(|_| Value::String(self.as_str().into()))
+    }
+}
+
+impl Raw<'_> {
+    /// Decodes the value with codec `C`.
+    pub(crate) fn decode<T, C>(&self) -> serde_json::Result<T>
+    where
+        C: for<'a> DeserializeAs<'a, T>,
+    {
+        C::deserialize_as(RawDeserializer(self.as_str()))
+    }
+}
+
+/// Reads one raw value. Most members of a Bitrix24 answer are strings without escapes, `null`
+/// or a flag: those go straight to the visitor, exactly as serde_json would hand them over,
+/// without setting up a parser; anything else is parsed by serde_json.
+struct RawDeserializer<'a>(&'a str);
+
+impl<'a> RawDeserializer<'a> {
+    /// The value through serde_json, which must consume all of it.
+    fn json<V>(
+        self,
+        read: impl FnOnce(
+            &mut serde_json::Deserializer<serde_json::de::StrRead<'a>>,
+        ) -> serde_json::Result<V>,
+    ) -> serde_json::Result<V> {
+        let mut de = serde_json::Deserializer::from_str(self.0);
+        let value = read(&mut de)?;
+        de.end()?;
+        Ok(value)
+    }
+}
+
+/// The `deserialize_*` methods that take only a visitor, handed to serde_json.
+macro_rules! through_serde_json {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'a>>(self, visitor: V) -> serde_json::Result<V::Value> {
+            self.json(|de| de.$method(visitor))
+        })*
+    };
+}
+
+impl<'a> Deserializer<'a> for RawDeserializer<'a> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'a>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        // A raw value is one JSON value without surrounding whitespace (serde_json scanned it,
+        // control characters included), so a quoted text without a backslash is the string.
+        match self.0.as_bytes() {
+            b"null" => visitor.visit_unit(),
+            b"true" => visitor.visit_bool(true),
+            b"false" => visitor.visit_bool(false),
+            [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+                visitor.visit_borrowed_str(&self.0[1..self.0.len() - 1])
+            }
+            _ => self.json(|de| de.deserialize_any(visitor)),
+        }
+    }
+
+    through_serde_json! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
+        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_option
+        deserialize_unit deserialize_seq deserialize_map deserialize_identifier
+        deserialize_ignored_any
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        self.json(|de| de.deserialize_unit_struct(name, visitor))
+    }
+    fn deserialize_newtype_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        self.json(|de| de.deserialize_newtype_struct(name, visitor))
+    }
+    fn deserialize_tuple<V: Visitor<'a>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        self.json(|de| de.deserialize_tuple(len, visitor))
+    }
+    fn deserialize_tuple_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        self.json(|de| de.deserialize_tuple_struct(name, len, visitor))
+    }
+    fn deserialize_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        self.json(|de| de.deserialize_struct(name, fields, visitor))
+    }
+    fn deserialize_enum<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        self.json(|de| de.deserialize_enum(name, variants, visitor))
     }
 }
 

@@ -92,7 +92,6 @@ pub mod __gen {
     use serde_with::{DeserializeAs, SerializeAs};
 
     use crate::Decoding;
-    use crate::codec::from_json_as;
     use crate::decode::{self, Raw, Segment, Text, TextSeed};
 
     /// The parameters (or fields) of one value being serialized, in declaration order.
@@ -148,9 +147,26 @@ pub mod __gen {
     /// one by one; what no field takes is the open struct's `extra`.
     pub struct Fields<'de> {
         members: Vec<Member<'de>>,
-        /// Where the next lookup starts: fields usually come in the order the struct declares
-        /// them, so a lookup is one comparison.
-        cursor: usize,
+        /// Member indices by key hash (open addressing, [`EMPTY`] marks a free slot), for
+        /// objects of up to [`INDEXED`] members; larger ones are searched in order.
+        index: [u8; SLOTS],
+    }
+
+    const SLOTS: usize = 64;
+    const INDEXED: usize = 48;
+    const EMPTY: u8 = u8::MAX;
+
+    /// A key's first slot in [`Fields::index`], from its length and first, middle and last
+    /// bytes: cheap, and distinct enough for the keys of one object.
+    fn slot(key: &str) -> usize {
+        let bytes = key.as_bytes();
+        let byte = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
+        let mixed = (bytes.len() as u64
+            | byte(0) << 16
+            | byte(bytes.len() / 2) << 24
+            | byte(bytes.len().wrapping_sub(1)) << 32)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> 58) as usize
     }
 
     struct Member<'de> {
@@ -178,14 +194,37 @@ pub mod __gen {
     }
 
     impl<'de> Fields<'de> {
+        fn new(members: Vec<Member<'de>>) -> Self {
+            let mut index = [EMPTY; SLOTS];
+            if members.len() <= INDEXED {
+                for (i, member) in members.iter().enumerate() {
+                    let mut at = slot(&member.key);
+                    while index[at] != EMPTY {
+                        at = (at + 1) % SLOTS;
+                    }
+                    // At most `INDEXED` members: the index fits a `u8` below `EMPTY`.
+                    index[at] = i as u8;
+                }
+            }
+            Self { members, index }
+        }
+
         /// The member named `key` that no field took yet.
         fn find(&mut self, key: &str) -> Option<&mut Member<'de>> {
-            let n = self.members.len();
-            let at = (self.cursor..n)
-                .chain(0..self.cursor.min(n))
-                .find(|&i| !self.members[i].taken && &*self.members[i].key == key)?;
-            self.cursor = at + 1;
-            Some(&mut self.members[at])
+            let found = if self.members.len() > INDEXED {
+                self.members.iter().position(|m| !m.taken && m.key == key)?
+            } else {
+                let mut at = slot(key);
+                loop {
+                    let i = usize::from(self.index[at]);
+                    let member = self.members.get(i)?;
+                    if !member.taken && member.key == key {
+                        break i;
+                    }
+                    at = (at + 1) % SLOTS;
+                }
+            };
+            Some(&mut self.members[found])
         }
 
         /// Decodes a required field with codec `C`. A missing key decodes like `null`, which
@@ -199,12 +238,12 @@ pub mod __gen {
             let raw = match member {
                 Some(member) => {
                     member.taken = true;
-                    member.value.as_str()
+                    &member.value
                 }
-                None => "null",
+                None => &Raw::NULL,
             };
             let mark = decode::fallback_mark();
-            match from_json_as::<T, C>(raw) {
+            match raw.decode::<T, C>() {
                 Ok(value) => {
                     decode::fallbacks_below(mark, || Segment::Key(key.to_owned()));
                     Ok(value)
@@ -229,7 +268,7 @@ pub mod __gen {
                 return Ok(None);
             };
             let mark = decode::fallback_mark();
-            match from_json_as::<Option<T>, C>(member.value.as_str()) {
+            match member.value.decode::<Option<T>, C>() {
                 Ok(value) => {
                     member.taken = true;
                     decode::fallbacks_below(mark, || Segment::Key(key.to_owned()));
@@ -289,7 +328,8 @@ pub mod __gen {
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
+            // A list row of a classic entity has some 30 members.
+            let mut members = Vec::with_capacity(map.size_hint().unwrap_or(32).min(64));
             while let Some(key) = map.next_key_seed(TextSeed)? {
                 let value = map.next_value::<Raw<'de>>()?;
                 members.push(Member {
@@ -298,15 +338,12 @@ pub mod __gen {
                     taken: false,
                 });
             }
-            Ok(Fields { members, cursor: 0 })
+            Ok(Fields::new(members))
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             match seq.next_element::<de::IgnoredAny>()? {
-                None => Ok(Fields {
-                    members: Vec::new(),
-                    cursor: 0,
-                }),
+                None => Ok(Fields::new(Vec::new())),
                 Some(_) => Err(de::Error::invalid_type(de::Unexpected::Seq, &self)),
             }
         }
