@@ -512,32 +512,21 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for ListVisitor<T, C> {
     empty_container_spellings!();
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        loop {
-            let (index, mark) = (out.len(), decode::fallback_mark());
-            let item = seq
-                .next_element::<DeserializeAsWrap<T, C>>()
-                .inspect_err(|_| decode::error_at(|| Segment::Index(index)))?;
-            let Some(item) = item else {
-                return Ok(Some(out));
-            };
-            decode::fallbacks_below(mark, || Segment::Index(index));
-            out.push(item.into_inner());
+        while let Some(item) = element::<A, T, C>(&mut seq, out.len())? {
+            out.push(item);
         }
+        Ok(Some(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
         // Keys other than the positions (`{"5": .., "9": ..}`) are ids the list drops.
         let mut dropped = Vec::new();
         while let Some(MapKey(key)) = map.next_key()? {
-            let mark = decode::fallback_mark();
-            let item = map
-                .next_value::<DeserializeAsWrap<T, C>>()
-                .inspect_err(|_| decode::error_at(|| Segment::Key(key.clone())))?;
-            decode::fallbacks_below(mark, || Segment::Key(key.clone()));
+            let item = value::<A, T, C>(&mut map, &key)?;
             if key != out.len().to_string() {
                 dropped.push(key);
             }
-            out.push(item.into_inner());
+            out.push(item);
         }
         if !dropped.is_empty() {
             decode::lossy(|| {
@@ -580,6 +569,36 @@ impl<T, C: SerializeAs<T>> SerializeAs<Option<Vec<T>>> for List<C> {
     }
 }
 
+/// The next element of a list or map with codec `C`, its index added to the path of an error
+/// or a fallback inside it.
+fn element<'de, A, T, C>(seq: &mut A, index: usize) -> Result<Option<T>, A::Error>
+where
+    A: SeqAccess<'de>,
+    C: DeserializeAs<'de, T>,
+{
+    let mark = decode::fallback_mark();
+    let item = seq
+        .next_element::<DeserializeAsWrap<T, C>>()
+        .inspect_err(|_| decode::error_at(|| Segment::Index(index)))?;
+    decode::fallbacks_below(mark, || Segment::Index(index));
+    Ok(item.map(DeserializeAsWrap::into_inner))
+}
+
+/// The value of the member `key` with codec `C`, the key added to the path of an error or a
+/// fallback inside it.
+fn value<'de, A, T, C>(map: &mut A, key: &str) -> Result<T, A::Error>
+where
+    A: MapAccess<'de>,
+    C: DeserializeAs<'de, T>,
+{
+    let mark = decode::fallback_mark();
+    let item = map
+        .next_value::<DeserializeAsWrap<T, C>>()
+        .inspect_err(|_| decode::error_at(|| Segment::Key(key.to_owned())))?;
+    decode::fallbacks_below(mark, || Segment::Key(key.to_owned()));
+    Ok(item.into_inner())
+}
+
 /// `map<T>`: a JSON object keyed by string; `[]` (PHP's empty array) reads as an empty map.
 pub struct Map<C>(PhantomData<C>);
 
@@ -595,27 +614,16 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for MapVisitor<T, C> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // A PHP list where a map was expected: keep the positions as keys, as PHP would.
         let mut out = BTreeMap::new();
-        loop {
-            let (index, mark) = (out.len(), decode::fallback_mark());
-            let item = seq
-                .next_element::<DeserializeAsWrap<T, C>>()
-                .inspect_err(|_| decode::error_at(|| Segment::Index(index)))?;
-            let Some(item) = item else {
-                return Ok(Some(out));
-            };
-            decode::fallbacks_below(mark, || Segment::Index(index));
-            out.insert(index.to_string(), item.into_inner());
+        while let Some(item) = element::<A, T, C>(&mut seq, out.len())? {
+            out.insert(out.len().to_string(), item);
         }
+        Ok(Some(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = BTreeMap::new();
         while let Some(MapKey(key)) = map.next_key()? {
-            let mark = decode::fallback_mark();
-            let item = map
-                .next_value::<DeserializeAsWrap<T, C>>()
-                .inspect_err(|_| decode::error_at(|| Segment::Key(key.clone())))?;
-            decode::fallbacks_below(mark, || Segment::Key(key.clone()));
-            out.insert(key, item.into_inner());
+            let item = value::<A, T, C>(&mut map, &key)?;
+            out.insert(key, item);
         }
         Ok(Some(out))
     }

@@ -289,6 +289,7 @@ fn describes_access_denied(description: &str) -> bool {
     let text = description.to_lowercase();
     [
         "access denied",
+        "access rights",
         "permission",
         "доступ запрещ",
         "нет прав",

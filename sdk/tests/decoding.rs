@@ -27,13 +27,30 @@ fn contact() -> String {
     .to_string()
 }
 
-/// Serves `contact()` for `crm.contact.get` under webhook `/rest/1/code/`; returns the
-/// webhook URL.
+/// The same contact as the only command (`c0`) of a `batch` answer.
+fn batch_of_one() -> String {
+    let contact: serde_json::Value = serde_json::from_str(&contact()).unwrap();
+    json!({
+        "result": {
+            "result": { "c0": contact["result"] },
+            "result_error": [],
+            "result_total": [],
+            "result_next": [],
+            "result_time": [],
+        },
+        "time": { "start": 1.0, "finish": 1.1 },
+    })
+    .to_string()
+}
+
+/// Serves `contact()` for `crm.contact.get` and `batch_of_one()` for `batch` under webhook
+/// `/rest/1/code/`; returns the webhook URL.
 async fn portal() -> String {
-    let app = Router::new().route(
-        "/rest/1/code/crm.contact.get",
-        post(|| async { ([("content-type", "application/json")], contact()) }),
-    );
+    let json =
+        |body: fn() -> String| async move { ([("content-type", "application/json")], body()) };
+    let app = Router::new()
+        .route("/rest/1/code/crm.contact.get", post(move || json(contact)))
+        .route("/rest/1/code/batch", post(move || json(batch_of_one)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -128,5 +145,30 @@ async fn a_strict_client_fails_on_the_first_misfit_naming_its_path() {
             assert!(body_start.starts_with("{\"result\":{"), "{body_start}");
         }
         other => panic!("expected a decode error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn batch_results_follow_the_clients_decoding() {
+    let webhook = portal().await;
+    for strict in [false, true] {
+        let client = Client::builder()
+            .webhook(&webhook)
+            .strict_decoding(strict)
+            .build()
+            .unwrap();
+        let mut batch = client.batch();
+        let handle = batch.add(bitrix24::crm::CrmContactGet::new(42));
+        let results = batch.send().await.unwrap();
+        match (strict, results.get(&handle)) {
+            (false, Ok(contact)) => {
+                assert_eq!(contact.extra.get("PHONE"), Some(&json!("+49 30 1234567")))
+            }
+            (true, Err(Error::Decode { message, .. })) => assert_eq!(
+                message,
+                "result.PHONE: expected a list, found string \"+49 30 1234567\""
+            ),
+            (_, other) => panic!("strict {strict}: {other:?}"),
+        }
     }
 }
