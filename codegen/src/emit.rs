@@ -146,11 +146,14 @@ fn event_types(files: &[&ScopeFile], paths: &Paths) -> TokenStream {
     // The data type is the variant's: only the codec needs naming.
     let decodes = events.iter().map(|(_, e)| {
         let data_codec = codec_in(&quote!(c), &e.data, false);
-        quote! { data::<_, #data_codec>(self)? }
+        quote! { data::<_, #data_codec>(self, decoding)? }
     });
     // A build without events (no scope enabled) decodes nothing: no imports, no match.
     let typed_body = if names.is_empty() {
-        quote! { Ok(TypedEvent::Unknown(Box::new(self.clone()))) }
+        quote! {
+            let _ = decoding;
+            Ok(TypedEvent::Unknown(Box::new(self.clone())))
+        }
     } else {
         quote! {
             use #rt::__gen::event_data as data;
@@ -202,19 +205,36 @@ fn event_types(files: &[&ScopeFile], paths: &Paths) -> TokenStream {
 
             impl #rt::events::Event {
             /// The event with its `data` decoded into the type the schema gives it (see
-            /// [`event_types`](crate::event_types)).
-            ///
-            /// An event whose name this build does not know is [`TypedEvent::Unknown`], never
-            /// an error. Data decoding is as lenient as for answers: numbers and flags sent as
-            /// strings are read, empty values are absent, unknown keys are kept, and an
-            /// optional field of another shape is `None`, its value kept in the struct's
-            /// `extra`. An absent `data` reads as an empty object.
+            /// [`event_types`](crate::event_types)), leniently: see
+            /// [`Event::typed_with`](crate::events::Event::typed_with).
             ///
             /// # Errors
             ///
-            /// [`EventError::Data`](crate::events::EventError::Data), naming the event, when
-            /// the data of a known event is not an object or misses a required field.
+            /// [`EventError::Data`](crate::events::EventError::Data), naming the event and the
+            /// field, when the data of a known event is not an object or misses a required
+            /// field.
             pub fn typed(&self) -> Result<TypedEvent, #rt::events::EventError> {
+                self.typed_with(#rt::Decoding::Lenient)
+            }
+
+            /// The event with its `data` decoded into the type the schema gives it.
+            ///
+            /// An event whose name this build does not know is [`TypedEvent::Unknown`], never
+            /// an error. Data decoding is as lenient as for answers: numbers and flags sent as
+            /// strings are read, empty values are absent, unknown keys are kept, and, unless
+            /// `decoding` is [strict](crate::Decoding::Strict), an optional field of another
+            /// shape is `None`, its value kept in the struct's `extra` and the fallback logged.
+            /// An absent `data` reads as an empty object.
+            ///
+            /// # Errors
+            ///
+            /// [`EventError::Data`](crate::events::EventError::Data), naming the event and the
+            /// field, when the data of a known event is not an object, misses a required field,
+            /// or (strict) has a field of another shape.
+            pub fn typed_with(
+                &self,
+                decoding: #rt::Decoding,
+            ) -> Result<TypedEvent, #rt::events::EventError> {
                 #typed_body
             }
             }
@@ -629,8 +649,9 @@ impl Module<'_> {
         }
     }
 
-    /// `impl Deserialize`: one JSON object, each field taken out through its lenient codec; an
-    /// open struct keeps the rest.
+    /// `impl Deserialize`: one JSON object whose members are kept as slices of the input, each
+    /// field decoded from its slice through its lenient codec; an open struct keeps the rest.
+    /// A reusable piece: any struct of the schema, whatever its use, decodes this way.
     fn deserialize_impl(&self, name: &Ident, fields: &[Field], open: bool) -> TokenStream {
         let Paths { rt, serde, .. } = self.paths;
         let takes = fields.iter().map(|f| {
@@ -649,10 +670,11 @@ impl Module<'_> {
         } else {
             quote!(f)
         };
+        let type_name = name.to_string();
         quote! {
             impl<'de> #serde::Deserialize<'de> for #name {
                 fn deserialize<D: #serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                    #rt::__gen::decode(d, |#f| Ok(Self { #(#takes,)* #extra }))
+                    #rt::__gen::decode(d, #type_name, |#f| Ok(Self { #(#takes,)* #extra }))
                 }
             }
         }

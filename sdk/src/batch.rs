@@ -264,7 +264,10 @@ impl Batch {
                 };
             }
         }
-        Ok(BatchResults { slots })
+        Ok(BatchResults {
+            slots,
+            decoding: self.client.inner.decoding,
+        })
     }
 
     async fn send_chunk(&self, chunk: &[usize]) -> Result<BatchAnswer, Error> {
@@ -435,22 +438,22 @@ enum Slot {
 #[derive(Debug)]
 pub struct BatchResults {
     slots: Vec<Slot>,
+    decoding: crate::Decoding,
 }
 
 impl BatchResults {
     /// The typed result of a command, or its own error.
     pub fn get<M: Method>(&self, handle: &Handle<M>) -> Result<M::Output, Error> {
         match self.slot(handle.index)? {
-            Slot::Done { raw, .. } => {
-                crate::codec::from_json_as::<M::Output, M::OutputCodec>(raw.get()).map_err(|e| {
-                    Error::Decode {
-                        method: M::NAME.to_owned(),
-                        status: 200,
-                        message: format!("batch result: {e}"),
-                        body_start: crate::wire::envelope::body_start(raw.get()),
-                    }
-                })
-            }
+            Slot::Done { raw, .. } => self
+                .decoding
+                .decode::<M::Output, M::OutputCodec>(M::NAME, "result", raw.get())
+                .map_err(|message| Error::Decode {
+                    method: M::NAME.to_owned(),
+                    status: 200,
+                    message,
+                    body_start: crate::wire::envelope::body_start(raw.get()),
+                }),
             Slot::Failed(e) => Err(Error::Api(e.clone())),
             Slot::NotRun => Err(Error::NotExecuted {
                 method: M::NAME.to_owned(),

@@ -151,7 +151,7 @@ impl Client {
                 limiter: &inner.limiter,
             };
             match attempts.judge(answer, seen) {
-                Step::Done(raw) => return Ok(raw),
+                Step::Done(raw) => return Ok(raw.with_decoding(inner.decoding)),
                 Step::Fail(error) => return Err(error),
                 Step::Follow(renamed) => {
                     tracing::warn!(

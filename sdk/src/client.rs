@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::auth::{MemoryTokenStore, OAuthApp, StoreError, TokenStore, Tokens};
 use crate::session::{OAuthSession, StoreErrorHook};
-use crate::{Error, Method, RateLimit, RateLimiter, Request, RetryPolicy, Secret};
+use crate::{Decoding, Error, Method, RateLimit, RateLimiter, Request, RetryPolicy, Secret};
 
 /// A connection to one Bitrix24 portal. Cheap to clone: clones share the connection pool, the
 /// tokens and the single-flight token refresh.
@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) max_response_bytes: usize,
     pub(crate) limiter: Arc<RateLimiter>,
     pub(crate) retry: RetryPolicy,
+    /// How answers that do not fit their types are decoded.
+    pub(crate) decoding: Decoding,
 }
 
 /// Where method calls go. The webhook form embeds a secret and is never printed.
@@ -214,6 +216,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     limiter: Option<Arc<RateLimiter>>,
     retry: Option<RetryPolicy>,
+    decoding: Decoding,
 }
 
 /// Default limits: generous for list pages and batches, small enough that a runaway body can't
@@ -316,6 +319,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Makes a value that does not fit its type an error instead of a logged fallback, for
+    /// every typed result of this client: calls, batch results and list streams (see
+    /// [`Decoding`]). Off by default: answers vary more than any schema says, and a misfit
+    /// optional field is `None` with its value kept in `extra`.
+    pub fn strict_decoding(mut self, strict: bool) -> Self {
+        self.decoding = if strict {
+            Decoding::Strict
+        } else {
+            Decoding::Lenient
+        };
+        self
+    }
+
     /// Checks the configuration and creates the client.
     pub fn build(self) -> Result<Client, Error> {
         let http = match self.http {
@@ -363,6 +379,7 @@ impl ClientBuilder {
                     .limiter
                     .unwrap_or_else(|| Arc::new(RateLimiter::new(RateLimit::STANDARD))),
                 retry: self.retry.unwrap_or_default(),
+                decoding: self.decoding,
             }),
         })
     }

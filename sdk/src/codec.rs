@@ -24,6 +24,8 @@ use serde_with::de::DeserializeAsWrap;
 use serde_with::ser::SerializeAsWrap;
 use serde_with::{DeserializeAs, SerializeAs};
 
+use crate::decode::{self, Segment};
+
 /// Decodes a value that may be absent (`null`, `""`, `false`, `[]`) into `Option<T>`.
 ///
 /// Scalar codecs implement this; `DeserializeAs<T>` and `DeserializeAs<Option<T>>` both derive
@@ -320,11 +322,27 @@ impl Scalar<NaiveDate> for Date {
     fn from_str<E: de::Error>(v: &str) -> Result<NaiveDate, E> {
         // "2024-08-29", "2024-08-29T00:00:00+03:00": the date part is always the first 10 bytes.
         v.get(..10)
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| ymd(d).or_else(|| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
             .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &Self::EXPECTING))
     }
 }
 scalar_codec!(Date, NaiveDate, |v, s| s.collect_str(&v.format("%Y-%m-%d")));
+
+/// `YYYY-MM-DD` read without a format parser (most dates of an export are spelled so);
+/// `None` for any other spelling, which the format parser then reads.
+fn ymd(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+}
 
 /// `datetime`: RFC 3339 with an offset (`"2024-08-29T10:29:54+03:00"`).
 pub struct DateTime;
@@ -494,15 +512,29 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for ListVisitor<T, C> {
     empty_container_spellings!();
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element::<DeserializeAsWrap<T, C>>()? {
-            out.push(item.into_inner());
+        while let Some(item) = element::<A, T, C>(&mut seq, out.len())? {
+            out.push(item);
         }
         Ok(Some(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
-        while let Some((_, item)) = map.next_entry::<de::IgnoredAny, DeserializeAsWrap<T, C>>()? {
-            out.push(item.into_inner());
+        // Keys other than the positions (`{"5": .., "9": ..}`) are ids the list drops.
+        let mut dropped = Vec::new();
+        while let Some(MapKey(key)) = map.next_key()? {
+            let item = value::<A, T, C>(&mut map, &key)?;
+            if key != out.len().to_string() {
+                dropped.push(key);
+            }
+            out.push(item);
+        }
+        if !dropped.is_empty() {
+            decode::lossy(|| {
+                format!(
+                    "expected a list, found an object keyed {}: read as a list, keys dropped",
+                    dropped.join(", ")
+                )
+            })?;
         }
         Ok(Some(out))
     }
@@ -537,6 +569,36 @@ impl<T, C: SerializeAs<T>> SerializeAs<Option<Vec<T>>> for List<C> {
     }
 }
 
+/// The next element of a list or map with codec `C`, its index added to the path of an error
+/// or a fallback inside it.
+fn element<'de, A, T, C>(seq: &mut A, index: usize) -> Result<Option<T>, A::Error>
+where
+    A: SeqAccess<'de>,
+    C: DeserializeAs<'de, T>,
+{
+    let mark = decode::fallback_mark();
+    let item = seq
+        .next_element::<DeserializeAsWrap<T, C>>()
+        .inspect_err(|_| decode::error_at(|| Segment::Index(index)))?;
+    decode::fallbacks_below(mark, || Segment::Index(index));
+    Ok(item.map(DeserializeAsWrap::into_inner))
+}
+
+/// The value of the member `key` with codec `C`, the key added to the path of an error or a
+/// fallback inside it.
+fn value<'de, A, T, C>(map: &mut A, key: &str) -> Result<T, A::Error>
+where
+    A: MapAccess<'de>,
+    C: DeserializeAs<'de, T>,
+{
+    let mark = decode::fallback_mark();
+    let item = map
+        .next_value::<DeserializeAsWrap<T, C>>()
+        .inspect_err(|_| decode::error_at(|| Segment::Key(key.to_owned())))?;
+    decode::fallbacks_below(mark, || Segment::Key(key.to_owned()));
+    Ok(item.into_inner())
+}
+
 /// `map<T>`: a JSON object keyed by string; `[]` (PHP's empty array) reads as an empty map.
 pub struct Map<C>(PhantomData<C>);
 
@@ -552,17 +614,16 @@ impl<'de, T, C: DeserializeAs<'de, T>> Visitor<'de> for MapVisitor<T, C> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // A PHP list where a map was expected: keep the positions as keys, as PHP would.
         let mut out = BTreeMap::new();
-        let mut index = 0usize;
-        while let Some(item) = seq.next_element::<DeserializeAsWrap<T, C>>()? {
-            out.insert(index.to_string(), item.into_inner());
-            index += 1;
+        while let Some(item) = element::<A, T, C>(&mut seq, out.len())? {
+            out.insert(out.len().to_string(), item);
         }
         Ok(Some(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = BTreeMap::new();
-        while let Some((key, item)) = map.next_entry::<MapKey, DeserializeAsWrap<T, C>>()? {
-            out.insert(key.0, item.into_inner());
+        while let Some(MapKey(key)) = map.next_key()? {
+            let item = value::<A, T, C>(&mut map, &key)?;
+            out.insert(key, item);
         }
         Ok(Some(out))
     }

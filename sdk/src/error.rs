@@ -119,10 +119,47 @@ impl fmt::Display for TransportKind {
 impl Error {
     /// The Bitrix24 error code, when the portal or OAuth server sent one.
     pub fn code(&self) -> Option<&ErrorCode> {
+        self.api().map(|e| &e.code)
+    }
+
+    /// The error envelope, when the portal or the OAuth server sent one.
+    pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Self::Api(e) | Self::Refresh(e) => Some(&e.code),
+            Self::Api(e) | Self::Refresh(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// The portal says what the call names does not exist (see [`ApiError::is_not_found`]).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api(e) if e.is_not_found())
+    }
+
+    /// The portal refuses the call for lack of rights (see [`ApiError::is_access_denied`]).
+    pub fn is_access_denied(&self) -> bool {
+        matches!(self, Self::Api(e) if e.is_access_denied())
+    }
+
+    /// The portal refused the call for its request or operating-time limits; it was not
+    /// executed, and waiting helps (see [`ApiError::is_rate_limited`]).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Self::Api(e) if e.is_rate_limited())
+    }
+
+    /// The credentials do not work: the token or webhook is refused, or renewing the token
+    /// failed. New credentials (a new authorization, a new webhook) help; retrying does not.
+    pub fn is_auth(&self) -> bool {
+        match self {
+            Self::Refresh(_) => true,
+            Self::Api(e) => e.is_auth(),
+            _ => false,
+        }
+    }
+
+    /// The access token expired (the call path renews it and retries once by itself; this
+    /// error means renewing did not help).
+    pub fn is_expired_token(&self) -> bool {
+        matches!(self.code(), Some(ErrorCode::ExpiredToken))
     }
 
     pub(crate) fn encode(method: &str, message: impl fmt::Display) -> Self {
@@ -172,6 +209,97 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// How Bitrix24 says "no such thing", "not allowed" and "too fast". Classic methods often send
+/// an empty code with the reason only in `error_description` (in the portal's language), so
+/// for those the description decides; the phrases are the docs' own, in English and Russian.
+/// `sdk/tests/error_helpers.rs` checks these rules against the docs' error tables.
+impl ApiError {
+    /// What the call names does not exist: `NOT_FOUND`, `ERROR_NOT_FOUND`, a domain code such
+    /// as `BOT_NOT_FOUND` or `ERROR_ENTITY_NOT_FOUND`, REST 3.0's entity-not-found exception,
+    /// or an empty code whose description says so (`Not found`, `Company is not found`). Not
+    /// `ERROR_METHOD_NOT_FOUND` (the method itself, or its scope, is missing), nor a missing
+    /// parameter or module.
+    pub fn is_not_found(&self) -> bool {
+        match &self.code {
+            ErrorCode::Unspecified => describes_not_found(&self.description),
+            ErrorCode::Other(code) => {
+                code.ends_with("NOT_FOUND") || code.ends_with("NOTFOUNDEXCEPTION")
+            }
+            _ => false,
+        }
+    }
+
+    /// The caller lacks the rights: `ACCESS_DENIED` (a plan without REST, or a method-level
+    /// permission), a domain code containing `ACCESS_DENIED`, a missing scope
+    /// (`insufficient_scope`, REST 3.0's scope and access exceptions), an application closed
+    /// to the user (`user_access_error`), or an empty code whose description says so.
+    pub fn is_access_denied(&self) -> bool {
+        match &self.code {
+            ErrorCode::AccessDenied | ErrorCode::InsufficientScope | ErrorCode::UserAccessError => {
+                true
+            }
+            ErrorCode::Unspecified => describes_access_denied(&self.description),
+            ErrorCode::Other(code) => {
+                code.contains("ACCESS_DENIED")
+                    || code.ends_with("ACCESSDENIEDEXCEPTION")
+                    || code.ends_with("INSUFFICIENTSCOPEEXCEPTION")
+            }
+            _ => false,
+        }
+    }
+
+    /// The request-rate bucket overflowed (`QUERY_LIMIT_EXCEEDED`) or the method used up its
+    /// operating time (`OPERATION_TIME_LIMIT`): not executed, and it will run after a wait.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(
+            self.code,
+            ErrorCode::QueryLimitExceeded | ErrorCode::OperationTimeLimit
+        )
+    }
+
+    /// The credentials are refused: no or a wrong token or webhook code, an expired or invalid
+    /// token, or the OAuth server refusing the refresh token or the application.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self.code,
+            ErrorCode::NoAuthFound
+                | ErrorCode::InvalidCredentials
+                | ErrorCode::ExpiredToken
+                | ErrorCode::InvalidToken
+                | ErrorCode::InvalidGrant
+                | ErrorCode::InvalidClient
+        )
+    }
+}
+
+/// An empty-code description that says the thing named does not exist, as opposed to a
+/// parameter, field or module that is missing.
+fn describes_not_found(description: &str) -> bool {
+    let text = description.to_lowercase();
+    let says = ["not found", "does not exist", "не найден", "не существует"]
+        .iter()
+        .any(|p| text.contains(p));
+    let about_the_request = ["field", "parameter", "module", "поле", "параметр", "модуль"]
+        .iter()
+        .any(|p| text.contains(p));
+    says && !about_the_request
+}
+
+/// An empty-code description that says the caller may not do this.
+fn describes_access_denied(description: &str) -> bool {
+    let text = description.to_lowercase();
+    [
+        "access denied",
+        "access rights",
+        "permission",
+        "доступ запрещ",
+        "нет прав",
+        "недостаточно прав",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
+}
 
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $variant:ident = $wire:literal,)*) => {

@@ -78,17 +78,21 @@ pub mod method_catalog {
 /// Generated types do not derive serde: with 1,600 methods and as many named types, derived
 /// visitors, field enums and `with` wrappers were most of the SDK's compile time. Instead each
 /// generated `Serialize` fills a [`Writer`](__gen::Writer) field by field and each
-/// `Deserialize` takes its fields out of a [`Fields`](__gen::Fields), both through the lenient
-/// codecs of [`crate::codec`]; the code per type is one short line per field.
+/// `Deserialize` takes its fields out of a [`Fields`](__gen::Fields) (the object's members as
+/// slices of the input, no intermediate tree), both through the lenient codecs of
+/// [`crate::codec`]; the code per type is one short line per field.
 #[doc(hidden)]
 pub mod __gen {
     use std::fmt::Display;
 
-    use serde::de::{self, Deserialize, Deserializer};
+    use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
     use serde::ser::{self, Serialize, Serializer};
     use serde_json::{Map, Value};
     use serde_with::ser::SerializeAsWrap;
     use serde_with::{DeserializeAs, SerializeAs};
+
+    use crate::Decoding;
+    use crate::decode::{self, Raw, Segment, Text, TextSeed};
 
     /// The parameters (or fields) of one value being serialized, in declaration order.
     #[derive(Default)]
@@ -138,13 +142,41 @@ pub mod __gen {
         }
     }
 
-    /// The fields of one JSON object being decoded; [`Fields::take`] removes them one by one,
-    /// and what is left over is the open struct's `extra`.
-    pub struct Fields {
-        map: Map<String, Value>,
+    /// The members of one JSON object being decoded, each kept as its slice of the input (a
+    /// borrowed map of raw values, no tree). [`Fields::take`] and [`Fields::opt`] decode them
+    /// one by one; what no field takes is the open struct's `extra`.
+    pub struct Fields<'de> {
+        members: Vec<Member<'de>>,
+        /// Member indices by key hash (open addressing, [`EMPTY`] marks a free slot), for
+        /// objects of up to [`INDEXED`] members; larger ones are searched in order.
+        index: [u8; SLOTS],
     }
 
-    /// A decoding error that names the field it happened in.
+    const SLOTS: usize = 64;
+    const INDEXED: usize = 48;
+    const EMPTY: u8 = u8::MAX;
+
+    /// A key's first slot in [`Fields::index`], from its length and first, middle and last
+    /// bytes: cheap, and distinct enough for the keys of one object.
+    fn slot(key: &str) -> usize {
+        let bytes = key.as_bytes();
+        let byte = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
+        let mixed = (bytes.len() as u64
+            | byte(0) << 16
+            | byte(bytes.len() / 2) << 24
+            | byte(bytes.len().wrapping_sub(1)) << 32)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> 58) as usize
+    }
+
+    struct Member<'de> {
+        key: Text<'de>,
+        value: Raw<'de>,
+        taken: bool,
+    }
+
+    /// Why a generated struct could not be decoded: `expected X, found Y`, the path being kept
+    /// by [`crate::decode`].
     #[derive(Debug)]
     pub struct FieldError(String);
 
@@ -154,113 +186,194 @@ pub mod __gen {
         }
     }
 
-    impl Fields {
-        /// Takes a required field out and decodes it with codec `C`; a missing key decodes like
-        /// `null`, which is an error naming the field.
-        pub fn take<T, C>(&mut self, key: &str) -> Result<T, FieldError>
-        where
-            C: for<'de> DeserializeAs<'de, T>,
-        {
-            let value = self.map.remove(key).unwrap_or(Value::Null);
-            C::deserialize_as(value).map_err(|e| FieldError(format!("field `{key}`: {e}")))
+    impl FieldError {
+        fn at(key: &str, e: &serde_json::Error) -> Self {
+            decode::error_at(|| Segment::Key(key.to_owned()));
+            Self(decode::problem(e))
+        }
+    }
+
+    impl<'de> Fields<'de> {
+        fn new(members: Vec<Member<'de>>) -> Self {
+            let mut index = [EMPTY; SLOTS];
+            if members.len() <= INDEXED {
+                for (i, member) in members.iter().enumerate() {
+                    let mut at = slot(&member.key);
+                    while index[at] != EMPTY {
+                        at = (at + 1) % SLOTS;
+                    }
+                    // At most `INDEXED` members: the index fits a `u8` below `EMPTY`.
+                    index[at] = i as u8;
+                }
+            }
+            Self { members, index }
         }
 
-        /// Takes an optional field out and decodes it with codec `C` (for `Option<T>`). A value
-        /// of another shape than the schema says does not fail the answer: the field is `None`
-        /// and the value stays, untouched, among the keys an open struct keeps in `extra`.
-        /// Bitrix24 answers vary by portal, version and data more than any docs show; a typed
-        /// field is a promise about the usual shape, not a reason to lose the whole answer.
+        /// The member named `key` that no field took yet.
+        fn find(&mut self, key: &str) -> Option<&mut Member<'de>> {
+            let found = if self.members.len() > INDEXED {
+                self.members.iter().position(|m| !m.taken && m.key == key)?
+            } else {
+                let mut at = slot(key);
+                loop {
+                    let i = usize::from(self.index[at]);
+                    let member = self.members.get(i)?;
+                    if !member.taken && member.key == key {
+                        break i;
+                    }
+                    at = (at + 1) % SLOTS;
+                }
+            };
+            Some(&mut self.members[found])
+        }
+
+        /// Decodes a required field with codec `C`. A missing key decodes like `null`, which
+        /// codecs with an empty value (text, lists, maps, `any`) accept.
+        pub fn take<T, C>(&mut self, key: &str) -> Result<T, FieldError>
+        where
+            C: for<'a> DeserializeAs<'a, T>,
+        {
+            let member = self.find(key);
+            let present = member.is_some();
+            let raw = match member {
+                Some(member) => {
+                    member.taken = true;
+                    &member.value
+                }
+                None => &Raw::NULL,
+            };
+            let mark = decode::fallback_mark();
+            match raw.decode::<T, C>() {
+                Ok(value) => {
+                    decode::fallbacks_below(mark, || Segment::Key(key.to_owned()));
+                    Ok(value)
+                }
+                Err(_) if !present => {
+                    decode::error_at(|| Segment::Key(key.to_owned()));
+                    Err(FieldError("missing".to_owned()))
+                }
+                Err(e) => Err(FieldError::at(key, &e)),
+            }
+        }
+
+        /// Decodes an optional field with codec `C` (for `Option<T>`). A value of another shape
+        /// than the schema says does not fail the answer unless decoding is
+        /// [strict](crate::Decoding::Strict): the field is `None`, the value stays, untouched,
+        /// among the members an open struct keeps in `extra`, and the fallback is logged.
         pub fn opt<T, C>(&mut self, key: &str) -> Result<Option<T>, FieldError>
         where
-            C: for<'de> DeserializeAs<'de, Option<T>>,
+            C: for<'a> DeserializeAs<'a, Option<T>>,
         {
-            let Some(value) = self.map.remove(key) else {
+            let Some(member) = self.find(key) else {
                 return Ok(None);
             };
-            match C::deserialize_as(&value) {
-                Ok(decoded) => Ok(decoded),
-                Err(e) if STRICT.with(std::cell::Cell::get) => {
-                    Err(FieldError(format!("field `{key}`: {e}")))
+            let mark = decode::fallback_mark();
+            match member.value.decode::<Option<T>, C>() {
+                Ok(value) => {
+                    member.taken = true;
+                    decode::fallbacks_below(mark, || Segment::Key(key.to_owned()));
+                    Ok(value)
                 }
+                Err(e) if decode::strict() => Err(FieldError::at(key, &e)),
                 Err(e) => {
-                    tracing::debug!(field = key, error = %e, "answer field of an unexpected shape kept as JSON");
-                    self.map.insert(key.to_owned(), value);
+                    decode::fall_back(mark, Segment::Key(key.to_owned()), decode::problem(&e));
                     Ok(None)
                 }
             }
         }
 
-        /// What no declared field took.
+        /// What no declared field took, in the order it came.
         pub fn rest(&mut self) -> Map<String, Value> {
-            std::mem::take(&mut self.map)
+            std::mem::take(&mut self.members)
+                .into_iter()
+                .filter(|m| !m.taken)
+                .map(|m| (m.key.into_owned(), m.value.to_value()))
+                .collect()
         }
     }
 
-    thread_local! {
-        static STRICT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-
-    /// Makes [`Fields::opt`] fail on a value of an unexpected shape, on this thread: for tests
-    /// that check the schema's types against documented answers.
-    pub fn set_strict(strict: bool) {
-        STRICT.with(|s| s.set(strict));
-    }
-
-    /// Decodes a generated struct: reads one JSON object (PHP's empty array `[]` counts as an
-    /// empty one) and hands its fields to `build`.
+    /// Decodes a generated struct named `name`: reads one JSON object (PHP's empty array `[]`
+    /// counts as an empty one) into [`Fields`], each member kept as its slice of the input,
+    /// and hands them to `build`.
     pub fn decode<'de, D, T>(
         d: D,
-        build: impl FnOnce(&mut Fields) -> Result<T, FieldError>,
+        name: &'static str,
+        build: impl FnOnce(&mut Fields<'de>) -> Result<T, FieldError>,
     ) -> Result<T, D::Error>
     where
         D: Deserializer<'de>,
     {
-        let map = match Value::deserialize(d)? {
-            Value::Object(map) => map,
-            Value::Array(items) if items.is_empty() => Map::new(),
-            other => {
-                return Err(<D::Error as de::Error>::custom(format_args!(
-                    "expected an object, found {}",
-                    kind(&other)
-                )));
-            }
+        let mut fields = d.deserialize_any(StructVisitor { name })?;
+        let Some(depth) = decode::enter_struct() else {
+            return Err(de::Error::custom(format_args!("{name}: nested too deeply")));
         };
-        let mut fields = Fields { map };
-        build(&mut fields).map_err(<D::Error as de::Error>::custom)
+        let built = build(&mut fields);
+        let problem = depth.leave(built.as_ref().err().map(ToString::to_string));
+        match (built, problem) {
+            (Ok(value), _) => Ok(value),
+            (Err(e), problem) => Err(de::Error::custom(problem.unwrap_or(e.0))),
+        }
     }
 
-    /// Decodes an event's `data` with codec `C` for [`Event::typed`](crate::events::Event::typed):
-    /// an absent `data` (a form body without `data[...]` keys) reads as an empty object when the
-    /// type is a struct, and an error becomes [`EventError::Data`](crate::events::EventError::Data)
-    /// naming the event. Boxed, so the typed event enum stays small whatever the size of one
+    /// Reads the members of a struct's object without decoding them.
+    struct StructVisitor {
+        name: &'static str,
+    }
+
+    impl<'de> Visitor<'de> for StructVisitor {
+        type Value = Fields<'de>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.name)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            // A list row of a classic entity has some 30 members.
+            let mut members = Vec::with_capacity(map.size_hint().unwrap_or(32).min(64));
+            while let Some(key) = map.next_key_seed(TextSeed)? {
+                let value = map.next_value::<Raw<'de>>()?;
+                members.push(Member {
+                    key,
+                    value,
+                    taken: false,
+                });
+            }
+            Ok(Fields::new(members))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            match seq.next_element::<de::IgnoredAny>()? {
+                None => Ok(Fields::new(Vec::new())),
+                Some(_) => Err(de::Error::invalid_type(de::Unexpected::Seq, &self)),
+            }
+        }
+    }
+
+    /// Decodes an event's `data` with codec `C` for
+    /// [`Event::typed_with`](crate::events::Event::typed_with): an absent `data` (a form body
+    /// without `data[...]` keys) reads as an empty object when the type is a struct, and an
+    /// error becomes [`EventError::Data`](crate::events::EventError::Data) naming the event and
+    /// the field path. Boxed, so the typed event enum stays small whatever the size of one
     /// event's data.
     pub fn event_data<T, C>(
         event: &crate::events::Event,
+        decoding: Decoding,
     ) -> Result<Box<T>, crate::events::EventError>
     where
         C: for<'de> DeserializeAs<'de, T>,
     {
+        let name = event.name.as_str();
         let decoded = match &event.data {
-            Value::Null => C::deserialize_as(&Value::Object(Map::new()))
-                .or_else(|_| C::deserialize_as(&Value::Null)),
-            data => C::deserialize_as(data),
+            Value::Null => decoding
+                .decode::<T, C>(name, "", "{}")
+                .or_else(|_| decoding.decode::<T, C>(name, "", "null")),
+            data => decoding.decode::<T, C>(name, "", &data.to_string()),
         };
         decoded
             .map(Box::new)
-            .map_err(|e| crate::events::EventError::Data {
+            .map_err(|message| crate::events::EventError::Data {
                 event: event.name.clone(),
-                message: e.to_string(),
+                message,
             })
-    }
-
-    fn kind(value: &Value) -> &'static str {
-        match value {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "a list",
-            Value::Object(_) => "an object",
-        }
     }
 }

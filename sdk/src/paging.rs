@@ -201,17 +201,18 @@ impl<M: ListMethod> Request<M> {
                 return stream::iter(vec![Err(Error::encode(M::NAME, e))]).boxed();
             }
         };
+        let decoding = client.inner.decoding;
         raw_pages(client, spec, options)
-            .map(|page| {
+            .map(move |page| {
                 let page = page?;
-                let items =
-                    crate::codec::from_json_as::<Vec<M::Item>, List<M::ItemCodec>>(page.rows.get())
-                        .map_err(|e| Error::Decode {
-                            method: M::NAME.to_owned(),
-                            status: 200,
-                            message: format!("list rows: {e}"),
-                            body_start: crate::wire::envelope::body_start(page.rows.get()),
-                        })?;
+                let items = decoding
+                    .decode::<Vec<M::Item>, List<M::ItemCodec>>(M::NAME, "rows", page.rows.get())
+                    .map_err(|message| Error::Decode {
+                        method: M::NAME.to_owned(),
+                        status: 200,
+                        message,
+                        body_start: crate::wire::envelope::body_start(page.rows.get()),
+                    })?;
                 Ok(Page {
                     items,
                     total: page.total,
@@ -524,12 +525,57 @@ fn row_count(rows: &RawValue) -> usize {
     serde_json::from_str::<Vec<serde::de::IgnoredAny>>(rows.get()).map_or(0, |v| v.len())
 }
 
-/// Ids of a page's rows, in order.
+/// Ids of a page's rows, in order: each row's `id_field` is read, every other member skipped
+/// (no row is built; a page that is not a list of objects has none).
 fn ids(rows: &RawValue, id_field: &str) -> Vec<i64> {
-    let rows: Vec<Map<String, Value>> = serde_json::from_str(rows.get()).unwrap_or_default();
-    rows.iter()
-        .filter_map(|row| row.get(id_field).and_then(as_id))
-        .collect()
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// The rows, or one row: `Rows(field)` reads a list, `Row(field)` an object.
+    struct Rows<'f>(&'f str);
+    struct Row<'f>(&'f str);
+
+    impl<'de> Visitor<'de> for Rows<'_> {
+        type Value = Vec<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of rows")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<i64>, A::Error> {
+            let mut ids = Vec::with_capacity(seq.size_hint().unwrap_or(PAGE_SIZE));
+            while let Some(id) = seq.next_element_seed(Row(self.0))? {
+                ids.extend(id);
+            }
+            Ok(ids)
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Row<'_> {
+        type Value = Option<i64>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Row<'_> {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a row")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<i64>, A::Error> {
+            let mut id = None;
+            while let Some(key) = map.next_key_seed(crate::decode::TextSeed)? {
+                if key == self.0 {
+                    id = as_id(&map.next_value::<Value>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(id)
+        }
+    }
+
+    serde_json::Deserializer::from_str(rows.get())
+        .deserialize_seq(Rows(id_field))
+        .unwrap_or_default()
 }
 
 fn as_id(value: &Value) -> Option<i64> {

@@ -10,6 +10,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::Decoding;
 use crate::codec::{As, Float, Int};
 use crate::error::{ApiError, Error, ErrorCode};
 
@@ -49,6 +50,7 @@ pub struct RawResponse {
     time: Option<Time>,
     total: Option<i64>,
     next: Option<i64>,
+    decoding: Decoding,
 }
 
 impl RawResponse {
@@ -86,6 +88,14 @@ impl RawResponse {
         }
     }
 
+    /// Sets how [`RawResponse::decode_as`] treats values that do not fit their types (a
+    /// response from a client has the client's
+    /// [`strict_decoding`](crate::ClientBuilder::strict_decoding)).
+    pub fn with_decoding(mut self, decoding: Decoding) -> Self {
+        self.decoding = decoding;
+        self
+    }
+
     /// Decodes `result` as `T` with codec `C` (see [`crate::codec`]), e.g.
     /// `response.decode_as::<Vec<Deal>, List<Same>>()`.
     pub fn decode_as<T, C>(&self) -> Result<T, Error>
@@ -95,17 +105,20 @@ impl RawResponse {
         self.decode::<T, C>("result")
     }
 
-    /// Decodes `result` with a codec (see [`crate::codec`]).
+    /// Decodes `result` with a codec (see [`crate::codec`]); an error names the field path and
+    /// quotes the start of the body.
     pub(crate) fn decode<T, C>(&self, method: &str) -> Result<T, Error>
     where
         C: for<'de> serde_with::DeserializeAs<'de, T>,
     {
-        crate::codec::from_json_as::<T, C>(self.result_json()).map_err(|e| Error::Decode {
-            method: method.to_owned(),
-            status: self.status,
-            message: format!("result: {e}"),
-            body_start: body_start(self.result_json()),
-        })
+        self.decoding
+            .decode::<T, C>(method, "result", self.result_json())
+            .map_err(|message| Error::Decode {
+                method: method.to_owned(),
+                status: self.status,
+                message,
+                body_start: body_start(&self.body),
+            })
     }
 }
 
@@ -228,6 +241,7 @@ pub(crate) fn parse(method: &str, status: u16, body: String) -> Result<Outcome, 
         time,
         total,
         next,
+        decoding: Decoding::default(),
     }))
 }
 
