@@ -27,6 +27,8 @@ mod retry;
 pub mod sandbox;
 mod secret;
 mod types;
+#[cfg(feature = "disk")]
+mod upload;
 pub mod wire;
 
 pub use auth::{FileTokenStore, MemoryTokenStore, OAuthApp, StoreGuard, TokenStore, Tokens};
