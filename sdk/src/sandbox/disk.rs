@@ -34,8 +34,6 @@ const UPLOAD_FIELD: &str = "file";
 /// Drive data of a portal.
 #[derive(Debug, Default)]
 pub(crate) struct Drive {
-    /// Folder ids (the root one, and any a test adds).
-    folders: Vec<i64>,
     files: BTreeMap<i64, StoredFile>,
     /// Upload URLs handed out and not used yet, by their token.
     pending: BTreeMap<String, Pending>,
@@ -64,7 +62,6 @@ struct Pending {
 impl Drive {
     pub(crate) fn new() -> Self {
         Self {
-            folders: vec![ROOT_FOLDER_ID],
             next_id: 100,
             ..Self::default()
         }
@@ -153,7 +150,7 @@ impl Drive {
 
 fn folder_upload(portal: &mut Portal, ctx: &mut Ctx, params: &Params) -> Outcome {
     let folder = params.req_int("id", "ERROR_ARGUMENT")?;
-    if !portal.drive.folders.contains(&folder) {
+    if folder != ROOT_FOLDER_ID {
         return Err(not_found(folder));
     }
     upload(portal, ctx, params, folder, true)
