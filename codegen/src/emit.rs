@@ -307,6 +307,10 @@ fn sample(ty: &Ty, enums: &BTreeSet<&str>) -> Option<String> {
         Ty::DialogId => "\"chat1\"".to_owned(),
         Ty::Secret => "\"secret\"".to_owned(),
         Ty::Named { name, .. } if enums.contains(name.as_str()) => "\"x\"".to_owned(),
+        // A container's elements are taken with `Into`, which nested containers don't have.
+        Ty::List(inner) | Ty::Map(inner) if matches!(**inner, Ty::List(_) | Ty::Map(_)) => {
+            return None;
+        }
         Ty::List(inner) => format!("[{}]", sample(inner, enums)?),
         Ty::Map(inner) => format!("[(\"k\", {})]", sample(inner, enums)?),
         Ty::Date
@@ -1237,7 +1241,9 @@ fn codec_name(ty: &Ty, optional: bool) -> &'static str {
         Ty::DateTime => "DateTime",
         Ty::List(_) => "List",
         Ty::Map(_) => "Map",
-        Ty::Option(_) => unreachable!("codec_in unwraps option<T>"),
+        Ty::Option(inner) => codec_name(inner, true),
+        // `()` reads `null` with its own serde implementation.
+        Ty::Null => "Same",
         Ty::File
         | Ty::FileData
         | Ty::FileNameContent
@@ -1245,20 +1251,13 @@ fn codec_name(ty: &Ty, optional: bool) -> &'static str {
         | Ty::DialogId
         | Ty::Secret
         | Ty::Any
-        | Ty::Named { .. }
-            if optional =>
-        {
-            "Obj"
+        | Ty::Named { .. } => {
+            if optional {
+                "Obj"
+            } else {
+                "Same"
+            }
         }
-        Ty::File
-        | Ty::FileData
-        | Ty::FileNameContent
-        | Ty::Base64
-        | Ty::DialogId
-        | Ty::Secret
-        | Ty::Any
-        | Ty::Null
-        | Ty::Named { .. } => "Same",
     }
 }
 
