@@ -200,10 +200,11 @@ pub(crate) fn kind_of_schema(ty: &Ty, schema: &Schema) -> Kind {
         Ty::Float => Kind::Float,
         Ty::Bool | Ty::YesNo => Kind::Bool,
         Ty::Date | Ty::DateTime => Kind::Date,
-        Ty::File => Kind::File,
+        Ty::File | Ty::FileData | Ty::FileNameContent | Ty::Base64 => Kind::File,
         Ty::List(_) => Kind::List,
         Ty::Map(_) => Kind::Object,
-        Ty::Any => Kind::Any,
+        Ty::Any | Ty::Null => Kind::Any,
+        Ty::Option(inner) => kind_of_schema(inner, schema),
         Ty::Named { name, .. } => {
             let is_enum = schema
                 .files

@@ -327,9 +327,21 @@ fn sample(ty: &Ty, enums: &BTreeSet<&str>) -> Option<String> {
         Ty::DialogId => "\"chat1\"".to_owned(),
         Ty::Secret => "\"secret\"".to_owned(),
         Ty::Named { name, .. } if enums.contains(name.as_str()) => "\"x\"".to_owned(),
+        // A container's elements are taken with `Into`, which nested containers don't have.
+        Ty::List(inner) | Ty::Map(inner) if matches!(**inner, Ty::List(_) | Ty::Map(_)) => {
+            return None;
+        }
         Ty::List(inner) => format!("[{}]", sample(inner, enums)?),
         Ty::Map(inner) => format!("[(\"k\", {})]", sample(inner, enums)?),
-        Ty::Date | Ty::DateTime | Ty::File | Ty::Named { .. } => return None,
+        Ty::Date
+        | Ty::DateTime
+        | Ty::File
+        | Ty::FileData
+        | Ty::FileNameContent
+        | Ty::Base64
+        | Ty::Null
+        | Ty::Option(_)
+        | Ty::Named { .. } => return None,
     })
 }
 
@@ -796,6 +808,34 @@ impl Module<'_> {
         }
     }
 
+    /// `.param(key, value)` of an open method's request: one undeclared param into `extra`.
+    /// `forward` makes the `Request<M>` version.
+    fn extra_param_setter(&self, forward: bool) -> TokenStream {
+        let serde_json = &self.paths.serde_json;
+        let docs = doc(&[
+            "Adds a param the schema does not declare (`\"UF_CRM_X\"`), sent under `key` as it is; call again for more.".to_owned(),
+        ]);
+        let body = if forward {
+            quote! { self.map(|params| params.param(key, value)) }
+        } else {
+            quote! {
+                self.extra.insert(key.into(), value.into());
+                self
+            }
+        };
+        let receiver = if forward {
+            quote!(self)
+        } else {
+            quote!(mut self)
+        };
+        quote! {
+            #docs
+            pub fn param(#receiver, key: impl Into<String>, value: impl Into<#serde_json::Value>) -> Self {
+                #body
+            }
+        }
+    }
+
     /// Everything one method becomes: the request struct and its impls, and inside the SDK the
     /// client method and the forwarding setters.
     fn method(&self, m: &Method) -> TokenStream {
@@ -821,20 +861,28 @@ impl Module<'_> {
         let all_optional = m.params.iter().all(|p| !p.required);
         let default = all_optional.then(|| quote!(Default,));
         let params = wire_params(m);
-        let fields = params
+        let mut fields: Vec<TokenStream> = params
             .iter()
-            .map(|p| self.field(p, format!("The `{}` parameter.", p.name)));
+            .map(|p| self.field(p, format!("The `{}` parameter.", p.name)))
+            .collect();
         let constructor_doc = if all_optional {
             "Creates the request; every parameter is optional."
         } else {
             "Creates the request from its required parameters."
         };
-        let constructor = self.constructor(&params, false, constructor_doc);
-        let setters = params
+        let constructor = self.constructor(&params, m.open, constructor_doc);
+        let mut setters: Vec<TokenStream> = params
             .iter()
             .filter(|p| !p.required)
-            .map(|p| self.setter(p, false));
-        let serialize = self.serialize_impl(&ty, &params, false);
+            .map(|p| self.setter(p, false))
+            .collect();
+        if m.open {
+            let serde_json = &self.paths.serde_json;
+            let docs = doc(&["Params beyond the declared ones, sent as they are: user fields (`UF_*`) and the like, which the method's docs allow.".to_owned()]);
+            fields.push(quote! { #docs pub extra: #serde_json::Map<String, #serde_json::Value> });
+            setters.push(self.extra_param_setter(false));
+        }
+        let serialize = self.serialize_impl(&ty, &params, m.open);
         quote! {
             #docs
             #deprecated
@@ -946,10 +994,13 @@ impl Module<'_> {
         let allow_deprecated = allow_deprecated(m);
         let params = wire_params(m);
         let optional: Vec<&Field> = params.iter().filter(|p| !p.required).collect();
-        if optional.is_empty() {
+        if optional.is_empty() && !m.open {
             return None;
         }
-        let setters = optional.iter().map(|p| self.setter(p, true));
+        let setters = optional
+            .iter()
+            .map(|p| self.setter(p, true))
+            .chain(m.open.then(|| self.extra_param_setter(true)));
         Some(quote! {
             #allow_deprecated
             impl #rt::Request<#ty> {
@@ -1107,6 +1158,14 @@ fn rust_ty(paths: &Paths, module: &str, ty: &Ty) -> TokenStream {
         Ty::Date => quote!(#chrono::NaiveDate),
         Ty::DateTime => quote!(#chrono::DateTime<#chrono::FixedOffset>),
         Ty::File => quote!(#rt::File),
+        Ty::FileData => quote!(#rt::FileData),
+        Ty::FileNameContent => quote!(#rt::FileNameContent),
+        Ty::Base64 => quote!(#rt::Base64),
+        Ty::Null => quote!(()),
+        Ty::Option(inner) => {
+            let inner = rust_ty(paths, module, inner);
+            quote!(Option<#inner>)
+        }
         Ty::DialogId => quote!(#rt::DialogId),
         Ty::Secret => quote!(#rt::Secret),
         Ty::Any => quote!(#serde_json::Value),
@@ -1148,8 +1207,11 @@ fn allow_deprecated(m: &Method) -> Option<TokenStream> {
 }
 
 /// The codec of a schema type, as a path under `module` (the runtime's `codec` module, or a
-/// short alias of it).
+/// short alias of it). An `option<T>` result is `T`'s codec in its optional form.
 fn codec_in(module: &TokenStream, ty: &Ty, optional: bool) -> TokenStream {
+    if let Ty::Option(inner) = ty {
+        return codec_in(module, inner, true);
+    }
     let name = ident(codec_name(ty, optional));
     match ty {
         Ty::List(inner) | Ty::Map(inner) => {
@@ -1201,8 +1263,23 @@ fn codec_name(ty: &Ty, optional: bool) -> &'static str {
         Ty::DateTime => "DateTime",
         Ty::List(_) => "List",
         Ty::Map(_) => "Map",
-        Ty::File | Ty::DialogId | Ty::Secret | Ty::Any | Ty::Named { .. } if optional => "Obj",
-        Ty::File | Ty::DialogId | Ty::Secret | Ty::Any | Ty::Named { .. } => "Same",
+        Ty::Option(inner) => codec_name(inner, true),
+        // `()` reads `null` with its own serde implementation.
+        Ty::Null => "Same",
+        Ty::File
+        | Ty::FileData
+        | Ty::FileNameContent
+        | Ty::Base64
+        | Ty::DialogId
+        | Ty::Secret
+        | Ty::Any
+        | Ty::Named { .. } => {
+            if optional {
+                "Obj"
+            } else {
+                "Same"
+            }
+        }
     }
 }
 

@@ -1251,7 +1251,9 @@ fn fits_ty(ty: &Ty, json: &Json, index: &TypesIndex, top: bool) -> bool {
             matches!(json, Json::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-')
         }
         Ty::DateTime => matches!(json, Json::String(s) if is_rfc3339(s)),
-        Ty::File => false,
+        Ty::File | Ty::FileData | Ty::FileNameContent | Ty::Base64 => false,
+        Ty::Null => matches!(json, Json::Null),
+        Ty::Option(inner) => matches!(json, Json::Null) || fits_ty(inner, json, index, top),
         Ty::List(inner) => match json {
             Json::Array(items) => items.iter().all(|i| fits_ty(inner, i, index, false)),
             Json::Object(entries) => {

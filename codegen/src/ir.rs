@@ -103,6 +103,9 @@ pub struct Method {
     /// The method reads its arguments by position: params are sent under `"0"`, `"1"`, ... in
     /// schema order.
     pub positional: bool,
+    /// The docs allow params beyond the declared ones (`UF_*` user fields): the request keeps
+    /// them in `extra`, set with `.param(key, value)`.
+    pub open: bool,
     /// Why the schema deliberately differs from the docs for this method, if it does.
     pub note: Option<String>,
 }
@@ -250,14 +253,24 @@ pub enum Ty {
     Date,
     /// `datetime`
     DateTime,
-    /// `file`
+    /// `file`: `["name", "<base64>"]`
     File,
+    /// `file_data`: `{"fileData": ["name", "<base64>"]}`
+    FileData,
+    /// `file_name_content`: `{"NAME": "name", "CONTENT": "<base64>"}`
+    FileNameContent,
+    /// `base64`: the content alone as a base64 string (the name, if any, goes in another param)
+    Base64,
     /// `dialog_id`
     DialogId,
     /// `secret`
     Secret,
     /// `any`
     Any,
+    /// `null`: a result that is always `null` (`()` in Rust)
+    Null,
+    /// `option<T>`: a result that may be `null`
+    Option(Box<Ty>),
     /// `list<T>`
     List(Box<Ty>),
     /// `map<T>`
@@ -282,9 +295,13 @@ pub(crate) const SCALARS: &[(&str, Ty)] = &[
     ("date", Ty::Date),
     ("datetime", Ty::DateTime),
     ("file", Ty::File),
+    ("file_data", Ty::FileData),
+    ("file_name_content", Ty::FileNameContent),
+    ("base64", Ty::Base64),
     ("dialog_id", Ty::DialogId),
     ("secret", Ty::Secret),
     ("any", Ty::Any),
+    ("null", Ty::Null),
 ];
 
 /// Deepest `list<map<...>>` nesting accepted: real schemas need two or three levels, and a bound
@@ -304,10 +321,23 @@ impl Ty {
         }
     }
 
+    /// `null` or `option` where they can't be: anywhere but the top of a result (`top`), where
+    /// `option<T>` may wrap anything but another `null`/`option`.
+    pub(crate) fn misplaced_result_only(&self, top: bool) -> Option<&'static str> {
+        match self {
+            Ty::Null if !top => Some("null"),
+            Ty::Option(_) if !top => Some("option"),
+            Ty::Option(inner) | Ty::List(inner) | Ty::Map(inner) => {
+                inner.misplaced_result_only(false)
+            }
+            _ => None,
+        }
+    }
+
     /// Named types mentioned anywhere in the expression.
     pub(crate) fn named_mut(&mut self, f: &mut impl FnMut(&mut String, &mut String)) {
         match self {
-            Ty::List(inner) | Ty::Map(inner) => inner.named_mut(f),
+            Ty::List(inner) | Ty::Map(inner) | Ty::Option(inner) => inner.named_mut(f),
             Ty::Named { name, module } => f(name, module),
             _ => {}
         }
@@ -328,7 +358,7 @@ fn parse_ty(rest: &mut &str, depth: usize) -> Result<Ty, String> {
     *rest = after.trim_start();
     let has_argument = rest.starts_with('<');
     match word {
-        "list" | "map" => {
+        "list" | "map" | "option" => {
             if !has_argument {
                 return Err(format!("expected \"{word}<T>\""));
             }
@@ -346,14 +376,14 @@ fn parse_ty(rest: &mut &str, depth: usize) -> Result<Ty, String> {
                 Some(after) => *rest = after,
                 None => return Err(format!("missing \">\" to close \"{word}<\"")),
             }
-            Ok(if word == "list" {
-                Ty::List(inner)
-            } else {
-                Ty::Map(inner)
+            Ok(match word {
+                "list" => Ty::List(inner),
+                "map" => Ty::Map(inner),
+                _ => Ty::Option(inner),
             })
         }
         _ if has_argument => Err(format!(
-            "only list<T> and map<T> take a type argument, not {word:?}"
+            "only list<T>, map<T> and option<T> take a type argument, not {word:?}"
         )),
         _ => match SCALARS.iter().find(|(name, _)| *name == word) {
             Some((_, ty)) => Ok(ty.clone()),
@@ -371,6 +401,7 @@ impl fmt::Display for Ty {
         match self {
             Ty::List(inner) => write!(f, "list<{inner}>"),
             Ty::Map(inner) => write!(f, "map<{inner}>"),
+            Ty::Option(inner) => write!(f, "option<{inner}>"),
             Ty::Named { name, .. } => f.write_str(name),
             scalar => {
                 let name = SCALARS
@@ -426,7 +457,7 @@ mod tests {
             ),
             (
                 "Foo<int>",
-                "malformed type \"Foo<int>\": only list<T> and map<T> take a type argument, not \"Foo\"",
+                "malformed type \"Foo<int>\": only list<T>, map<T> and option<T> take a type argument, not \"Foo\"",
             ),
             (
                 "list<>",

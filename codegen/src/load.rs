@@ -42,6 +42,7 @@ pub(crate) struct RawMethod {
     pub deprecated: RawDeprecated,
     pub rest_v3: bool,
     pub positional: bool,
+    pub open: bool,
     pub note: Option<String>,
 }
 
@@ -119,6 +120,7 @@ const METHOD_KEYS: &[&str] = &[
     "deprecated",
     "rest_v3",
     "positional",
+    "open",
     "note",
 ];
 const FIELD_KEYS: &[&str] = &["name", "rust", "type", "required", "doc", "note"];
@@ -348,6 +350,7 @@ impl Reader {
             batchable: self.boolean(&item, t, "batchable").unwrap_or(true),
             rest_v3: self.boolean(&item, t, "rest_v3").unwrap_or(false),
             positional: self.boolean(&item, t, "positional").unwrap_or(false),
+            open: self.boolean(&item, t, "open").unwrap_or(false),
             note: self.string(&item, t, "note", false),
             label: item,
             params,

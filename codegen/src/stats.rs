@@ -1,10 +1,10 @@
 //! How much of the schema is typed: `bitrix24-codegen stats <dir>` prints Markdown tables per
 //! scope, one for methods and one for events (pasted into `docs/COVERAGE.md`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::ir::{Schema, Ty};
+use crate::ir::{Field, Schema, Ty};
 
 /// Counts for one scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,13 +22,15 @@ pub struct ScopeStats {
     pub deprecated: usize,
     /// Params.
     pub params: usize,
-    /// Params whose type is not `any` (`list<any>` and `map<any>` count as typed shapes).
+    /// Params whose type is neither `any` nor `list<any>` / `map<any>` (issue 11's measure).
     pub params_typed: usize,
-    /// Results typed without `any` at the top (a named type, a scalar, a list or map of them).
+    /// Results typed: a scalar, or a named type with at least one field that is not `any`
+    /// (through `list`, `map` and `option`, and through a wrapper struct's one field).
     pub results_typed: usize,
     /// Results that are `list<any>` or `map<any>`: the shape is known, the rows are not.
     pub results_shape: usize,
-    /// Results that are `any`: the docs say nothing usable.
+    /// Results that are `any`, or a struct without a field that is not `any`: the docs say
+    /// nothing usable, or the answer's shape depends on a param.
     pub results_any: usize,
     /// Named types declared in the scope's file.
     pub types: usize,
@@ -74,10 +76,10 @@ pub fn stats(schema: &Schema) -> Stats {
             s.positional += usize::from(m.positional);
             s.deprecated += usize::from(m.deprecated.is_some());
             s.params += m.params.len();
-            s.params_typed += m.params.iter().filter(|p| p.ty != Ty::Any).count();
+            s.params_typed += m.params.iter().filter(|p| !untyped(&p.ty)).count();
             match &m.result {
-                Ty::Any => s.results_any += 1,
                 Ty::List(inner) | Ty::Map(inner) if **inner == Ty::Any => s.results_shape += 1,
+                ty if untyped_result(ty, &structs, 0) => s.results_any += 1,
                 _ => s.results_typed += 1,
             }
         }
@@ -119,6 +121,34 @@ pub fn stats(schema: &Schema) -> Stats {
     out
 }
 
+/// `any`, `list<any>` or `map<any>`: a value whose shape the schema does not say.
+fn untyped(ty: &Ty) -> bool {
+    match ty {
+        Ty::Any => true,
+        Ty::List(inner) | Ty::Map(inner) => **inner == Ty::Any,
+        _ => false,
+    }
+}
+
+/// A result that says nothing about its content: `any`, or (through `list`, `map`, `option`)
+/// a struct with no field or only `any`-shaped ones; a wrapper's single field is followed a
+/// few levels, so `{product: any}` counts as untyped.
+fn untyped_result(ty: &Ty, structs: &BTreeMap<&str, &[Field]>, depth: usize) -> bool {
+    match ty {
+        Ty::Any => true,
+        Ty::List(inner) | Ty::Map(inner) | Ty::Option(inner) => {
+            untyped_result(inner, structs, depth)
+        }
+        Ty::Named { name, .. } => match structs.get(name.as_str()) {
+            None => false, // an enum
+            Some([]) => true,
+            Some([only]) if depth < 3 => untyped_result(&only.ty, structs, depth + 1),
+            Some(fields) => fields.iter().all(|f| untyped(&f.ty)),
+        },
+        _ => false,
+    }
+}
+
 fn percent(part: usize, whole: usize) -> String {
     if whole == 0 {
         "–".to_owned()
@@ -131,7 +161,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "| scope | methods | REST 3.0 | positional | deprecated | params | params typed | results typed | results list/map of any | results any | types |"
+            "| scope | methods | REST 3.0 | positional | deprecated | params | params typed | results typed | results list/map of any | results untyped | types |"
         )?;
         writeln!(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
         for s in self
@@ -184,5 +214,60 @@ impl fmt::Display for Stats {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Source;
+
+    #[test]
+    fn wrappers_of_any_are_untyped_results_and_lists_of_any_untyped_params() {
+        let text = r#"scope = "alpha"
+
+[[method]]
+name = "alpha.a"
+description = "A."
+doc = "a.md"
+result = "Wrapper"
+params = [{ name = "F", type = "map<any>" }, { name = "G", type = "list<int>" }]
+
+[[method]]
+name = "alpha.b"
+description = "B."
+doc = "b.md"
+result = "option<Row>"
+
+[[method]]
+name = "alpha.c"
+description = "C."
+doc = "c.md"
+result = "list<any>"
+
+[[method]]
+name = "alpha.d"
+description = "D."
+doc = "d.md"
+result = "null"
+
+[[type]]
+name = "Wrapper"
+description = "Holds nothing known."
+fields = [{ name = "item", type = "any" }]
+
+[[type]]
+name = "Row"
+description = "A row."
+fields = [{ name = "ID", type = "int" }, { name = "X", type = "any" }]
+"#;
+        let schema = crate::load_sources(&[Source {
+            path: "schema/alpha.toml".to_owned(),
+            text: text.to_owned(),
+        }])
+        .unwrap();
+        let t = stats(&schema).total;
+        assert_eq!((t.params, t.params_typed), (2, 1));
+        assert_eq!((t.results_typed, t.results_shape, t.results_any), (2, 1, 1));
     }
 }

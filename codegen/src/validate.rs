@@ -77,6 +77,10 @@ const RESERVED_PARAM_NAMES: &[&str] = &[
     "into_future",
 ];
 
+/// What an open method's request adds to [`RESERVED_PARAM_NAMES`]: its `extra` map and the
+/// `param` setter that fills it.
+const RESERVED_OPEN_PARAM_NAMES: &[&str] = &["extra", "param"];
+
 /// Where a named type is declared.
 struct Decl {
     path: String,
@@ -382,8 +386,10 @@ impl Validator<'_> {
         }
     }
 
-    /// Parses and resolves a type expression, reporting what is wrong with it.
-    fn ty(&mut self, path: &str, module: &str, item: &str, text: &str) -> Option<Ty> {
+    /// Parses and resolves a type expression, reporting what is wrong with it. `null` and
+    /// `option<T>` only describe a whole method result (`result`): a field or param that may be
+    /// missing is an optional one.
+    fn ty(&mut self, path: &str, module: &str, item: &str, text: &str, result: bool) -> Option<Ty> {
         let mut ty = match Ty::parse(text) {
             Ok(ty) => ty,
             Err(message) => {
@@ -391,6 +397,17 @@ impl Validator<'_> {
                 return None;
             }
         };
+        if let Some(word) = ty.misplaced_result_only(result) {
+            let message = if result {
+                format!("{word:?} may only stand for the whole result, not inside {text:?}")
+            } else {
+                format!(
+                    "{word:?} is only for method results; leave the {text:?} value optional instead"
+                )
+            };
+            self.diags.push(path, item, message);
+            return None;
+        }
         let mut errors = Vec::new();
         ty.named_mut(&mut |name, resolved| match self.types.get(name.as_str()) {
             Some(decl) if decl.module == module || decl.module == "common" => {
@@ -458,11 +475,22 @@ impl Validator<'_> {
             .as_deref()
             .filter(|d| self.one_line(path, item, "description", d));
         let doc_url = self.doc(path, item, m.doc.as_deref());
-        let params = self.fields(path, module, "param", &m.params, RESERVED_PARAM_NAMES);
+        let reserved: Vec<&str> = if m.open {
+            [RESERVED_PARAM_NAMES, RESERVED_OPEN_PARAM_NAMES].concat()
+        } else {
+            RESERVED_PARAM_NAMES.to_vec()
+        };
+        let params = self.fields(path, module, "param", &m.params, &reserved);
         let result = m
             .result
             .as_deref()
-            .and_then(|r| self.ty(path, module, &format!("{item}: result"), r));
+            .and_then(|r| self.ty(path, module, &format!("{item}: result"), r, true));
+        if m.open && m.positional {
+            let message =
+                "a positional method reads its arguments by position; \"open\" adds named ones";
+            self.diags.push(path, item, message);
+            ok = false;
+        }
         if let Some(note) = &m.note {
             self.one_line(path, item, "note", note);
         }
@@ -517,6 +545,7 @@ impl Validator<'_> {
             deprecated: deprecated?,
             rest_v3: m.rest_v3,
             positional: m.positional,
+            open: m.open,
             note: m.note.clone(),
         })
     }
@@ -599,7 +628,7 @@ impl Validator<'_> {
         let data = e
             .data
             .as_deref()
-            .and_then(|d| self.ty(path, module, &format!("{item}: data"), d));
+            .and_then(|d| self.ty(path, module, &format!("{item}: data"), d, false));
         if let Some(rust) = &rust {
             let key = name.to_ascii_uppercase();
             if let Some(first) = self.events.get(&key) {
@@ -794,7 +823,9 @@ impl Validator<'_> {
                 );
                 ok = false;
             }
-            let ty = f.ty.as_deref().and_then(|t| self.ty(path, module, item, t));
+            let ty =
+                f.ty.as_deref()
+                    .and_then(|t| self.ty(path, module, item, t, false));
             let doc_ok = f
                 .doc
                 .as_deref()

@@ -26,7 +26,7 @@ fn check_counts_a_valid_schema() {
     assert!(out.status.success());
     assert_eq!(
         text(&out.stdout),
-        "ok: 13 methods, 4 events, 9 types in 3 files\n"
+        "ok: 15 methods, 4 events, 9 types in 3 files\n"
     );
 }
 

@@ -53,7 +53,8 @@ fn unknown_lowercase_type_lists_the_scalars() {
         errors(&[(IMBOT, &text)]),
         [
             "schema/imbot.toml: method imbot.message.add: param BOT_ID: unknown type \"integer\" (scalar types are: \
-             string, int, int_str, float, bool, yn, date, datetime, file, dialog_id, secret, any)"
+             string, int, int_str, float, bool, yn, date, datetime, file, file_data, file_name_content, base64, \
+             dialog_id, secret, any, null)"
         ]
     );
 }
@@ -68,8 +69,24 @@ fn malformed_type_expressions() {
         [
             "schema/imbot.toml: method imbot.message.add: param A: malformed type \"list<\": expected a type after \"list<\"",
             "schema/imbot.toml: method imbot.message.add: param B: malformed type \"map<int\": missing \">\" to close \"map<\"",
-            "schema/imbot.toml: method imbot.message.add: param C: malformed type \"Bot<int>\": only list<T> and map<T> \
-             take a type argument, not \"Bot\"",
+            "schema/imbot.toml: method imbot.message.add: param C: malformed type \"Bot<int>\": only list<T>, map<T> and \
+             option<T> take a type argument, not \"Bot\"",
+        ]
+    );
+}
+
+#[test]
+fn null_and_option_describe_whole_results_only() {
+    let text = imbot_with_params(
+        r#"{ name = "A", type = "option<int>" }, { name = "B", type = "list<null>" }"#,
+    )
+    .replace(r#"result = "int""#, r#"result = "list<option<int>>""#);
+    assert_eq!(
+        errors(&[(IMBOT, &text)]),
+        [
+            "schema/imbot.toml: method imbot.message.add: param A: \"option\" is only for method results; leave the \"option<int>\" value optional instead",
+            "schema/imbot.toml: method imbot.message.add: param B: \"null\" is only for method results; leave the \"list<null>\" value optional instead",
+            "schema/imbot.toml: method imbot.message.add: result: \"option\" may only stand for the whole result, not inside \"list<option<int>>\"",
         ]
     );
 }
@@ -97,7 +114,7 @@ values = [{ value = "A", name = "A", description = "Oops." }]
         [
             "schema/imbot.toml: unknown key \"methods\" (did you mean \"method\"?)",
             "schema/imbot.toml: method imbot.message.add: unknown key \"retries\" (expected one of: name, rust, \
-             description, doc, params, result, paging, items, id_field, idempotent, batchable, deprecated, rest_v3, positional, note)",
+             description, doc, params, result, paging, items, id_field, idempotent, batchable, deprecated, rest_v3, positional, open, note)",
             "schema/imbot.toml: method imbot.message.add: param BOT_ID: unknown key \"requried\" (did you mean \"required\"?)",
             "schema/imbot.toml: type Kind: value A: unknown key \"description\" (expected one of: value, name, doc)",
         ]

@@ -31,7 +31,7 @@ fn fixture_covers_the_format() {
             schema.type_count(),
             schema.files.len()
         ),
-        (13, 4, 9, 3)
+        (15, 4, 9, 3)
     );
     let scopes: Vec<&str> = schema.scopes().collect();
     assert_eq!(

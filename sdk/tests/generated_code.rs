@@ -181,3 +181,41 @@ mod typed_events {
         assert_eq!(NAMES.contains(&"ONCRMDEALADD"), cfg!(feature = "crm"));
     }
 }
+
+#[cfg(all(feature = "entity", feature = "crm"))]
+#[allow(deprecated)] // crm.contact.add is outdated in the docs (crm.item.add replaces it).
+mod open_requests_and_files {
+    use bitrix24::File;
+    use bitrix24::crm::{CrmContactAddFields, CrmMultifield};
+    use bitrix24::entity::EntityItemAdd;
+    use serde_json::json;
+
+    #[test]
+    fn an_open_request_sends_the_params_the_docs_allow_by_name() {
+        let request = EntityItemAdd::new("dish")
+            .name("Soup")
+            .param("UF_COLOR", "red")
+            .param("UF_SPICY", true);
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({ "ENTITY": "dish", "NAME": "Soup", "UF_COLOR": "red", "UF_SPICY": true })
+        );
+    }
+
+    #[test]
+    fn classic_crm_pictures_and_multifields_go_in_the_documented_shapes() {
+        let mut phone = CrmMultifield::new();
+        phone.value = Some("555888".to_owned());
+        phone.value_type = Some("WORK".to_owned());
+        let fields = CrmContactAddFields::new()
+            .photo(File::new("me.png", b"hi".to_vec()))
+            .phone([phone]);
+        assert_eq!(
+            serde_json::to_value(&fields).unwrap(),
+            json!({
+                "PHOTO": { "fileData": ["me.png", "aGk="] },
+                "PHONE": [{ "VALUE": "555888", "VALUE_TYPE": "WORK" }],
+            })
+        );
+    }
+}

@@ -120,6 +120,9 @@ fn implemented(name: &str) -> bool {
         "im.chat.user.list",
         "batch",
         "tasks.task.",
+        "disk.folder.uploadFile",
+        "disk.storage.uploadFile",
+        "disk.file.get",
     ];
     PREFIXES
         .iter()

@@ -129,6 +129,8 @@ pub(crate) struct Portal {
     /// REST 3.0 tasks by id.
     pub(crate) tasks: BTreeMap<i64, Map<String, Value>>,
     pub(crate) next_task_id: i64,
+    /// Drive: the storage, its files and pending uploads.
+    pub(crate) drive: super::disk::Drive,
 }
 
 /// Unix seconds now.
@@ -183,6 +185,7 @@ impl Portal {
             opened: BTreeSet::new(),
             tasks: BTreeMap::new(),
             next_task_id: 1,
+            drive: super::disk::Drive::new(),
         };
         let (client_id, client_secret) = match &config.application {
             Some((id, secret)) => (id.clone(), secret.clone()),

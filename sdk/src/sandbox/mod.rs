@@ -4,7 +4,8 @@
 //! expire, refresh tokens that rotate, `invalid_grant` on reuse), JSON and PHP-form bodies, the
 //! documented error codes with their HTTP statuses, 50-row paging with `next`/`total` and
 //! `start=-1`, `batch`, and events. Data lives in memory: users, deals and CRM items, bots,
-//! chats, messages, event handlers, REST 3.0 tasks.
+//! chats, messages, event handlers, REST 3.0 tasks, Drive files (uploaded inline or in the
+//! documented two steps: an upload URL, then a multipart POST to it).
 //!
 //! Events are POSTed form-encoded, shaped like the documented examples:
 //! [`Sandbox::install_app`] sends `ONAPPINSTALL` to an application's handler; bots get
@@ -37,6 +38,7 @@
 mod batch;
 mod crm;
 mod data;
+mod disk;
 mod events;
 pub mod faults;
 mod im;
@@ -696,6 +698,12 @@ impl Sandbox {
     /// Number of REST 3.0 tasks stored.
     pub fn task_count(&self) -> usize {
         self.shared.portal().tasks.len()
+    }
+
+    /// A Drive file's name and content as stored, if it exists.
+    pub fn disk_file(&self, id: i64) -> Option<crate::File> {
+        let (name, content) = self.shared.portal().drive.content(id)?;
+        Some(crate::File::new(name, content))
     }
 }
 

@@ -18,7 +18,7 @@ use super::events::{self, PendingEvent};
 use super::limits::is_write;
 use super::net::Conn;
 use super::params::{ApiErr, Outcome, Params, Reply, Res};
-use super::{Fault, Shared, batch, crm, im, oauth, system, v3};
+use super::{Fault, Shared, batch, crm, disk, im, oauth, system, v3};
 use crate::sandbox::data::Portal;
 
 /// Largest request body the sandbox reads, like a portal's `post_max_size`.
@@ -26,6 +26,10 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route(
+            "/rest/upload.json",
+            axum::routing::post(disk::upload_content),
+        )
         .route("/rest/{*path}", any(rest))
         .route("/oauth/token/", any(oauth::token))
         .route("/oauth/token", any(oauth::token))
@@ -87,6 +91,7 @@ pub(crate) fn classic_methods() -> impl Iterator<Item = (&'static str, &'static 
         .iter()
         .chain(crm::METHODS)
         .chain(im::METHODS)
+        .chain(disk::METHODS)
         .copied()
         .chain([("batch", "basic", batch::batch as Handler)])
 }

@@ -124,7 +124,9 @@ impl RawResponse {
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
-    #[serde(borrow, default)]
+    /// `Some` whenever the key is there, `null` included: methods that answer `"result": null`
+    /// on success (most `*.delete` of the newer APIs) succeeded.
+    #[serde(borrow, default, deserialize_with = "present")]
     result: Option<&'a RawValue>,
     #[serde(borrow, default)]
     error: Option<ErrorField<'a>>,
@@ -136,6 +138,11 @@ struct Envelope<'a> {
     total: Option<i64>,
     #[serde(default, with = "As::<Int>")]
     next: Option<i64>,
+}
+
+/// A member that is there, whatever its value (serde reads a `null` `Option` as `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// Classic methods send `error` as a code string; REST 3.0 sends an object.
@@ -292,6 +299,14 @@ mod tests {
         let r = ok(200, r#"{"result":[{"ID":"1"}],"total":"120","next":50}"#);
         assert_eq!((r.total(), r.next()), (Some(120), Some(50)));
         assert_eq!(r.result_json(), r#"[{"ID":"1"}]"#);
+    }
+
+    #[test]
+    fn a_null_result_is_a_success() {
+        // The documented answer of `crm.category.delete` and other newer `*.delete` methods.
+        let r = ok(200, r#"{"result":null,"time":{"start":1718288046.04}}"#);
+        assert_eq!(r.result_json(), "null");
+        r.decode::<(), serde_with::Same>("m").unwrap();
     }
 
     #[test]
