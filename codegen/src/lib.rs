@@ -36,6 +36,7 @@ mod describe;
 mod diag;
 mod drift;
 mod emit;
+mod examples;
 mod exclusions;
 mod facts;
 mod import;
@@ -51,6 +52,9 @@ use std::path::{Path, PathBuf};
 pub use diag::{Diagnostic, Diagnostics};
 pub use drift::{Drift, DriftKind, DriftReport, drift};
 pub use emit::{EmitOptions, emit, emit_catalog, emit_index};
+pub use examples::{
+    Example, ExampleKind, Examples, Skipped, extract as extract_examples, reads_keys_in_any_case,
+};
 pub use exclusions::Exclusions;
 pub use facts::{FactEvent, FactMethod, FactParam, Facts};
 pub use import::{Imported, import};

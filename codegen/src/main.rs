@@ -27,6 +27,7 @@ usage: bitrix24-codegen check <dir>
        bitrix24-codegen import <facts.json> <dir> [--dry-run]
        bitrix24-codegen drift <facts.json> <dir>
        bitrix24-codegen stats <dir>
+       bitrix24-codegen examples <docs-checkout> <facts.json> <out-dir>
 
 check    validates every *.toml in <dir> and reports all problems
 emit     prints the generated Rust code (or writes it to FILE)
@@ -41,7 +42,10 @@ import   adds every documented method and event the schema lacks (and
 drift    compares the schema with a facts file: methods, events, params and event data
          fields added, removed or retyped, deprecations changed; exits 1 when a difference
          is unexplained (not in the exclusion list, no `note` on the schema item)
-stats    prints a Markdown table of what is typed, per scope";
+stats    prints a Markdown table of what is typed, per scope
+examples reads every request, response and event example of the pages <facts.json>
+         lists from a git checkout of the docs into <out-dir> (one <scope>.jsonl per
+         scope and INDEX.md with the counts)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -92,6 +96,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             out!("{}", bitrix24_codegen::stats(&load(dir)?));
             Ok(())
         }
+        [command, docs, facts, out] if command == "examples" => examples_command(docs, facts, out),
         [command, facts, dir, options @ ..] if command == "import" => {
             import_command(facts, dir, options)
         }
@@ -220,4 +225,23 @@ fn drift_command(facts: &str, dir: &str) -> Result<(), Failure> {
     } else {
         Err(Failure::Drift)
     }
+}
+
+fn examples_command(docs: &str, facts: &str, out: &str) -> Result<(), Failure> {
+    let facts = Facts::load(Path::new(facts)).map_err(Failure::Schema)?;
+    let examples =
+        bitrix24_codegen::extract_examples(Path::new(docs), &facts).map_err(Failure::Schema)?;
+    examples
+        .write_dir(Path::new(out))
+        .map_err(Failure::Schema)?;
+    let count = |kind| examples.examples.iter().filter(|e| e.kind == kind).count();
+    use bitrix24_codegen::ExampleKind::{Event, Request, Response};
+    outln!(
+        "{} requests, {} responses, {} event payloads; {} skipped (see {out}/INDEX.md)",
+        count(Request),
+        count(Response),
+        count(Event),
+        examples.skipped.len()
+    );
+    Ok(())
 }
