@@ -158,6 +158,7 @@ fn emit_command(dir: &str, options: &[String]) -> Result<(), Failure> {
             runtime,
             scopes,
             client_methods,
+            deserialize_requests: false,
         },
     );
     match out {

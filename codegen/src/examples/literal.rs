@@ -618,10 +618,21 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// A string value the docs mean as "fill this in": `...`, `**put_your_id_here**`.
+/// A string value the docs mean as "fill this in" (`...`, `**put_your_id_here**`,
+/// `your_id_here`) or that they cut short (`iVBORw0KGgo...rk5CYII=`, file content elided).
 fn is_placeholder_text(s: &str) -> bool {
     let t = s.trim();
-    t == "..." || t == "…" || is_placeholder_text_strict(t)
+    let is_word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    let elided_content = t.len() >= 20
+        && t.contains("...")
+        && t.replace("...", "")
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+    t == "..."
+        || t == "…"
+        || is_placeholder_text_strict(t)
+        || (is_word(t) && (t.starts_with("your_") || t.starts_with("put_") || t.ends_with("_here")))
+        || elided_content
 }
 
 /// A `**put_..._here**` marker, the docs' way of writing a value the reader supplies.
@@ -664,14 +675,14 @@ mod tests {
     #[test]
     fn placeholders_are_marked_not_invented() {
         let (json, marks) = read(
-            r#"{"id": **put_id_here**, "a": "...", "b": ["x", "**put_value**"]}"#,
+            r#"{"id": **put_id_here**, "a": "...", "b": ["x", "**put_value**"], "c": "your_id_here", "f": ["a.png", "iVBORw0KGgoAAAANSUhEUg...rk5CYII="], "d": "Some text..."}"#,
             Dialect::Json,
         );
         assert_eq!(
             json,
-            r#"{"id":"**put_id_here**","a":"...","b":["x","**put_value**"]}"#
+            r#"{"id":"**put_id_here**","a":"...","b":["x","**put_value**"],"c":"your_id_here","f":["a.png","iVBORw0KGgoAAAANSUhEUg...rk5CYII="],"d":"Some text..."}"#
         );
-        assert_eq!(marks, ["/id", "/a", "/b/1"]);
+        assert_eq!(marks, ["/id", "/a", "/b/1", "/c", "/f/1"]);
     }
 
     #[test]
