@@ -105,6 +105,8 @@ pub struct Method {
     pub positional: bool,
     /// Why the schema deliberately differs from the docs for this method, if it does.
     pub note: Option<String>,
+    /// Why `result` is (or holds) `any`: what the docs lack to type it.
+    pub untyped: Option<String>,
 }
 
 /// One inbound event: what a portal POSTs to a handler bound with `event.bind`.
@@ -162,6 +164,8 @@ pub struct Field {
     pub doc: Option<String>,
     /// Why the schema deliberately differs from the docs for this param, if it does.
     pub note: Option<String>,
+    /// Why the type is (or holds) `any`: what the docs lack to type it.
+    pub untyped: Option<String>,
 }
 
 /// A named type: a struct or a string enum.
@@ -301,6 +305,16 @@ impl Ty {
         match rest.trim_start() {
             "" => Ok(ty),
             extra => Err(malformed(&format!("unexpected {extra:?} after the type"))),
+        }
+    }
+
+    /// Whether the type is `any` or a list or map of it (at any depth): JSON the SDK does not
+    /// type.
+    pub fn is_untyped(&self) -> bool {
+        match self {
+            Ty::Any => true,
+            Ty::List(inner) | Ty::Map(inner) => inner.is_untyped(),
+            _ => false,
         }
     }
 

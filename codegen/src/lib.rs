@@ -62,7 +62,7 @@ pub use ir::{
     Deprecation, EnumValue, Event, Field, Method, Paging, Schema, ScopeFile, Ty, TypeDef, TypeKind,
 };
 pub use json::Json;
-pub use stats::{ScopeStats, Stats, stats};
+pub use stats::{Checked, RoundTrips, ScopeStats, Stats, stats};
 
 /// One schema file's text, and the path diagnostics should name it by.
 #[derive(Debug, Clone, PartialEq, Eq)]

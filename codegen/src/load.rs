@@ -43,6 +43,7 @@ pub(crate) struct RawMethod {
     pub rest_v3: bool,
     pub positional: bool,
     pub note: Option<String>,
+    pub untyped: Option<String>,
 }
 
 pub(crate) struct RawEvent {
@@ -73,6 +74,7 @@ pub(crate) struct RawField {
     pub required: bool,
     pub doc: Option<String>,
     pub note: Option<String>,
+    pub untyped: Option<String>,
 }
 
 pub(crate) struct RawType {
@@ -120,8 +122,9 @@ const METHOD_KEYS: &[&str] = &[
     "rest_v3",
     "positional",
     "note",
+    "untyped",
 ];
-const FIELD_KEYS: &[&str] = &["name", "rust", "type", "required", "doc", "note"];
+const FIELD_KEYS: &[&str] = &["name", "rust", "type", "required", "doc", "note", "untyped"];
 const TYPE_KEYS: &[&str] = &[
     "name",
     "description",
@@ -349,6 +352,7 @@ impl Reader {
             rest_v3: self.boolean(&item, t, "rest_v3").unwrap_or(false),
             positional: self.boolean(&item, t, "positional").unwrap_or(false),
             note: self.string(&item, t, "note", false),
+            untyped: self.string(&item, t, "untyped", false),
             label: item,
             params,
             deprecated,
@@ -383,6 +387,7 @@ impl Reader {
             required: self.boolean(&item, t, "required").unwrap_or(false),
             doc: self.string(&item, t, "doc", false),
             note: self.string(&item, t, "note", false),
+            untyped: self.string(&item, t, "untyped", false),
             label: item,
         }
     }

@@ -42,7 +42,9 @@ import   adds every documented method and event the schema lacks (and
 drift    compares the schema with a facts file: methods, events, params and event data
          fields added, removed or retyped, deprecations changed; exits 1 when a difference
          is unexplained (not in the exclusion list, no `note` on the schema item)
-stats    prints a Markdown table of what is typed, per scope
+stats    prints Markdown tables of what is typed, per scope, and of the docs' examples
+         that round-trip (from <dir>/facts/roundtrip.json, which the SDK's schema_examples
+         test writes)
 examples reads every request, response and event example of the pages <facts.json>
          lists from a git checkout of the docs into <out-dir> (one <scope>.jsonl per
          scope and INDEX.md with the counts)";
@@ -92,10 +94,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         [command, dir, options @ ..] if command == "emit" => emit_command(dir, options),
         [command, facts, dir] if command == "drift" => drift_command(facts, dir),
-        [command, dir] if command == "stats" => {
-            out!("{}", bitrix24_codegen::stats(&load(dir)?));
-            Ok(())
-        }
+        [command, dir] if command == "stats" => stats_command(dir),
         [command, docs, facts, out] if command == "examples" => examples_command(docs, facts, out),
         [command, facts, dir, options @ ..] if command == "import" => {
             import_command(facts, dir, options)
@@ -244,5 +243,18 @@ fn examples_command(docs: &str, facts: &str, out: &str) -> Result<(), Failure> {
         count(Event),
         examples.skipped.len()
     );
+    Ok(())
+}
+
+/// The typing tables, and the examples table when the round-trip test wrote its counts.
+fn stats_command(dir: &str) -> Result<(), Failure> {
+    let mut stats = bitrix24_codegen::stats(&load(dir)?);
+    let counts = Path::new(dir).join("facts/roundtrip.json");
+    if let Ok(text) = std::fs::read_to_string(&counts) {
+        stats
+            .read_round_trips(&text)
+            .map_err(|e| Failure::Schema(format!("{}: {e}", counts.display())))?;
+    }
+    out!("{stats}");
     Ok(())
 }
