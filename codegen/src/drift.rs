@@ -14,8 +14,8 @@ use std::fmt;
 
 use crate::exclusions::Exclusions;
 use crate::facts::{FactEvent, FactMethod, FactParam, Facts};
-use crate::import::{is_wire_name, is_yes_no};
 use crate::ir::{Event, Field, Method, Schema, Ty, TypeKind};
+use crate::rules::{Kind, documented_params, is_wire_name, kind_of_doc, kind_of_schema};
 
 /// What changed between the schema and the docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -140,108 +140,6 @@ impl fmt::Display for DriftReport {
         }
         Ok(())
     }
-}
-
-/// The kind of a type, for comparing documented types with schema types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Text,
-    Int,
-    Float,
-    Bool,
-    Date,
-    File,
-    List,
-    Object,
-    Any,
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = format!("{self:?}").to_ascii_lowercase();
-        f.write_str(&name)
-    }
-}
-
-/// The kind `import` gives a documented param.
-pub(crate) fn kind_of_doc(p: &FactParam) -> Kind {
-    let t = p.ty.as_deref().unwrap_or("").trim().to_ascii_lowercase();
-    if is_yes_no(&p.values) && matches!(t.as_str(), "char" | "string" | "boolean" | "bool" | "") {
-        return Kind::Bool;
-    }
-    match t.as_str() {
-        "string" | "text" | "char" | "string|null" | "varchar" => Kind::Text,
-        "integer" | "int" | "integer|null" | "number" | "long" => Kind::Int,
-        "double" | "float" | "decimal" | "double|null" | "numeric" => Kind::Float,
-        "boolean" | "bool" | "boolean|null" => Kind::Bool,
-        "date" | "datetime" | "datetime|null" => Kind::Date,
-        "file" => Kind::File,
-        "object" | "object|null" => Kind::Object,
-        "array|object" | "object|array" if !p.fields.is_empty() => Kind::Object,
-        "array" | "array|null" | "object[]" | "[]" => Kind::List,
-        t if t.ends_with("[]") && !t.contains('|') => Kind::List,
-        t if t == "user" || t.ends_with(".id") || t.contains(".id|") => Kind::Int,
-        t if crate::import::CRM_ID_TYPES.contains(&t) => Kind::Int,
-        "crm_status" => Kind::Text,
-        "lang_map" => Kind::Object,
-        t if t.ends_with(".code") || t.ends_with(".currency") || t.ends_with(".xml_id") => {
-            Kind::Text
-        }
-        _ if !p.fields.is_empty() => Kind::Object,
-        _ => Kind::Any,
-    }
-}
-
-/// The kind of a schema type.
-pub(crate) fn kind_of_schema(ty: &Ty, schema: &Schema) -> Kind {
-    match ty {
-        Ty::String | Ty::DialogId | Ty::Secret => Kind::Text,
-        Ty::Int | Ty::IntStr => Kind::Int,
-        Ty::Float => Kind::Float,
-        Ty::Bool | Ty::YesNo => Kind::Bool,
-        Ty::Date | Ty::DateTime => Kind::Date,
-        Ty::File => Kind::File,
-        Ty::List(_) => Kind::List,
-        Ty::Map(_) => Kind::Object,
-        Ty::Any => Kind::Any,
-        Ty::Named { name, .. } => {
-            let is_enum = schema
-                .files
-                .iter()
-                .flat_map(|f| &f.types)
-                .any(|t| t.name == *name && matches!(t.kind, TypeKind::Enum { .. }));
-            if is_enum { Kind::Text } else { Kind::Object }
-        }
-    }
-}
-
-/// The params a page documents: the main table and every alternative set, minus `auth` (the
-/// runtime sends it) and table artefacts that are no wire name.
-pub(crate) fn documented_params(m: &FactMethod) -> Vec<FactParam> {
-    let mut params: Vec<FactParam> = Vec::new();
-    // A second "Method Parameters ..." table is an alternative set too (`imbot.app.register`
-    // for IFRAME applications).
-    let alternative_tables = m
-        .param_objects
-        .iter()
-        .filter(|(section, _)| section.starts_with("Method Parameters for "))
-        .flat_map(|(_, fields)| fields);
-    for p in m
-        .params
-        .iter()
-        .chain(m.param_variants.iter().flatten())
-        .chain(alternative_tables)
-    {
-        if !params.iter().any(|q| q.name == p.name) {
-            let mut p = p.clone();
-            if !m.params.iter().any(|q| q.name == p.name) {
-                // Each alternative set is enough on its own: none of its params is required.
-                p.required = false;
-            }
-            params.push(p);
-        }
-    }
-    params
 }
 
 /// Compares `schema` with `facts`.

@@ -44,6 +44,7 @@ mod ir;
 mod json;
 mod load;
 mod names;
+mod rules;
 mod stats;
 mod validate;
 
