@@ -3,6 +3,11 @@
 //! Methods are compared with their top-level params, events with the top-level fields of
 //! their `data` (the documented `data` rows against the fields of the schema's data struct).
 //!
+//! With the docs' examples learned into the facts (`Facts::learn_from_examples`), it also
+//! compares shapes: each documented answer against the result type, each documented request
+//! against the params (and the fields of struct params), each event payload against the data
+//! type, two levels deep; and the event names portals send against the schema's.
+//!
 //! Every difference is either explained — the method is in the exclusion list, or the schema
 //! item carries a `note` saying why it deviates on purpose — or unexplained, which is what a
 //! new docs snapshot asks a person to look at (and usually `import`, or fix the schema, for).
@@ -15,7 +20,10 @@ use std::fmt;
 use crate::exclusions::Exclusions;
 use crate::facts::{FactEvent, FactMethod, FactParam, Facts};
 use crate::ir::{Event, Field, Method, Schema, Ty, TypeKind};
-use crate::rules::{Kind, documented_params, is_wire_name, kind_of_doc, kind_of_schema};
+use crate::json::Json;
+use crate::rules::{
+    Kind, documented_params, is_wire_name, kind_of_doc, kind_of_schema, shape_differences,
+};
 
 /// What changed between the schema and the docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,6 +55,12 @@ pub enum DriftKind {
     DataFieldRemoved,
     /// A field of an event's `data` documented with a type of another kind.
     DataFieldRetyped,
+    /// A documented example (answer, params or event data) has another shape than the
+    /// schema's type at that place: object vs list, scalar vs structure, `null` for a result.
+    ShapeDiffers,
+    /// Portals send the event under another name than the schema's (the payload examples'
+    /// `event` against the page heading).
+    EventRenamed,
 }
 
 impl fmt::Display for DriftKind {
@@ -65,6 +79,8 @@ impl fmt::Display for DriftKind {
             DriftKind::DataFieldAdded => "data field added",
             DriftKind::DataFieldRemoved => "data field removed",
             DriftKind::DataFieldRetyped => "data field retyped",
+            DriftKind::ShapeDiffers => "shape differs",
+            DriftKind::EventRenamed => "event renamed",
         })
     }
 }
@@ -270,6 +286,61 @@ fn compare_method(report: &mut DriftReport, schema: &Schema, m: &Method, fm: &Fa
             );
         }
     }
+    compare_example_shapes(report, schema, m, fm, &documented);
+}
+
+/// The documented answers against the result type, and the documented requests against the
+/// params: a top-level param the table already types is compared by kind above, so only its
+/// fields are compared here.
+fn compare_example_shapes(
+    report: &mut DriftReport,
+    schema: &Schema,
+    m: &Method,
+    fm: &FactMethod,
+    documented: &[FactParam],
+) {
+    let (name, v3) = (m.name.as_str(), m.rest_v3);
+    let mut differences = Vec::new();
+    for result in &fm.results {
+        if *result == Json::Null && !m.result.is_untyped() {
+            let difference = format!("result: schema `{}`, the docs' example is null", m.result);
+            if !differences.contains(&difference) {
+                differences.push(difference);
+            }
+            continue;
+        }
+        shape_differences(schema, &m.result, result, "result", 2, &mut differences);
+    }
+    for d in differences {
+        report.push(name, v3, DriftKind::ShapeDiffers, d, m.note.as_deref());
+    }
+    for sp in &m.params {
+        let typed_by_table = documented
+            .iter()
+            .any(|p| p.name == sp.name && kind_of_doc(p) != Kind::Any);
+        let mut differences = Vec::new();
+        for request in &fm.requests {
+            let value = request.get(&sp.name).or_else(|| match request {
+                Json::Object(entries) => entries
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&sp.name))
+                    .map(|(_, v)| v),
+                _ => None,
+            });
+            if let Some(value) = value {
+                shape_differences(schema, &sp.ty, value, &sp.name, 1, &mut differences);
+            }
+        }
+        for d in differences {
+            if typed_by_table
+                && !d.starts_with(&format!("{}.", sp.name))
+                && !d.starts_with(&format!("{}[]", sp.name))
+            {
+                continue;
+            }
+            report.push(name, v3, DriftKind::ShapeDiffers, d, sp.note.as_deref());
+        }
+    }
 }
 
 fn compare_param(report: &mut DriftReport, schema: &Schema, m: &Method, sp: &Field, p: &FactParam) {
@@ -305,10 +376,7 @@ fn drift_events(report: &mut DriftReport, schema: &Schema, facts: &Facts, exclus
     let events: Vec<&Event> = schema.files.iter().flat_map(|f| &f.events).collect();
     let label = |name: &str| format!("event {name}");
     for fe in &facts.events {
-        let Some(e) = events
-            .iter()
-            .find(|e| e.name.eq_ignore_ascii_case(&fe.name))
-        else {
+        let Some(e) = events.iter().find(|e| fe.is_named(&e.name)) else {
             let detail = format!("scope {}, {}", fe.scope, fe.doc);
             let reason = exclusions
                 .event_reason(&fe.name)
@@ -334,6 +402,27 @@ fn drift_events(report: &mut DriftReport, schema: &Schema, facts: &Facts, exclus
 }
 
 fn compare_event(report: &mut DriftReport, schema: &Schema, e: &Event, fe: &FactEvent, name: &str) {
+    if !e.name.eq_ignore_ascii_case(fe.wire_name()) {
+        let detail = format!(
+            "portals send {}; the schema names it {} (as the page heading does)",
+            fe.wire_name(),
+            e.name
+        );
+        report.push(
+            name,
+            false,
+            DriftKind::EventRenamed,
+            detail,
+            e.note.as_deref(),
+        );
+    }
+    let mut differences = Vec::new();
+    for data in &fe.payloads {
+        shape_differences(schema, &e.data, data, "data", 2, &mut differences);
+    }
+    for d in differences {
+        report.push(name, false, DriftKind::ShapeDiffers, d, e.note.as_deref());
+    }
     if e.doc_url != page_url(&fe.doc) {
         let detail = format!("now {}", fe.doc);
         report.push(name, false, DriftKind::DocMoved, detail, e.note.as_deref());

@@ -153,11 +153,13 @@ pub fn import(
     }
     let mut added_events = Vec::new();
     for e in &facts.events {
-        let upper = e.name.to_ascii_uppercase();
-        if have_events.contains(&upper) || exclusions.contains_event(&e.name) {
+        let known = [e.name.as_str(), e.wire_name()]
+            .iter()
+            .any(|n| have_events.contains(&n.to_ascii_uppercase()));
+        if known || exclusions.contains_event(&e.name) {
             continue;
         }
-        have_events.insert(upper);
+        have_events.insert(e.wire_name().to_ascii_uppercase());
         let rust = event_variant_name(e, &taken_variants);
         taken_variants.insert(rust.clone());
         let draft = by_scope.entry(e.scope.clone()).or_default();
@@ -172,7 +174,7 @@ pub fn import(
         };
         let text = ctx.event(e, &rust);
         ctx.draft.text.push_str(&text);
-        added_events.push((e.scope.clone(), e.name.clone()));
+        added_events.push((e.scope.clone(), e.wire_name().to_owned()));
     }
 
     let mut files = Vec::new();
@@ -224,12 +226,12 @@ fn event_variant_name(e: &FactEvent, taken: &BTreeSet<String>) -> String {
         let stem = e.doc.rsplit('/').next()?.strip_suffix(".md")?;
         let snake = snake_case(stem)?;
         // The page must be named after the event, not `events.md`.
-        (snake.replace('_', "") == e.name.to_ascii_lowercase()).then(|| pascal_case(&snake))
+        (snake.replace('_', "") == e.wire_name().to_ascii_lowercase()).then(|| pascal_case(&snake))
     };
-    let base = crate::names::event_rust_name(&e.name)
+    let base = crate::names::event_rust_name(e.wire_name())
         .or_else(from_page)
         .unwrap_or_else(|| {
-            let lower = e.name.to_ascii_lowercase().replace(['.', '_'], "");
+            let lower = e.wire_name().to_ascii_lowercase().replace(['.', '_'], "");
             pascal_case(&lower)
         });
     let mut name = base.clone();
@@ -557,7 +559,10 @@ impl Ctx<'_> {
                 _ => "any".to_owned(),
             }
         } else {
-            let description = format!("What `{}` sends in `data`.", e.name.to_ascii_uppercase());
+            let description = format!(
+                "What `{}` sends in `data`.",
+                e.wire_name().to_ascii_uppercase()
+            );
             self.struct_type(
                 &fields,
                 &format!("{rust}Data"),
@@ -568,8 +573,9 @@ impl Ctx<'_> {
         };
         let mut out = String::new();
         out.push_str("\n[[event]]\n");
-        let _ = writeln!(out, "name = {}", toml_str(&e.name));
-        if crate::names::event_rust_name(&e.name).as_deref() != Some(rust) {
+        // Named as portals send it (the payload examples' `event`), not as the heading says.
+        let _ = writeln!(out, "name = {}", toml_str(e.wire_name()));
+        if crate::names::event_rust_name(e.wire_name()).as_deref() != Some(rust) {
             let _ = writeln!(out, "rust = {}", toml_str(rust));
         }
         let _ = writeln!(out, "description = {}", toml_str(&describe_event(rust)));

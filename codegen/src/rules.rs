@@ -1,13 +1,16 @@
 //! How the docs' facts map to the schema's types: one set of rules that `import` types new
 //! entries by and `drift` compares existing ones by, so the two never disagree (and neither
-//! depends on the other). The rules that read the docs' examples are in
-//! [`crate::examples`] (`Facts::learn_from_examples`), applied to the facts before either runs.
+//! depends on the other), including the rules that read the docs' own examples
+//! ([`Facts::learn_from_examples`], applied to the facts before either runs) and the shape
+//! comparison `drift` makes against them.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::facts::{FactMethod, FactParam};
+use crate::examples::{ExampleKind, Examples};
+use crate::facts::{FactMethod, FactParam, Facts};
 use crate::ir::{Schema, Ty, TypeKind};
+use crate::json::Json;
 
 /// The kind of a type, for comparing documented types with schema types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,4 +140,222 @@ pub(crate) fn is_wire_name(name: &str) -> bool {
 pub(crate) fn is_yes_no(values: &[String]) -> bool {
     let set: BTreeSet<&str> = values.iter().map(String::as_str).collect();
     !set.is_empty() && set.iter().all(|v| matches!(*v, "Y" | "N")) && set.len() == 2
+}
+
+/// The shape of a documented JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// An array, or an object keyed `"0"`, `"1"`, ... (how PHP sends a list it built by index).
+    List,
+    /// An object with names for keys.
+    Object,
+    /// A string, number or boolean.
+    Scalar,
+    /// `null`.
+    Null,
+    /// `""`, `[]` or `{}`: PHP's empty value, which stands for an absent list, object or text.
+    Empty,
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Shape::List => "a list",
+            Shape::Object => "an object",
+            Shape::Scalar => "a scalar",
+            Shape::Null => "null",
+            Shape::Empty => "empty",
+        })
+    }
+}
+
+/// The shape of a documented value.
+pub(crate) fn shape_of(value: &Json) -> Shape {
+    match value {
+        Json::Null => Shape::Null,
+        Json::String(s) if s.is_empty() => Shape::Empty,
+        Json::Array(items) if items.is_empty() => Shape::Empty,
+        Json::Object(entries) if entries.is_empty() => Shape::Empty,
+        Json::Array(_) => Shape::List,
+        Json::Object(entries) if entries.iter().all(|(k, _)| k.parse::<u64>().is_ok()) => {
+            Shape::List
+        }
+        Json::Object(_) => Shape::Object,
+        Json::Bool(_) | Json::Number(_) | Json::String(_) => Shape::Scalar,
+    }
+}
+
+/// Whether a documented value of `shape` fits a schema type of `kind`. Empty values fit
+/// everything (Bitrix24 sends them for absent ones), and so does `null` (the caller decides
+/// whether the place may be absent); a file is `[name, base64]`.
+pub(crate) fn fits_shape(kind: Kind, shape: Shape) -> bool {
+    match (kind, shape) {
+        (Kind::Any, _) | (_, Shape::Null | Shape::Empty) => true,
+        (Kind::List | Kind::File, Shape::List) | (Kind::Object, Shape::Object) => true,
+        (Kind::Text | Kind::Int | Kind::Float | Kind::Bool | Kind::Date, Shape::Scalar) => true,
+        _ => false,
+    }
+}
+
+/// The value of a top-level key of documented params, looked up exactly, then in any case.
+fn param_value<'a>(params: &'a Json, name: &str) -> Option<&'a Json> {
+    params.get(name).or_else(|| match params {
+        Json::Object(entries) => entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v),
+        _ => None,
+    })
+}
+
+/// The array-or-object question judged by the examples: a param the table calls `array` that
+/// every example sends as an object is an object (in these PHP-centric docs "array" usually
+/// means an associative one), and an `object` every example sends as a list is a list. The
+/// table's word is kept in `table_ty`. Where the examples disagree, or show neither, the table
+/// stands.
+fn learn_param_shape(p: &mut FactParam, requests: &[Json]) {
+    let shapes: Vec<Shape> = requests
+        .iter()
+        .filter_map(|r| param_value(r, &p.name))
+        .map(shape_of)
+        .filter(|s| matches!(s, Shape::List | Shape::Object))
+        .collect();
+    let Some(&first) = shapes.first() else {
+        return;
+    };
+    if shapes.iter().any(|s| *s != first) {
+        return;
+    }
+    let shown = match (kind_of_doc(p), first) {
+        (Kind::List, Shape::Object) => "object",
+        (Kind::Object, Shape::List) => "array",
+        _ => return,
+    };
+    p.table_ty = p.ty.replace(shown.to_owned());
+}
+
+impl Facts {
+    /// Corrects and completes the facts with what the docs' own examples and pages show
+    /// (`schema/facts/examples/`), before `import` types new entries or `drift` compares the
+    /// schema:
+    ///
+    /// - array or object per param, judged from the request examples ([`learn_param_shape`]);
+    /// - every documented answer, whatever its size, as the method's result examples (the
+    ///   first becomes `result_example`, which typing checks results against);
+    /// - a deprecation note in any letter case ("Deprecated method") marks the method
+    ///   deprecated, with the method it links to;
+    /// - params under an unusual heading ("Stage Parameters") where the facts have none;
+    /// - an event is named the way its payload examples' `event` spells it, when the page
+    ///   heading says otherwise (`onResourceDelete` is sent as `ONBOOKINGRESOURCEDELETE`).
+    pub fn learn_from_examples(&mut self, examples: &Examples) {
+        for m in &mut self.methods {
+            let on_page = |e: &&crate::examples::Example| e.doc == m.doc;
+            m.requests = examples
+                .of(ExampleKind::Request, &m.name, m.rest_v3)
+                .filter(on_page)
+                .map(|e| e.body.clone())
+                .collect();
+            m.results = examples
+                .of(ExampleKind::Response, &m.name, m.rest_v3)
+                .filter(on_page)
+                .map(|e| e.body.get("result").cloned().unwrap_or(Json::Null))
+                .collect();
+            if let Some(first) = m.results.first() {
+                m.result_example = Some(first.clone());
+            }
+            if let Some(page) = examples
+                .pages
+                .iter()
+                .find(|p| p.doc == m.doc && p.name == m.name)
+            {
+                // Only where the facts missed the note; their own replacement link stands.
+                if page.deprecation.is_some() && !m.deprecated {
+                    m.deprecated = true;
+                    m.use_instead = page.use_instead.clone();
+                }
+                if m.params.is_empty() && m.param_variants.is_empty() {
+                    m.params = page.params.clone();
+                }
+            }
+            let requests = std::mem::take(&mut m.requests);
+            for p in m
+                .params
+                .iter_mut()
+                .chain(m.param_variants.iter_mut().flatten())
+            {
+                learn_param_shape(p, &requests);
+            }
+            m.requests = requests;
+        }
+        for e in &mut self.events {
+            let payloads: Vec<&Json> = examples
+                .examples
+                .iter()
+                .filter(|x| x.kind == ExampleKind::Event && x.doc == e.doc)
+                .map(|x| &x.body)
+                .collect();
+            e.payloads = payloads
+                .iter()
+                .filter_map(|body| body.get("data").cloned())
+                .collect();
+            e.sent_as = payloads
+                .iter()
+                .filter_map(|body| body.get("event").and_then(Json::as_str))
+                .find(|sent| !sent.eq_ignore_ascii_case(&e.name))
+                .map(str::to_owned);
+        }
+    }
+}
+
+/// Where documented values do not fit the schema's type: `ty` against `example` at `path`,
+/// looking `depth` levels into structs (a list is looked through to its first item). Each
+/// difference reads `fields.PHONE: schema `Multifield` (object), the docs' example is a list`.
+pub(crate) fn shape_differences(
+    schema: &Schema,
+    ty: &Ty,
+    example: &Json,
+    path: &str,
+    depth: usize,
+    out: &mut Vec<String>,
+) {
+    let kind = kind_of_schema(ty, schema);
+    let shape = shape_of(example);
+    if !fits_shape(kind, shape) {
+        let difference = format!("{path}: schema `{ty}` ({kind}), the docs' example is {shape}");
+        if !out.contains(&difference) {
+            out.push(difference);
+        }
+        return;
+    }
+    match (ty, example) {
+        (Ty::List(inner), Json::Array(items)) => {
+            if let Some(first) = items.first() {
+                shape_differences(schema, inner, first, &format!("{path}[]"), depth, out);
+            }
+        }
+        (Ty::List(inner) | Ty::Map(inner), Json::Object(entries)) => {
+            if let Some((_, first)) = entries.first() {
+                shape_differences(schema, inner, first, &format!("{path}[]"), depth, out);
+            }
+        }
+        (Ty::Named { name, .. }, Json::Object(_)) if depth > 0 => {
+            let fields = schema
+                .files
+                .iter()
+                .flat_map(|f| &f.types)
+                .find(|t| t.name == *name)
+                .and_then(|t| match &t.kind {
+                    TypeKind::Struct { fields, .. } => Some(fields.as_slice()),
+                    TypeKind::Enum { .. } => None,
+                })
+                .unwrap_or_default();
+            for f in fields {
+                if let Some(value) = example.get(&f.name) {
+                    let path = format!("{path}.{}", f.name);
+                    shape_differences(schema, &f.ty, value, &path, depth - 1, out);
+                }
+            }
+        }
+        _ => {}
+    }
 }

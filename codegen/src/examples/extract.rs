@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::literal::{self, Dialect, Parsed, SUBST_END, SUBST_START};
 use super::markdown::{self, Block};
-use super::{Example, ExampleKind, Examples, Skipped, reads_keys_in_any_case};
+use super::{Example, ExampleKind, Examples, Page, Skipped, reads_keys_in_any_case};
 use crate::facts::{FactParam, Facts};
 use crate::json::Json;
 
@@ -25,6 +25,7 @@ pub fn extract(docs: &Path, facts: &Facts) -> Result<Examples, String> {
             .chain(m.param_variants.iter().flatten())
             .map(|p: &FactParam| p.name.as_str())
             .collect();
+        let has_params = !table.is_empty();
         let target = Target {
             scope: &m.scope,
             name: &m.name,
@@ -33,6 +34,7 @@ pub fn extract(docs: &Path, facts: &Facts) -> Result<Examples, String> {
             table,
         };
         target.method_page(&page, &mut out);
+        target.page_facts(&page, has_params, &mut out);
     }
     for e in &facts.events {
         let page = read_page(docs, &e.doc)?;
@@ -109,6 +111,36 @@ impl Target<'_> {
             }
         }
         self.keep(found, out);
+    }
+
+    /// The page's deprecation note and, when the facts have no params, a params table under
+    /// another heading than the usual ones.
+    fn page_facts(&self, page: &str, has_params: bool, out: &mut Examples) {
+        let (deprecation, use_instead) = match deprecation_note(page) {
+            Some((title, instead)) => (Some(title), instead),
+            None => (None, None),
+        };
+        let (params_heading, params) = if has_params {
+            (None, Vec::new())
+        } else {
+            match params_table(page) {
+                Some((heading, params)) => (Some(heading), params),
+                None => (None, Vec::new()),
+            }
+        };
+        if deprecation.is_none() && params.is_empty() {
+            return;
+        }
+        out.pages.push(Page {
+            scope: self.scope.to_owned(),
+            name: self.name.to_owned(),
+            rest_v3: self.rest_v3,
+            doc: self.doc.to_owned(),
+            deprecation,
+            use_instead: use_instead.filter(|u| !u.eq_ignore_ascii_case(self.name)),
+            params_heading,
+            params,
+        });
     }
 
     fn event_page(&self, page: &str, out: &mut Examples) {
@@ -423,6 +455,135 @@ impl Target<'_> {
     }
 }
 
+/// The note that marks the method outdated, in whatever case the page writes it ("Deprecated
+/// method", "DEPRECATED", "This method is outdated"): its title (or first words), and the method
+/// its first link names.
+fn deprecation_note(page: &str) -> Option<(String, Option<String>)> {
+    const MARKS: &[&str] = &[
+        "deprecat",
+        "outdated",
+        "obsolete",
+        "no longer supported",
+        "no longer developed",
+        "development of this method has been halted",
+    ];
+    let mut rest = page;
+    while let Some(at) = rest.find("{% note") {
+        let after = &rest[at..];
+        let head_end = after.find("%}")?;
+        let head = &after[..head_end];
+        let body_end = after.find("{% endnote %}").unwrap_or(after.len());
+        let body = after[head_end + 2..body_end].trim();
+        rest = &after[body_end.max(head_end)..];
+        let title = head.split('"').nth(1).unwrap_or("").trim();
+        let opening: String = body.chars().take(300).collect();
+        let said = format!("{title} {opening}").to_ascii_lowercase();
+        if !MARKS.iter().any(|m| said.contains(m)) {
+            continue;
+        }
+        let label = if title.is_empty() {
+            opening
+                .split(['.', '\n'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+        } else {
+            title.to_owned()
+        };
+        // `[im.v2.File.upload](../../...)`: the first link whose text is a method name.
+        let instead = body.split('[').skip(1).find_map(|link| {
+            let (text, after) = link.split_once(']')?;
+            let text = text.trim().trim_matches('`');
+            let is_method = after.starts_with('(')
+                && text.contains('.')
+                && !text.ends_with(".md")
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+            is_method.then(|| text.to_owned())
+        });
+        return Some((label, instead));
+    }
+    None
+}
+
+/// The first table under a heading that names parameters ("Stage Parameters"), before the
+/// code examples: its rows as params (`**id***` is `id`, required; the first backquoted word
+/// after the name is its type).
+fn params_table(page: &str) -> Option<(String, Vec<FactParam>)> {
+    let mut heading: Option<String> = None;
+    let mut in_table = false;
+    let mut params: Vec<FactParam> = Vec::new();
+    let mut in_code = false;
+    for line in page.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        if trimmed.starts_with("## ") {
+            if in_table || !params.is_empty() {
+                break;
+            }
+            let text = trimmed.trim_start_matches('#').trim();
+            let lower = text.to_ascii_lowercase();
+            if lower.contains("example") || lower.contains("response") {
+                return None;
+            }
+            heading = lower.contains("parameters").then(|| text.to_owned());
+            continue;
+        }
+        if heading.is_none() {
+            continue;
+        }
+        if trimmed.starts_with("#|") {
+            in_table = true;
+            continue;
+        }
+        if trimmed.starts_with("|#") {
+            break;
+        }
+        if let Some(p) = trimmed
+            .strip_prefix("|| **")
+            .filter(|_| in_table)
+            .and_then(table_row)
+        {
+            params.push(p);
+        } else if let (true, Some(last)) = (in_table, params.last_mut())
+            && last.ty.as_deref() == Some("")
+            && let Some(ty) = backquoted(trimmed)
+        {
+            last.ty = Some(ty);
+        }
+    }
+    let heading = heading?;
+    (!params.is_empty()).then_some((heading, params))
+}
+
+/// `id*** [`integer`](..) | ...` (after `|| **`): the param, or `None` for the header row.
+fn table_row(row: &str) -> Option<FactParam> {
+    let (name, after) = row.split_once("**")?;
+    let name = name.trim();
+    let header = ["name", "parameter", "field"].contains(&name.to_ascii_lowercase().as_str());
+    if name.is_empty() || header || !crate::rules::is_wire_name(name) {
+        return None;
+    }
+    let required = after.starts_with('*');
+    let ty = backquoted(after).unwrap_or_default();
+    Some(FactParam::new(name, &ty, required))
+}
+
+/// The first word between backquotes.
+fn backquoted(text: &str) -> Option<String> {
+    let (_, rest) = text.split_once('`')?;
+    let (word, _) = rest.split_once('`')?;
+    (!word.is_empty()).then(|| word.to_owned())
+}
+
 fn is_response_heading(heading: &str) -> bool {
     let h = heading.to_ascii_lowercase();
     !h.contains("error")
@@ -724,6 +885,52 @@ fn empty_params(end: usize) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deprecation_notes_are_found_in_any_case_with_their_replacement() {
+        let page = "# X\n{% note info \"\" %}\nMCP.\n{% endnote %}\n{% note warning \"Deprecated method\" %}\n\nKept for existing integrations. Use [im.v2.File.upload](../file-upload.md) instead, see [the guide](../x.md).\n\n{% endnote %}\n";
+        assert_eq!(
+            deprecation_note(page),
+            Some((
+                "Deprecated method".to_owned(),
+                Some("im.v2.File.upload".to_owned())
+            ))
+        );
+        let untitled = "{% note warning %}\n\nThe development of this method has been halted.\n\n{% endnote %}";
+        assert_eq!(
+            deprecation_note(untitled),
+            Some((
+                "The development of this method has been halted".to_owned(),
+                None
+            ))
+        );
+        assert_eq!(
+            deprecation_note("{% note tip \"\" %}\nConnect the MCP server.\n{% endnote %}"),
+            None
+        );
+    }
+
+    #[test]
+    fn params_under_an_unusual_heading_are_read() {
+        let page = "# Get rpa.stage.get\n\n## Stage Parameters\n\n#|\n|| **Name**\n`type` | **Description** ||\n|| **id*** \n[`integer`](../data-types.md) | Identifier ||\n|| **select**\n[`array`](../data-types.md) | Fields ||\n|#\n\n## Response Handling\n";
+        let (heading, params) = params_table(page).unwrap();
+        assert_eq!(heading, "Stage Parameters");
+        let got: Vec<(&str, Option<&str>, bool)> = params
+            .iter()
+            .map(|p| (p.name.as_str(), p.ty.as_deref(), p.required))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("id", Some("integer"), true),
+                ("select", Some("array"), false)
+            ]
+        );
+        assert_eq!(
+            params_table("## Code Examples\n#|\n|| **id** | x ||\n|#\n"),
+            None
+        );
+    }
 
     #[test]
     fn shell_words_join_quotes_and_mark_substitutions() {

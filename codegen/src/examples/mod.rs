@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::facts::FactParam;
 use crate::json::Json;
 
 pub use extract::extract;
@@ -100,6 +101,30 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// What a method page says beside its examples that the facts file misses: a deprecation note
+/// in any letter case ("Deprecated method"), and params under an unusual heading ("Stage
+/// Parameters") on a page the facts list no params for.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page {
+    /// Scope of the page.
+    pub scope: String,
+    /// The method.
+    pub name: String,
+    /// A REST 3.0 page.
+    pub rest_v3: bool,
+    /// The page.
+    pub doc: String,
+    /// The title of the note that marks the method outdated (or its first words).
+    pub deprecation: Option<String>,
+    /// The method that note links to.
+    pub use_instead: Option<String>,
+    /// The heading of the params table, when it is not one the facts file reads.
+    pub params_heading: Option<String>,
+    /// That table's params.
+    pub params: Vec<FactParam>,
+}
+
 /// Every example of a docs checkout.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -108,6 +133,8 @@ pub struct Examples {
     pub source: String,
     /// The examples, by scope, page and line.
     pub examples: Vec<Example>,
+    /// Page facts the facts file misses.
+    pub pages: Vec<Page>,
     /// What could not be converted.
     pub skipped: Vec<Skipped>,
     /// Code blocks that were not examples of the page's own method or event, by reason
@@ -153,6 +180,14 @@ impl Examples {
         Ok(out)
     }
 
+    /// Reads the records of one `*.jsonl` file (for tools and tests that build examples by
+    /// hand).
+    pub fn parse(text: &str) -> Result<Examples, String> {
+        let mut out = Examples::default();
+        out.read_lines(text)?;
+        Ok(out)
+    }
+
     fn read_lines(&mut self, text: &str) -> Result<(), String> {
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -186,6 +221,35 @@ impl Examples {
                 .and_then(Json::as_i64)
                 .and_then(|n| usize::try_from(n).ok())
                 .unwrap_or(0);
+            if kind == "page" {
+                let params = record
+                    .get("params")
+                    .map(|v| {
+                        v.items()
+                            .iter()
+                            .filter_map(|p| {
+                                let name = p.get("name").and_then(Json::as_str)?;
+                                let ty = p.get("type").and_then(Json::as_str).unwrap_or("");
+                                let required =
+                                    p.get("required").and_then(Json::as_bool) == Some(true);
+                                Some(FactParam::new(name, ty, required))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let text_of = |key: &str| record.get(key).and_then(Json::as_str).map(str::to_owned);
+                self.pages.push(Page {
+                    scope,
+                    name,
+                    rest_v3: flag("rest_v3"),
+                    doc,
+                    deprecation: text_of("deprecation"),
+                    use_instead: text_of("use_instead"),
+                    params_heading: text_of("params_heading"),
+                    params,
+                });
+                continue;
+            }
             if kind == "skipped" {
                 self.skipped.push(Skipped {
                     scope,
@@ -280,6 +344,12 @@ impl Examples {
                 .entry(&s.scope)
                 .or_default()
                 .push((&s.doc, s.line, skipped_json(s).to_json()));
+        }
+        for p in &self.pages {
+            files
+                .entry(&p.scope)
+                .or_default()
+                .push((&p.doc, 0, page_json(p).to_json()));
         }
         let header = Json::Object(vec![
             ("kind".to_owned(), Json::String("source".to_owned())),
@@ -410,6 +480,43 @@ fn example_json(e: &Example) -> Json {
         entries.push(("placeholders".to_owned(), strings(&e.placeholders)));
     }
     entries.push(("body".to_owned(), e.body.clone()));
+    Json::Object(entries)
+}
+
+fn page_json(p: &Page) -> Json {
+    let s = |v: &str| Json::String(v.to_owned());
+    let mut entries = vec![
+        ("kind".to_owned(), s("page")),
+        ("scope".to_owned(), s(&p.scope)),
+        ("name".to_owned(), s(&p.name)),
+    ];
+    if p.rest_v3 {
+        entries.push(("rest_v3".to_owned(), Json::Bool(true)));
+    }
+    entries.push(("doc".to_owned(), s(&p.doc)));
+    for (key, value) in [
+        ("deprecation", &p.deprecation),
+        ("use_instead", &p.use_instead),
+        ("params_heading", &p.params_heading),
+    ] {
+        if let Some(v) = value {
+            entries.push((key.to_owned(), s(v)));
+        }
+    }
+    if !p.params.is_empty() {
+        let params = p
+            .params
+            .iter()
+            .map(|f| {
+                Json::Object(vec![
+                    ("name".to_owned(), s(&f.name)),
+                    ("type".to_owned(), s(f.ty.as_deref().unwrap_or(""))),
+                    ("required".to_owned(), Json::Bool(f.required)),
+                ])
+            })
+            .collect();
+        entries.push(("params".to_owned(), Json::Array(params)));
+    }
     Json::Object(entries)
 }
 
