@@ -19,7 +19,7 @@ use std::fmt;
 
 use crate::exclusions::Exclusions;
 use crate::facts::{FactEvent, FactMethod, FactParam, Facts};
-use crate::ir::{Event, Field, Method, Schema, Ty, TypeKind};
+use crate::ir::{Event, Field, Method, Schema, Ty};
 use crate::json::Json;
 use crate::rules::{
     Kind, documented_params, is_wire_name, kind_of_doc, kind_of_schema, shape_differences,
@@ -443,16 +443,7 @@ fn compare_event(report: &mut DriftReport, schema: &Schema, e: &Event, fe: &Fact
         .filter(|p| is_wire_name(&p.name))
         .collect();
     let fields: &[Field] = match &e.data {
-        Ty::Named { name, .. } => schema
-            .files
-            .iter()
-            .flat_map(|f| &f.types)
-            .find(|t| t.name == *name)
-            .and_then(|t| match &t.kind {
-                TypeKind::Struct { fields, .. } => Some(fields.as_slice()),
-                TypeKind::Enum { .. } => None,
-            })
-            .unwrap_or_default(),
+        Ty::Named { name, .. } => schema.fields_of(name).unwrap_or_default(),
         _ => &[],
     };
     for p in &documented {

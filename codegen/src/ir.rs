@@ -37,6 +37,18 @@ impl Schema {
         self.files.iter().map(|f| f.scope.as_str())
     }
 
+    /// The fields of the struct type of a name (`None` for an enum or an unknown name).
+    pub(crate) fn fields_of(&self, name: &str) -> Option<&[Field]> {
+        self.files
+            .iter()
+            .flat_map(|f| &f.types)
+            .find(|t| t.name == name)
+            .and_then(|t| match &t.kind {
+                TypeKind::Struct { fields, .. } => Some(fields.as_slice()),
+                TypeKind::Enum { .. } => None,
+            })
+    }
+
     /// The fields of every struct type, by type name.
     pub(crate) fn struct_fields(&self) -> BTreeMap<&str, &[Field]> {
         self.files

@@ -189,12 +189,17 @@ pub(crate) fn shape_of(value: &Json) -> Shape {
 /// everything (Bitrix24 sends them for absent ones), and so does `null` (the caller decides
 /// whether the place may be absent); a file is `[name, base64]`.
 pub(crate) fn fits_shape(kind: Kind, shape: Shape) -> bool {
-    match (kind, shape) {
-        (Kind::Any, _) | (_, Shape::Null | Shape::Empty) => true,
-        (Kind::List | Kind::File, Shape::List) | (Kind::Object, Shape::Object) => true,
-        (Kind::Text | Kind::Int | Kind::Float | Kind::Bool | Kind::Date, Shape::Scalar) => true,
-        _ => false,
-    }
+    matches!(
+        (kind, shape),
+        (Kind::Any, _)
+            | (_, Shape::Null | Shape::Empty)
+            | (Kind::List | Kind::File, Shape::List)
+            | (Kind::Object, Shape::Object)
+            | (
+                Kind::Text | Kind::Int | Kind::Float | Kind::Bool | Kind::Date,
+                Shape::Scalar
+            )
+    )
 }
 
 /// The value of a top-level key of documented params, looked up exactly, then in any case.
@@ -339,17 +344,7 @@ pub(crate) fn shape_differences(
             }
         }
         (Ty::Named { name, .. }, Json::Object(_)) if depth > 0 => {
-            let fields = schema
-                .files
-                .iter()
-                .flat_map(|f| &f.types)
-                .find(|t| t.name == *name)
-                .and_then(|t| match &t.kind {
-                    TypeKind::Struct { fields, .. } => Some(fields.as_slice()),
-                    TypeKind::Enum { .. } => None,
-                })
-                .unwrap_or_default();
-            for f in fields {
+            for f in schema.fields_of(name).unwrap_or_default() {
                 if let Some(value) = example.get(&f.name) {
                     let path = format!("{path}.{}", f.name);
                     shape_differences(schema, &f.ty, value, &path, depth - 1, out);

@@ -395,18 +395,20 @@ impl Examples {
         );
         let _ = writeln!(out, "Source: `{}`\n", self.source);
         out.push_str("| scope | pages | requests | responses | events | with placeholders | skipped |\n|---|--:|--:|--:|--:|--:|--:|\n");
-        let mut total = Row::default();
-        for (scope, row) in &rows {
-            let _ = writeln!(
-                out,
-                "| {scope} | {} | {} | {} | {} | {} | {} |",
+        let line = |label: &str, row: &Row| {
+            format!(
+                "| {label} | {} | {} | {} | {} | {} | {} |\n",
                 row.pages.len(),
                 row.counts[0],
                 row.counts[1],
                 row.counts[2],
                 row.placeholders,
                 row.skipped
-            );
+            )
+        };
+        let mut total = Row::default();
+        for (scope, row) in &rows {
+            out.push_str(&line(scope, row));
             total.pages.extend(row.pages.iter().cloned());
             for k in 0..3 {
                 total.counts[k] += row.counts[k];
@@ -414,16 +416,8 @@ impl Examples {
             total.placeholders += row.placeholders;
             total.skipped += row.skipped;
         }
-        let _ = writeln!(
-            out,
-            "| **total** | {} | {} | {} | {} | {} | {} |\n",
-            total.pages.len(),
-            total.counts[0],
-            total.counts[1],
-            total.counts[2],
-            total.placeholders,
-            total.skipped
-        );
+        out.push_str(&line("**total**", &total));
+        out.push('\n');
         out.push_str("## Skipped, by reason\n\nBlocks that look like examples of the page's method or event but do not convert reliably. Each is listed in its scope's file as a `skipped` record.\n\n| reason | blocks |\n|---|--:|\n");
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         for s in &self.skipped {

@@ -150,6 +150,12 @@ impl Report {
     pub fn finish(self) {
         println!("{}", self.table());
         let full = cfg!(feature = "full");
+        let checked: usize = self.total().iter().map(|c| c.total).sum();
+        // A broken lookup or extraction must not pass by checking nothing.
+        assert!(
+            !full || checked > 4000,
+            "only {checked} examples were checked"
+        );
         if std::env::var_os("B24_WRITE_FAILURES").is_some() {
             assert!(full, "B24_WRITE_FAILURES needs every scope: --all-features");
             let failures = self.facts.join("FAILURES.md");
