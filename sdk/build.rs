@@ -30,7 +30,11 @@ fn main() {
         .filter(|scope| feature_enabled(scope))
         .map(str::to_owned)
         .collect();
-    let opts = bitrix24_codegen::EmitOptions::sdk(Some(scopes));
+    let opts = bitrix24_codegen::EmitOptions {
+        // The hidden `__roundtrip` feature: requests readable from JSON, for the schema tests.
+        deserialize_requests: std::env::var_os("CARGO_FEATURE___ROUNDTRIP").is_some(),
+        ..bitrix24_codegen::EmitOptions::sdk(Some(scopes))
+    };
     write(
         &out_dir.join("generated.rs"),
         &bitrix24_codegen::emit(&schema, &opts),

@@ -3,6 +3,11 @@
 //! Methods are compared with their top-level params, events with the top-level fields of
 //! their `data` (the documented `data` rows against the fields of the schema's data struct).
 //!
+//! With the docs' examples learned into the facts (`Facts::learn_from_examples`), it also
+//! compares shapes: each documented answer against the result type, each documented request
+//! against the params (and the fields of struct params), each event payload against the data
+//! type, two levels deep; and the event names portals send against the schema's.
+//!
 //! Every difference is either explained — the method is in the exclusion list, or the schema
 //! item carries a `note` saying why it deviates on purpose — or unexplained, which is what a
 //! new docs snapshot asks a person to look at (and usually `import`, or fix the schema, for).
@@ -14,8 +19,11 @@ use std::fmt;
 
 use crate::exclusions::Exclusions;
 use crate::facts::{FactEvent, FactMethod, FactParam, Facts};
-use crate::import::{is_wire_name, is_yes_no};
-use crate::ir::{Event, Field, Method, Schema, Ty, TypeKind};
+use crate::ir::{Event, Field, Method, Schema, Ty};
+use crate::json::Json;
+use crate::rules::{
+    Kind, documented_params, is_wire_name, kind_of_doc, kind_of_schema, shape_differences,
+};
 
 /// What changed between the schema and the docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,6 +55,12 @@ pub enum DriftKind {
     DataFieldRemoved,
     /// A field of an event's `data` documented with a type of another kind.
     DataFieldRetyped,
+    /// A documented example (answer, params or event data) has another shape than the
+    /// schema's type at that place: object vs list, scalar vs structure, `null` for a result.
+    ShapeDiffers,
+    /// Portals send the event under another name than the schema's (the payload examples'
+    /// `event` against the page heading).
+    EventRenamed,
 }
 
 impl fmt::Display for DriftKind {
@@ -65,6 +79,8 @@ impl fmt::Display for DriftKind {
             DriftKind::DataFieldAdded => "data field added",
             DriftKind::DataFieldRemoved => "data field removed",
             DriftKind::DataFieldRetyped => "data field retyped",
+            DriftKind::ShapeDiffers => "shape differs",
+            DriftKind::EventRenamed => "event renamed",
         })
     }
 }
@@ -140,109 +156,6 @@ impl fmt::Display for DriftReport {
         }
         Ok(())
     }
-}
-
-/// The kind of a type, for comparing documented types with schema types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Text,
-    Int,
-    Float,
-    Bool,
-    Date,
-    File,
-    List,
-    Object,
-    Any,
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = format!("{self:?}").to_ascii_lowercase();
-        f.write_str(&name)
-    }
-}
-
-/// The kind `import` gives a documented param.
-pub(crate) fn kind_of_doc(p: &FactParam) -> Kind {
-    let t = p.ty.as_deref().unwrap_or("").trim().to_ascii_lowercase();
-    if is_yes_no(&p.values) && matches!(t.as_str(), "char" | "string" | "boolean" | "bool" | "") {
-        return Kind::Bool;
-    }
-    match t.as_str() {
-        "string" | "text" | "char" | "string|null" | "varchar" => Kind::Text,
-        "integer" | "int" | "integer|null" | "number" | "long" => Kind::Int,
-        "double" | "float" | "decimal" | "double|null" | "numeric" => Kind::Float,
-        "boolean" | "bool" | "boolean|null" => Kind::Bool,
-        "date" | "datetime" | "datetime|null" => Kind::Date,
-        "file" => Kind::File,
-        "object" | "object|null" => Kind::Object,
-        "array|object" | "object|array" if !p.fields.is_empty() => Kind::Object,
-        "array" | "array|null" | "object[]" | "[]" => Kind::List,
-        t if t.ends_with("[]") && !t.contains('|') => Kind::List,
-        t if t == "user" || t.ends_with(".id") || t.contains(".id|") => Kind::Int,
-        t if crate::import::CRM_ID_TYPES.contains(&t) => Kind::Int,
-        "crm_status" => Kind::Text,
-        "lang_map" => Kind::Object,
-        t if t.ends_with(".code") || t.ends_with(".currency") || t.ends_with(".xml_id") => {
-            Kind::Text
-        }
-        _ if !p.fields.is_empty() => Kind::Object,
-        _ => Kind::Any,
-    }
-}
-
-/// The kind of a schema type.
-pub(crate) fn kind_of_schema(ty: &Ty, schema: &Schema) -> Kind {
-    match ty {
-        Ty::String | Ty::DialogId | Ty::Secret => Kind::Text,
-        Ty::Int | Ty::IntStr => Kind::Int,
-        Ty::Float => Kind::Float,
-        Ty::Bool | Ty::YesNo => Kind::Bool,
-        Ty::Date | Ty::DateTime => Kind::Date,
-        Ty::File | Ty::FileData | Ty::FileNameContent | Ty::Base64 => Kind::File,
-        Ty::List(_) => Kind::List,
-        Ty::Map(_) => Kind::Object,
-        Ty::Any | Ty::Null => Kind::Any,
-        Ty::Option(inner) => kind_of_schema(inner, schema),
-        Ty::Named { name, .. } => {
-            let is_enum = schema
-                .files
-                .iter()
-                .flat_map(|f| &f.types)
-                .any(|t| t.name == *name && matches!(t.kind, TypeKind::Enum { .. }));
-            if is_enum { Kind::Text } else { Kind::Object }
-        }
-    }
-}
-
-/// The params a page documents: the main table and every alternative set, minus `auth` (the
-/// runtime sends it) and table artefacts that are no wire name.
-pub(crate) fn documented_params(m: &FactMethod) -> Vec<FactParam> {
-    let mut params: Vec<FactParam> = Vec::new();
-    // A second "Method Parameters ..." table is an alternative set too (`imbot.app.register`
-    // for IFRAME applications).
-    let alternative_tables = m
-        .param_objects
-        .iter()
-        .filter(|(section, _)| section.starts_with("Method Parameters for "))
-        .flat_map(|(_, fields)| fields);
-    for p in m
-        .params
-        .iter()
-        .chain(m.param_variants.iter().flatten())
-        .chain(alternative_tables)
-    {
-        if !params.iter().any(|q| q.name == p.name) {
-            let mut p = p.clone();
-            if !m.params.iter().any(|q| q.name == p.name) {
-                // Each alternative set is enough on its own: none of its params is required.
-                p.required = false;
-            }
-            params.push(p);
-        }
-    }
-    params
 }
 
 /// Compares `schema` with `facts`.
@@ -373,6 +286,61 @@ fn compare_method(report: &mut DriftReport, schema: &Schema, m: &Method, fm: &Fa
             );
         }
     }
+    compare_example_shapes(report, schema, m, fm, &documented);
+}
+
+/// The documented answers against the result type, and the documented requests against the
+/// params: a top-level param the table already types is compared by kind above, so only its
+/// fields are compared here.
+fn compare_example_shapes(
+    report: &mut DriftReport,
+    schema: &Schema,
+    m: &Method,
+    fm: &FactMethod,
+    documented: &[FactParam],
+) {
+    let (name, v3) = (m.name.as_str(), m.rest_v3);
+    let mut differences = Vec::new();
+    for result in &fm.results {
+        if *result == Json::Null && !m.result.is_untyped() {
+            let difference = format!("result: schema `{}`, the docs' example is null", m.result);
+            if !differences.contains(&difference) {
+                differences.push(difference);
+            }
+            continue;
+        }
+        shape_differences(schema, &m.result, result, "result", 2, &mut differences);
+    }
+    for d in differences {
+        report.push(name, v3, DriftKind::ShapeDiffers, d, m.note.as_deref());
+    }
+    for sp in &m.params {
+        let typed_by_table = documented
+            .iter()
+            .any(|p| p.name == sp.name && kind_of_doc(p) != Kind::Any);
+        let mut differences = Vec::new();
+        for request in &fm.requests {
+            let value = request.get(&sp.name).or_else(|| match request {
+                Json::Object(entries) => entries
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&sp.name))
+                    .map(|(_, v)| v),
+                _ => None,
+            });
+            if let Some(value) = value {
+                shape_differences(schema, &sp.ty, value, &sp.name, 1, &mut differences);
+            }
+        }
+        for d in differences {
+            if typed_by_table
+                && !d.starts_with(&format!("{}.", sp.name))
+                && !d.starts_with(&format!("{}[]", sp.name))
+            {
+                continue;
+            }
+            report.push(name, v3, DriftKind::ShapeDiffers, d, sp.note.as_deref());
+        }
+    }
 }
 
 fn compare_param(report: &mut DriftReport, schema: &Schema, m: &Method, sp: &Field, p: &FactParam) {
@@ -408,10 +376,7 @@ fn drift_events(report: &mut DriftReport, schema: &Schema, facts: &Facts, exclus
     let events: Vec<&Event> = schema.files.iter().flat_map(|f| &f.events).collect();
     let label = |name: &str| format!("event {name}");
     for fe in &facts.events {
-        let Some(e) = events
-            .iter()
-            .find(|e| e.name.eq_ignore_ascii_case(&fe.name))
-        else {
+        let Some(e) = events.iter().find(|e| fe.is_named(&e.name)) else {
             let detail = format!("scope {}, {}", fe.scope, fe.doc);
             let reason = exclusions
                 .event_reason(&fe.name)
@@ -437,6 +402,27 @@ fn drift_events(report: &mut DriftReport, schema: &Schema, facts: &Facts, exclus
 }
 
 fn compare_event(report: &mut DriftReport, schema: &Schema, e: &Event, fe: &FactEvent, name: &str) {
+    if !e.name.eq_ignore_ascii_case(fe.wire_name()) {
+        let detail = format!(
+            "portals send {}; the schema names it {} (as the page heading does)",
+            fe.wire_name(),
+            e.name
+        );
+        report.push(
+            name,
+            false,
+            DriftKind::EventRenamed,
+            detail,
+            e.note.as_deref(),
+        );
+    }
+    let mut differences = Vec::new();
+    for data in &fe.payloads {
+        shape_differences(schema, &e.data, data, "data", 2, &mut differences);
+    }
+    for d in differences {
+        report.push(name, false, DriftKind::ShapeDiffers, d, e.note.as_deref());
+    }
     if e.doc_url != page_url(&fe.doc) {
         let detail = format!("now {}", fe.doc);
         report.push(name, false, DriftKind::DocMoved, detail, e.note.as_deref());
@@ -457,16 +443,7 @@ fn compare_event(report: &mut DriftReport, schema: &Schema, e: &Event, fe: &Fact
         .filter(|p| is_wire_name(&p.name))
         .collect();
     let fields: &[Field] = match &e.data {
-        Ty::Named { name, .. } => schema
-            .files
-            .iter()
-            .flat_map(|f| &f.types)
-            .find(|t| t.name == *name)
-            .and_then(|t| match &t.kind {
-                TypeKind::Struct { fields, .. } => Some(fields.as_slice()),
-                TypeKind::Enum { .. } => None,
-            })
-            .unwrap_or_default(),
+        Ty::Named { name, .. } => schema.fields_of(name).unwrap_or_default(),
         _ => &[],
     };
     for p in &documented {

@@ -29,6 +29,10 @@ pub struct EmitOptions {
     /// `event_types` module with `TypedEvent` and `Event::typed`. Rust only allows inherent
     /// methods inside the crate that defines `Client` and `Event`, so only the SDK sets it.
     pub client_methods: bool,
+    /// Also give requests, and structs that are only sent, a `Deserialize`, so tests can read
+    /// documented request bodies into the generated types (the SDK's hidden `__roundtrip`
+    /// feature). Off by default: nothing reads a request, and the impls cost compile time.
+    pub deserialize_requests: bool,
 }
 
 impl Default for EmitOptions {
@@ -39,6 +43,7 @@ impl Default for EmitOptions {
             runtime: "::bitrix24".to_owned(),
             scopes: None,
             client_methods: false,
+            deserialize_requests: false,
         }
     }
 }
@@ -50,6 +55,7 @@ impl EmitOptions {
             runtime: "crate".to_owned(),
             scopes,
             client_methods: true,
+            deserialize_requests: false,
         }
     }
 
@@ -90,6 +96,7 @@ pub fn emit(schema: &Schema, opts: &EmitOptions) -> String {
                 file: f,
                 paths: &paths,
                 client_methods: opts.client_methods,
+                deserialize_requests: opts.deserialize_requests,
                 usage: &usage,
             }
             .emit()
@@ -575,6 +582,8 @@ struct Module<'a> {
     file: &'a ScopeFile,
     paths: &'a Paths,
     client_methods: bool,
+    /// Requests and sent-only structs get a `Deserialize` too.
+    deserialize_requests: bool,
     /// How named types are used: types some method sends get a constructor and setters,
     /// types something reads get `Deserialize`, types only events read get no `Serialize`.
     usage: &'a Usage,
@@ -883,6 +892,10 @@ impl Module<'_> {
             setters.push(self.extra_param_setter(false));
         }
         let serialize = self.serialize_impl(&ty, &params, m.open);
+        let deserialize = self.deserialize_requests.then(|| {
+            let deserialize = self.deserialize_impl(&ty, &params, m.open);
+            quote! { #allow_deprecated #deserialize }
+        });
         quote! {
             #docs
             #deprecated
@@ -900,6 +913,8 @@ impl Module<'_> {
 
             #allow_deprecated
             #serialize
+
+            #deserialize
         }
     }
 
@@ -1059,7 +1074,7 @@ impl Module<'_> {
         });
         let serialize = (!self.usage.event_only.contains(&t.name))
             .then(|| self.serialize_impl(&name, fields, open));
-        let deserialize = (self.usage.read.contains(&t.name) || !sent)
+        let deserialize = (self.usage.read.contains(&t.name) || !sent || self.deserialize_requests)
             .then(|| self.deserialize_impl(&name, fields, open));
         quote! {
             #docs

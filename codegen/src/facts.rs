@@ -37,6 +37,11 @@ pub struct FactEvent {
     pub payload: Vec<FactParam>,
     /// Sub-tables of the payload that could not be attached to one field, by section title.
     pub payload_other: Vec<(String, Vec<FactParam>)>,
+    /// The name portals send (the payload examples' `event`), when it is not `name` in another
+    /// case: `ONBOOKINGRESOURCEDELETE` for the page `onResourceDelete`.
+    pub sent_as: Option<String>,
+    /// The `data` of the page's payload examples, from `Facts::learn_from_examples`.
+    pub payloads: Vec<Json>,
 }
 
 impl FactEvent {
@@ -49,6 +54,8 @@ impl FactEvent {
             deprecated: false,
             payload: Vec::new(),
             payload_other: Vec::new(),
+            sent_as: None,
+            payloads: Vec::new(),
         }
     }
 
@@ -96,6 +103,20 @@ impl FactEvent {
         }
         drop_header_rows(&mut fields);
         fields
+    }
+
+    /// Whether `name` is this event's, as the page names it or as portals send it, in any case.
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+            || self
+                .sent_as
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(name))
+    }
+
+    /// The name a schema entry should have: what portals send when the page heading differs.
+    pub fn wire_name(&self) -> &str {
+        self.sent_as.as_deref().unwrap_or(&self.name)
     }
 
     /// The documented type of `data` itself (`object`, `array`, `integer`), if the page has a
@@ -155,6 +176,7 @@ fn nest(path: &str, p: &FactParam) -> FactParam {
             default: None,
             fields: vec![nest(rest, p)],
             type_ref: None,
+            table_ty: None,
         },
     }
 }
@@ -193,6 +215,10 @@ pub struct FactMethod {
     pub rest_v3: bool,
     /// Error codes the page lists.
     pub errors: Vec<String>,
+    /// The page's request examples (params as sent), from `Facts::learn_from_examples`.
+    pub requests: Vec<Json>,
+    /// The page's response examples (`result` values), from `Facts::learn_from_examples`.
+    pub results: Vec<Json>,
 }
 
 /// A documented parameter or result field.
@@ -213,6 +239,9 @@ pub struct FactParam {
     pub fields: Vec<FactParam>,
     /// Link to the documented object definition.
     pub type_ref: Option<String>,
+    /// The table's type when the docs' examples overrode it (an `array` the examples send as
+    /// an object); see `Facts::learn_from_examples`.
+    pub table_ty: Option<String>,
 }
 
 impl FactParam {
@@ -226,6 +255,7 @@ impl FactParam {
             default: None,
             fields: Vec::new(),
             type_ref: None,
+            table_ty: None,
         }
     }
 }
@@ -249,6 +279,8 @@ impl FactMethod {
             use_instead: None,
             rest_v3: false,
             errors: Vec::new(),
+            requests: Vec::new(),
+            results: Vec::new(),
         }
     }
 }
@@ -294,11 +326,10 @@ impl Facts {
         })
     }
 
-    /// The event of a name, compared without regard to case (portals send names upper-cased).
+    /// The event of a name, compared without regard to case (portals send names upper-cased),
+    /// as the page names it or as portals send it.
     pub fn find_event(&self, name: &str) -> Option<&FactEvent> {
-        self.events
-            .iter()
-            .find(|e| e.name.eq_ignore_ascii_case(name))
+        self.events.iter().find(|e| e.is_named(name))
     }
 
     /// The entry for a wire name and API version.
@@ -359,6 +390,8 @@ fn method(v: &Json) -> Result<FactMethod, String> {
             .get("errors")
             .map(|e| e.items().iter().filter_map(|e| text(e, "code")).collect())
             .unwrap_or_default(),
+        requests: Vec::new(),
+        results: Vec::new(),
         name,
     })
 }
@@ -371,6 +404,8 @@ fn event(v: &Json) -> Result<FactEvent, String> {
         deprecated: v.get("deprecated").and_then(Json::as_bool).unwrap_or(false),
         payload: params(v.get("payload")),
         payload_other: sections(v.get("payload_other")),
+        sent_as: None,
+        payloads: Vec::new(),
         name,
     })
 }
@@ -425,6 +460,7 @@ fn param(v: &Json) -> Option<FactParam> {
         }),
         fields: params(v.get("fields")),
         type_ref: text(v, "type_ref"),
+        table_ty: None,
     })
 }
 

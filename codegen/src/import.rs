@@ -3,7 +3,7 @@
 //! file, typed as far as the facts allow. The output is a draft for review, written in the same
 //! format and order a person would write: the method, then the named types it introduced.
 //!
-//! Typing rules (the same ones `drift` compares with, see [`crate::drift::kind_of_doc`]):
+//! Typing rules (the same ones `drift` compares with, see [`crate::rules::kind_of_doc`]):
 //! documented `integer` -> `int`, `double` -> `float`, `Y`/`N` values -> `yn`, other short value
 //! lists -> an enum, `date`/`datetime`/`file` as such, objects with documented fields -> a named
 //! struct (open, so user fields still fit), other objects -> `map<any>`, arrays -> `list<T>`,
@@ -21,6 +21,7 @@ use crate::facts::{FactEvent, FactMethod, FactParam, Facts};
 use crate::ir::{Schema, Ty};
 use crate::json::Json;
 use crate::names::{is_keyword, pascal_case, snake_case};
+use crate::rules::{CRM_ID_TYPES, documented_params, is_wire_name, is_yes_no};
 
 /// What [`import`] would write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,11 +153,13 @@ pub fn import(
     }
     let mut added_events = Vec::new();
     for e in &facts.events {
-        let upper = e.name.to_ascii_uppercase();
-        if have_events.contains(&upper) || exclusions.contains_event(&e.name) {
+        let known = [e.name.as_str(), e.wire_name()]
+            .iter()
+            .any(|n| have_events.contains(&n.to_ascii_uppercase()));
+        if known || exclusions.contains_event(&e.name) {
             continue;
         }
-        have_events.insert(upper);
+        have_events.insert(e.wire_name().to_ascii_uppercase());
         let rust = event_variant_name(e, &taken_variants);
         taken_variants.insert(rust.clone());
         let draft = by_scope.entry(e.scope.clone()).or_default();
@@ -171,7 +174,7 @@ pub fn import(
         };
         let text = ctx.event(e, &rust);
         ctx.draft.text.push_str(&text);
-        added_events.push((e.scope.clone(), e.name.clone()));
+        added_events.push((e.scope.clone(), e.wire_name().to_owned()));
     }
 
     let mut files = Vec::new();
@@ -223,12 +226,12 @@ fn event_variant_name(e: &FactEvent, taken: &BTreeSet<String>) -> String {
         let stem = e.doc.rsplit('/').next()?.strip_suffix(".md")?;
         let snake = snake_case(stem)?;
         // The page must be named after the event, not `events.md`.
-        (snake.replace('_', "") == e.name.to_ascii_lowercase()).then(|| pascal_case(&snake))
+        (snake.replace('_', "") == e.wire_name().to_ascii_lowercase()).then(|| pascal_case(&snake))
     };
-    let base = crate::names::event_rust_name(&e.name)
+    let base = crate::names::event_rust_name(e.wire_name())
         .or_else(from_page)
         .unwrap_or_else(|| {
-            let lower = e.name.to_ascii_lowercase().replace(['.', '_'], "");
+            let lower = e.wire_name().to_ascii_lowercase().replace(['.', '_'], "");
             pascal_case(&lower)
         });
     let mut name = base.clone();
@@ -556,7 +559,10 @@ impl Ctx<'_> {
                 _ => "any".to_owned(),
             }
         } else {
-            let description = format!("What `{}` sends in `data`.", e.name.to_ascii_uppercase());
+            let description = format!(
+                "What `{}` sends in `data`.",
+                e.wire_name().to_ascii_uppercase()
+            );
             self.struct_type(
                 &fields,
                 &format!("{rust}Data"),
@@ -567,8 +573,9 @@ impl Ctx<'_> {
         };
         let mut out = String::new();
         out.push_str("\n[[event]]\n");
-        let _ = writeln!(out, "name = {}", toml_str(&e.name));
-        if crate::names::event_rust_name(&e.name).as_deref() != Some(rust) {
+        // Named as portals send it (the payload examples' `event`), not as the heading says.
+        let _ = writeln!(out, "name = {}", toml_str(e.wire_name()));
+        if crate::names::event_rust_name(e.wire_name()).as_deref() != Some(rust) {
             let _ = writeln!(out, "rust = {}", toml_str(rust));
         }
         let _ = writeln!(out, "description = {}", toml_str(&describe_event(rust)));
@@ -582,7 +589,7 @@ impl Ctx<'_> {
 
     fn method(&mut self, m: &FactMethod, facts: &Facts, rust: &str) -> String {
         let type_base = pascal_case(rust);
-        let documented = crate::drift::documented_params(m);
+        let documented = documented_params(m);
         let positional = is_positional(&m.name);
         let mut params_text = Vec::new();
         let mut rust_names: BTreeSet<String> = BTreeSet::new();
@@ -1365,18 +1372,6 @@ fn is_scalar_doc(doc: &str) -> bool {
     )
 }
 
-/// Documented data types that are integer ids of CRM objects (crm/data-types.md).
-pub(crate) const CRM_ID_TYPES: &[&str] = &[
-    "crm_lead",
-    "crm_deal",
-    "crm_contact",
-    "crm_company",
-    "crm_quote",
-    "crm_category",
-    "crm_entity",
-    "crm_item_product_row",
-];
-
 /// Reads: safe to repeat.
 pub(crate) fn is_read(name: &str) -> bool {
     let last = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
@@ -1441,16 +1436,6 @@ fn section_fields(m: &FactMethod, param: &str) -> Option<Vec<FactParam>> {
         .map(|(_, fields)| fields.clone())
 }
 
-/// A wire name the schema can hold (the facts have some table artefacts like `TITLE (LANG)`).
-pub(crate) fn is_wire_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(b, b'_' | b'-' | b'>' | b'<' | b'=' | b'!' | b'%' | b'@')
-        })
-        && name.bytes().any(|b| b.is_ascii_alphabetic())
-}
-
 /// The `rust` a param or field needs, if its derived name doesn't do.
 fn field_rust(
     wire: &str,
@@ -1496,12 +1481,6 @@ fn field_rust(
 /// A key the docs write as a placeholder for ids: `{BOT_ID}`.
 fn is_placeholder(name: &str) -> bool {
     name.len() > 2 && name.starts_with('{') && name.ends_with('}')
-}
-
-/// Whether documented values are exactly `Y` and `N`.
-pub(crate) fn is_yes_no(values: &[String]) -> bool {
-    let set: BTreeSet<&str> = values.iter().map(String::as_str).collect();
-    !set.is_empty() && set.iter().all(|v| matches!(*v, "Y" | "N")) && set.len() == 2
 }
 
 /// Values that make a useful enum: a few short codes, no placeholders or prose.

@@ -37,6 +37,18 @@ impl Schema {
         self.files.iter().map(|f| f.scope.as_str())
     }
 
+    /// The fields of the struct type of a name (`None` for an enum or an unknown name).
+    pub(crate) fn fields_of(&self, name: &str) -> Option<&[Field]> {
+        self.files
+            .iter()
+            .flat_map(|f| &f.types)
+            .find(|t| t.name == name)
+            .and_then(|t| match &t.kind {
+                TypeKind::Struct { fields, .. } => Some(fields.as_slice()),
+                TypeKind::Enum { .. } => None,
+            })
+    }
+
     /// The fields of every struct type, by type name.
     pub(crate) fn struct_fields(&self) -> BTreeMap<&str, &[Field]> {
         self.files
@@ -108,6 +120,8 @@ pub struct Method {
     pub open: bool,
     /// Why the schema deliberately differs from the docs for this method, if it does.
     pub note: Option<String>,
+    /// Why `result` is (or holds) `any`: what the docs lack to type it.
+    pub untyped: Option<String>,
 }
 
 /// One inbound event: what a portal POSTs to a handler bound with `event.bind`.
@@ -165,6 +179,8 @@ pub struct Field {
     pub doc: Option<String>,
     /// Why the schema deliberately differs from the docs for this param, if it does.
     pub note: Option<String>,
+    /// Why the type is (or holds) `any`: what the docs lack to type it.
+    pub untyped: Option<String>,
 }
 
 /// A named type: a struct or a string enum.
@@ -331,6 +347,16 @@ impl Ty {
                 inner.misplaced_result_only(false)
             }
             _ => None,
+        }
+    }
+
+    /// Whether the type is `any` or a list or map of it (at any depth): JSON the SDK does not
+    /// type.
+    pub fn is_untyped(&self) -> bool {
+        match self {
+            Ty::Any => true,
+            Ty::Option(inner) | Ty::List(inner) | Ty::Map(inner) => inner.is_untyped(),
+            _ => false,
         }
     }
 

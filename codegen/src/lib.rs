@@ -36,6 +36,7 @@ mod describe;
 mod diag;
 mod drift;
 mod emit;
+mod examples;
 mod exclusions;
 mod facts;
 mod import;
@@ -43,6 +44,7 @@ mod ir;
 mod json;
 mod load;
 mod names;
+mod rules;
 mod stats;
 mod validate;
 
@@ -51,6 +53,9 @@ use std::path::{Path, PathBuf};
 pub use diag::{Diagnostic, Diagnostics};
 pub use drift::{Drift, DriftKind, DriftReport, drift};
 pub use emit::{EmitOptions, emit, emit_catalog, emit_index};
+pub use examples::{
+    Example, ExampleKind, Examples, Skipped, extract as extract_examples, reads_keys_in_any_case,
+};
 pub use exclusions::Exclusions;
 pub use facts::{FactEvent, FactMethod, FactParam, Facts};
 pub use import::{Imported, import};
@@ -58,7 +63,7 @@ pub use ir::{
     Deprecation, EnumValue, Event, Field, Method, Paging, Schema, ScopeFile, Ty, TypeDef, TypeKind,
 };
 pub use json::Json;
-pub use stats::{ScopeStats, Stats, stats};
+pub use stats::{Checked, RoundTrips, ScopeStats, Stats, stats};
 
 /// One schema file's text, and the path diagnostics should name it by.
 #[derive(Debug, Clone, PartialEq, Eq)]

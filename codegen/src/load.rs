@@ -44,6 +44,7 @@ pub(crate) struct RawMethod {
     pub positional: bool,
     pub open: bool,
     pub note: Option<String>,
+    pub untyped: Option<String>,
 }
 
 pub(crate) struct RawEvent {
@@ -74,6 +75,7 @@ pub(crate) struct RawField {
     pub required: bool,
     pub doc: Option<String>,
     pub note: Option<String>,
+    pub untyped: Option<String>,
 }
 
 pub(crate) struct RawType {
@@ -122,8 +124,9 @@ const METHOD_KEYS: &[&str] = &[
     "positional",
     "open",
     "note",
+    "untyped",
 ];
-const FIELD_KEYS: &[&str] = &["name", "rust", "type", "required", "doc", "note"];
+const FIELD_KEYS: &[&str] = &["name", "rust", "type", "required", "doc", "note", "untyped"];
 const TYPE_KEYS: &[&str] = &[
     "name",
     "description",
@@ -352,6 +355,7 @@ impl Reader {
             positional: self.boolean(&item, t, "positional").unwrap_or(false),
             open: self.boolean(&item, t, "open").unwrap_or(false),
             note: self.string(&item, t, "note", false),
+            untyped: self.string(&item, t, "untyped", false),
             label: item,
             params,
             deprecated,
@@ -386,6 +390,7 @@ impl Reader {
             required: self.boolean(&item, t, "required").unwrap_or(false),
             doc: self.string(&item, t, "doc", false),
             note: self.string(&item, t, "note", false),
+            untyped: self.string(&item, t, "untyped", false),
             label: item,
         }
     }

@@ -24,9 +24,10 @@ use bitrix24_codegen::{EmitOptions, Exclusions, Facts, Schema, emit, load_dir};
 const USAGE: &str = "\
 usage: bitrix24-codegen check <dir>
        bitrix24-codegen emit <dir> [--out FILE] [--scopes a,b] [--runtime PATH]
-       bitrix24-codegen import <facts.json> <dir> [--dry-run]
-       bitrix24-codegen drift <facts.json> <dir>
+       bitrix24-codegen import <facts.json> <dir> [--dry-run] [--examples DIR]
+       bitrix24-codegen drift <facts.json> <dir> [--examples DIR]
        bitrix24-codegen stats <dir>
+       bitrix24-codegen examples <docs-checkout> <facts.json> <out-dir>
 
 check    validates every *.toml in <dir> and reports all problems
 emit     prints the generated Rust code (or writes it to FILE)
@@ -38,10 +39,20 @@ import   adds every documented method and event the schema lacks (and
          <dir>/facts/excluded.toml does not list) to its scope's file, typed from the
          facts, for review
   --dry-run        only list what would be added
+  --examples DIR   learn from the docs' examples first (the output of `examples`):
+                   array or object per param, full result examples, deprecation notes
+                   in any case, params under unusual headings, event names as sent
 drift    compares the schema with a facts file: methods, events, params and event data
-         fields added, removed or retyped, deprecations changed; exits 1 when a difference
-         is unexplained (not in the exclusion list, no `note` on the schema item)
-stats    prints a Markdown table of what is typed, per scope";
+         fields added, removed or retyped, deprecations changed; with --examples also
+         the shapes of the documented answers, requests and event data and the event
+         names portals send; exits 1 when a difference is unexplained (not in the
+         exclusion list, no `note` on the schema item)
+stats    prints Markdown tables of what is typed, per scope, and of the docs' examples
+         that round-trip (from <dir>/facts/roundtrip.json, which the SDK's schema_examples
+         test writes)
+examples reads every request, response and event example of the pages <facts.json>
+         lists from a git checkout of the docs into <out-dir> (one <scope>.jsonl per
+         scope and INDEX.md with the counts)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -87,11 +98,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         [command, dir, options @ ..] if command == "emit" => emit_command(dir, options),
-        [command, facts, dir] if command == "drift" => drift_command(facts, dir),
-        [command, dir] if command == "stats" => {
-            out!("{}", bitrix24_codegen::stats(&load(dir)?));
-            Ok(())
+        [command, facts, dir, options @ ..] if command == "drift" => {
+            drift_command(facts, dir, options)
         }
+        [command, dir] if command == "stats" => stats_command(dir),
+        [command, docs, facts, out] if command == "examples" => examples_command(docs, facts, out),
         [command, facts, dir, options @ ..] if command == "import" => {
             import_command(facts, dir, options)
         }
@@ -153,6 +164,7 @@ fn emit_command(dir: &str, options: &[String]) -> Result<(), Failure> {
             runtime,
             scopes,
             client_methods,
+            deserialize_requests: false,
         },
     );
     match out {
@@ -169,17 +181,41 @@ fn exclusions(dir: &str) -> Result<Exclusions, Failure> {
     Exclusions::load(&Path::new(dir).join("facts/excluded.toml")).map_err(Failure::Schema)
 }
 
+/// The facts file, with the docs' examples learned into it when `--examples DIR` is given;
+/// returns the options left over.
+fn facts_with_examples<'a>(
+    facts: &str,
+    options: &'a [String],
+) -> Result<(Facts, Vec<&'a String>), Failure> {
+    let mut facts = Facts::load(Path::new(facts)).map_err(Failure::Schema)?;
+    let mut rest = Vec::new();
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        if option == "--examples" {
+            let dir = options
+                .next()
+                .ok_or_else(|| Failure::Usage("--examples needs a directory".to_owned()))?;
+            let examples =
+                bitrix24_codegen::Examples::load_dir(Path::new(dir)).map_err(Failure::Schema)?;
+            facts.learn_from_examples(&examples);
+        } else {
+            rest.push(option);
+        }
+    }
+    Ok((facts, rest))
+}
+
 fn import_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Failure> {
-    let dry_run = match options {
+    let (facts, options) = facts_with_examples(facts, options)?;
+    let dry_run = match options.as_slice() {
         [] => false,
-        [flag] if flag == "--dry-run" => true,
+        [flag] if *flag == "--dry-run" => true,
         _ => {
             return Err(Failure::Usage(format!(
                 "unknown import options {options:?}"
             )));
         }
     };
-    let facts = Facts::load(Path::new(facts)).map_err(Failure::Schema)?;
     let has_files = bitrix24_codegen::schema_files(Path::new(dir)).is_ok();
     let schema = if has_files { Some(load(dir)?) } else { None };
     let excluded = exclusions(dir)?;
@@ -210,8 +246,11 @@ fn import_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Fail
     Ok(())
 }
 
-fn drift_command(facts: &str, dir: &str) -> Result<(), Failure> {
-    let facts = Facts::load(Path::new(facts)).map_err(Failure::Schema)?;
+fn drift_command(facts: &str, dir: &str, options: &[String]) -> Result<(), Failure> {
+    let (facts, options) = facts_with_examples(facts, options)?;
+    if let Some(unknown) = options.first() {
+        return Err(Failure::Usage(format!("unknown drift option {unknown:?}")));
+    }
     let schema = load(dir)?;
     let report = bitrix24_codegen::drift(&schema, &facts, &exclusions(dir)?);
     out!("{report}");
@@ -220,4 +259,36 @@ fn drift_command(facts: &str, dir: &str) -> Result<(), Failure> {
     } else {
         Err(Failure::Drift)
     }
+}
+
+fn examples_command(docs: &str, facts: &str, out: &str) -> Result<(), Failure> {
+    let facts = Facts::load(Path::new(facts)).map_err(Failure::Schema)?;
+    let examples =
+        bitrix24_codegen::extract_examples(Path::new(docs), &facts).map_err(Failure::Schema)?;
+    examples
+        .write_dir(Path::new(out))
+        .map_err(Failure::Schema)?;
+    let count = |kind| examples.examples.iter().filter(|e| e.kind == kind).count();
+    use bitrix24_codegen::ExampleKind::{Event, Request, Response};
+    outln!(
+        "{} requests, {} responses, {} event payloads; {} skipped (see {out}/INDEX.md)",
+        count(Request),
+        count(Response),
+        count(Event),
+        examples.skipped.len()
+    );
+    Ok(())
+}
+
+/// The typing tables, and the examples table when the round-trip test wrote its counts.
+fn stats_command(dir: &str) -> Result<(), Failure> {
+    let mut stats = bitrix24_codegen::stats(&load(dir)?);
+    let counts = Path::new(dir).join("facts/roundtrip.json");
+    if let Ok(text) = std::fs::read_to_string(&counts) {
+        stats
+            .read_round_trips(&text)
+            .map_err(|e| Failure::Schema(format!("{}: {e}", counts.display())))?;
+    }
+    out!("{stats}");
+    Ok(())
 }

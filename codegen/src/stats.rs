@@ -1,10 +1,12 @@
 //! How much of the schema is typed: `bitrix24-codegen stats <dir>` prints Markdown tables per
-//! scope, one for methods and one for events (pasted into `docs/COVERAGE.md`).
+//! scope, one for methods, one for events and one for the docs' examples that round-trip
+//! through the generated types (pasted into `docs/COVERAGE.md`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::ir::{Field, Schema, Ty};
+use crate::json::Json;
 
 /// Counts for one scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +34,12 @@ pub struct ScopeStats {
     /// Results that are `any`, or a struct without a field that is not `any`: the docs say
     /// nothing usable, or the answer's shape depends on a param.
     pub results_any: usize,
+    /// Results that are (or hold) `any` with no `untyped` reason in the schema.
+    pub results_untyped_unexplained: usize,
+    /// Params that are (or hold) `any`: `any`, `list<any>`, `map<any>`.
+    pub params_untyped: usize,
+    /// Those of them with no `untyped` reason in the schema.
+    pub params_untyped_unexplained: usize,
     /// Named types declared in the scope's file.
     pub types: usize,
     /// Inbound events.
@@ -53,6 +61,71 @@ pub struct Stats {
     pub scopes: Vec<ScopeStats>,
     /// The sum.
     pub total: ScopeStats,
+    /// The docs' examples checked by `sdk/tests/schema_examples.rs`, by scope, when a
+    /// `facts/roundtrip.json` was read (see [`Stats::read_round_trips`]).
+    pub examples: BTreeMap<String, RoundTrips>,
+}
+
+/// How the docs' examples of one scope fared in the round-trip test, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RoundTrips {
+    /// Request examples.
+    pub requests: Checked,
+    /// Response examples.
+    pub responses: Checked,
+    /// Event payload examples.
+    pub events: Checked,
+}
+
+/// Examples of one kind: how many were checked, passed, or are known disagreements inside the
+/// docs (allowlisted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Checked {
+    /// Examples checked.
+    pub examples: usize,
+    /// Round-tripped.
+    pub passed: usize,
+    /// Allowlisted, with a reason (`schema/facts/allowlist.toml`).
+    pub allowlisted: usize,
+}
+
+impl Stats {
+    /// Reads the counts the round-trip test writes (`schema/facts/roundtrip.json`:
+    /// `{"scopes": {"crm": {"requests": {"examples": .., "passed": .., "allowlisted": ..}, ..}}}`).
+    pub fn read_round_trips(&mut self, text: &str) -> Result<(), String> {
+        let root = Json::parse(text)?;
+        let Some(Json::Object(scopes)) = root.get("scopes") else {
+            return Err("no \"scopes\" object".to_owned());
+        };
+        let count = |v: Option<&Json>, key: &str| {
+            v.and_then(|v| v.get(key))
+                .and_then(Json::as_i64)
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        let checked = |kinds: &Json, kind: &str| {
+            let v = kinds.get(kind);
+            Checked {
+                examples: count(v, "examples"),
+                passed: count(v, "passed"),
+                allowlisted: count(v, "allowlisted"),
+            }
+        };
+        self.examples = scopes
+            .iter()
+            .map(|(scope, kinds)| {
+                let trips = RoundTrips {
+                    requests: checked(kinds, "requests"),
+                    responses: checked(kinds, "responses"),
+                    events: checked(kinds, "events"),
+                };
+                (scope.clone(), trips)
+            })
+            .collect();
+        Ok(())
+    }
 }
 
 /// Counts what the schema types.
@@ -76,12 +149,29 @@ pub fn stats(schema: &Schema) -> Stats {
             s.positional += usize::from(m.positional);
             s.deprecated += usize::from(m.deprecated.is_some());
             s.params += m.params.len();
-            s.params_typed += m.params.iter().filter(|p| !untyped(&p.ty)).count();
-            match &m.result {
-                Ty::List(inner) | Ty::Map(inner) if **inner == Ty::Any => s.results_shape += 1,
-                ty if untyped_result(ty, &structs, 0) => s.results_any += 1,
-                _ => s.results_typed += 1,
+            for p in &m.params {
+                if p.ty.is_untyped() {
+                    s.params_untyped += 1;
+                    s.params_untyped_unexplained += usize::from(p.untyped.is_none());
+                } else {
+                    s.params_typed += 1;
+                }
             }
+            let untyped = match &m.result {
+                Ty::List(inner) | Ty::Map(inner) if **inner == Ty::Any => {
+                    s.results_shape += 1;
+                    true
+                }
+                ty if untyped_result(ty, &structs, 0) => {
+                    s.results_any += 1;
+                    true
+                }
+                _ => {
+                    s.results_typed += 1;
+                    false
+                }
+            };
+            s.results_untyped_unexplained += usize::from(untyped && m.untyped.is_none());
         }
         let mut seen = BTreeSet::new();
         for e in &file.events {
@@ -111,6 +201,9 @@ pub fn stats(schema: &Schema) -> Stats {
         t.results_typed += s.results_typed;
         t.results_shape += s.results_shape;
         t.results_any += s.results_any;
+        t.results_untyped_unexplained += s.results_untyped_unexplained;
+        t.params_untyped += s.params_untyped;
+        t.params_untyped_unexplained += s.params_untyped_unexplained;
         t.events += s.events;
         t.events_typed += s.events_typed;
         t.event_fields += s.event_fields;
@@ -119,15 +212,6 @@ pub fn stats(schema: &Schema) -> Stats {
     }
     out.total.types = schema.type_count();
     out
-}
-
-/// `any`, `list<any>` or `map<any>`: a value whose shape the schema does not say.
-fn untyped(ty: &Ty) -> bool {
-    match ty {
-        Ty::Any => true,
-        Ty::List(inner) | Ty::Map(inner) => **inner == Ty::Any,
-        _ => false,
-    }
 }
 
 /// A result that says nothing about its content: `any`, or (through `list`, `map`, `option`)
@@ -143,7 +227,7 @@ fn untyped_result(ty: &Ty, structs: &BTreeMap<&str, &[Field]>, depth: usize) -> 
             None => false, // an enum
             Some([]) => true,
             Some([only]) if depth < 3 => untyped_result(&only.ty, structs, depth + 1),
-            Some(fields) => fields.iter().all(|f| untyped(&f.ty)),
+            Some(fields) => fields.iter().all(|f| f.ty.is_untyped()),
         },
         _ => false,
     }
@@ -161,9 +245,9 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "| scope | methods | REST 3.0 | positional | deprecated | params | params typed | results typed | results list/map of any | results untyped | types |"
+            "| scope | methods | REST 3.0 | positional | deprecated | params | params typed | results typed | results list/map of any | results untyped | untyped results, no reason | untyped params (no reason) | types |"
         )?;
-        writeln!(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+        writeln!(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
         for s in self
             .scopes
             .iter()
@@ -172,7 +256,7 @@ impl fmt::Display for Stats {
         {
             writeln!(
                 f,
-                "| {} | {} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} | {} | {} | {} ({}) | {} |",
                 s.scope,
                 s.methods,
                 s.rest_v3,
@@ -185,6 +269,9 @@ impl fmt::Display for Stats {
                 percent(s.results_typed, s.methods),
                 s.results_shape,
                 s.results_any,
+                s.results_untyped_unexplained,
+                s.params_untyped,
+                s.params_untyped_unexplained,
                 s.types
             )?;
         }
@@ -213,14 +300,70 @@ impl fmt::Display for Stats {
                 percent(s.event_fields_typed, s.event_fields)
             )?;
         }
+        if !self.examples.is_empty() {
+            self.examples_table(f)?;
+        }
         Ok(())
+    }
+}
+
+impl Stats {
+    /// `| scope | requests | responses | events |`, each `passed / examples (+allowlisted)`.
+    fn examples_table(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cell = |c: &Checked| {
+            if c.examples == 0 {
+                return "–".to_owned();
+            }
+            let allowed = if c.allowlisted > 0 {
+                format!(" +{} allowlisted", c.allowlisted)
+            } else {
+                String::new()
+            };
+            format!(
+                "{} / {} ({}){allowed}",
+                c.passed,
+                c.examples,
+                percent(c.passed, c.examples)
+            )
+        };
+        writeln!(f)?;
+        writeln!(
+            f,
+            "| scope | requests round-tripped | responses decoded | events parsed |"
+        )?;
+        writeln!(f, "|---|--:|--:|--:|")?;
+        let mut total = RoundTrips::default();
+        for (scope, t) in &self.examples {
+            writeln!(
+                f,
+                "| {scope} | {} | {} | {} |",
+                cell(&t.requests),
+                cell(&t.responses),
+                cell(&t.events)
+            )?;
+            for (sum, c) in [
+                (&mut total.requests, &t.requests),
+                (&mut total.responses, &t.responses),
+                (&mut total.events, &t.events),
+            ] {
+                sum.examples += c.examples;
+                sum.passed += c.passed;
+                sum.allowlisted += c.allowlisted;
+            }
+        }
+        writeln!(
+            f,
+            "| **total** | {} | {} | {} |",
+            cell(&total.requests),
+            cell(&total.responses),
+            cell(&total.events)
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Source;
 
     #[test]
     fn wrappers_of_any_are_untyped_results_and_lists_of_any_untyped_params() {
@@ -261,7 +404,7 @@ name = "Row"
 description = "A row."
 fields = [{ name = "ID", type = "int" }, { name = "X", type = "any" }]
 "#;
-        let schema = crate::load_sources(&[Source {
+        let schema = crate::load_sources(&[crate::Source {
             path: "schema/alpha.toml".to_owned(),
             text: text.to_owned(),
         }])
@@ -269,5 +412,30 @@ fields = [{ name = "ID", type = "int" }, { name = "X", type = "any" }]
         let t = stats(&schema).total;
         assert_eq!((t.params, t.params_typed), (2, 1));
         assert_eq!((t.results_typed, t.results_shape, t.results_any), (2, 1, 1));
+    }
+
+    #[test]
+    fn round_trip_counts_become_a_table_with_a_total() {
+        let mut stats = Stats::default();
+        stats
+            .read_round_trips(
+                r#"{"scopes": {
+                    "crm": {"requests": {"examples": 4, "passed": 3, "allowlisted": 1},
+                            "responses": {"examples": 2, "passed": 2, "allowlisted": 0},
+                            "events": {"examples": 0, "passed": 0, "allowlisted": 0}},
+                    "disk": {"requests": {"examples": 1, "passed": 0, "allowlisted": 0}}}}"#,
+            )
+            .unwrap();
+        let text = stats.to_string();
+        assert!(
+            text.contains("| crm | 3 / 4 (75%) +1 allowlisted | 2 / 2 (100%) | – |"),
+            "{text}"
+        );
+        assert!(text.contains("| disk | 0 / 1 (0%) | – | – |"), "{text}");
+        assert!(
+            text.contains("| **total** | 3 / 5 (60%) +1 allowlisted | 2 / 2 (100%) | – |"),
+            "{text}"
+        );
+        assert!(stats.read_round_trips("[]").is_err());
     }
 }

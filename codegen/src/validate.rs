@@ -386,6 +386,34 @@ impl Validator<'_> {
         }
     }
 
+    /// `untyped = "<reason>"`: one line, and only on a type that is (or holds) `any`; it says
+    /// why the docs do not allow a real type, so `stats` can tell a reasoned `any` from a gap.
+    fn untyped(
+        &mut self,
+        path: &str,
+        item: &str,
+        what: &str,
+        ty: Option<&Ty>,
+        reason: Option<&str>,
+    ) -> bool {
+        let Some(reason) = reason else {
+            return true;
+        };
+        if !self.one_line(path, item, "untyped", reason) {
+            return false;
+        }
+        match ty {
+            Some(ty) if !ty.is_untyped() => {
+                let message = format!(
+                    "\"untyped\" gives a reason for an `any` {what}, but the {what} is `{ty}`"
+                );
+                self.diags.push(path, item, message);
+                false
+            }
+            _ => true,
+        }
+    }
+
     /// Parses and resolves a type expression, reporting what is wrong with it. `null` and
     /// `option<T>` only describe a whole method result (`result`): a field or param that may be
     /// missing is an optional one.
@@ -494,6 +522,7 @@ impl Validator<'_> {
         if let Some(note) = &m.note {
             self.one_line(path, item, "note", note);
         }
+        let untyped_ok = self.untyped(path, item, "result", result.as_ref(), m.untyped.as_deref());
         if m.positional && m.rest_v3 {
             let message =
                 "a REST 3.0 method reads JSON by name; \"positional\" is for classic methods";
@@ -547,6 +576,7 @@ impl Validator<'_> {
             positional: m.positional,
             open: m.open,
             note: m.note.clone(),
+            untyped: m.untyped.clone().filter(|_| untyped_ok),
         })
     }
 
@@ -826,10 +856,11 @@ impl Validator<'_> {
             let ty =
                 f.ty.as_deref()
                     .and_then(|t| self.ty(path, module, item, t, false));
-            let doc_ok = f
-                .doc
-                .as_deref()
-                .is_none_or(|d| self.one_line(path, item, "doc", d))
+            let untyped_ok = self.untyped(path, item, "type", ty.as_ref(), f.untyped.as_deref());
+            let doc_ok = untyped_ok
+                && f.doc
+                    .as_deref()
+                    .is_none_or(|d| self.one_line(path, item, "doc", d))
                 && f.note
                     .as_deref()
                     .is_none_or(|d| self.one_line(path, item, "note", d));
@@ -841,6 +872,7 @@ impl Validator<'_> {
                     required: f.required,
                     doc: f.doc.clone(),
                     note: f.note.clone(),
+                    untyped: f.untyped.clone(),
                 }),
                 _ => ok = false,
             }

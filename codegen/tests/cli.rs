@@ -132,6 +132,11 @@ fn stats_prints_a_table_with_a_total() {
             && stdout.contains("| **total** | 196 |"),
         "{stdout}"
     );
+    // The round-trip counts the SDK's schema_examples test wrote (schema/facts/roundtrip.json).
+    assert!(
+        stdout.contains("| scope | requests round-tripped | responses decoded | events parsed |"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -114,7 +114,7 @@ values = [{ value = "A", name = "A", description = "Oops." }]
         [
             "schema/imbot.toml: unknown key \"methods\" (did you mean \"method\"?)",
             "schema/imbot.toml: method imbot.message.add: unknown key \"retries\" (expected one of: name, rust, \
-             description, doc, params, result, paging, items, id_field, idempotent, batchable, deprecated, rest_v3, positional, open, note)",
+             description, doc, params, result, paging, items, id_field, idempotent, batchable, deprecated, rest_v3, positional, open, note, untyped)",
             "schema/imbot.toml: method imbot.message.add: param BOT_ID: unknown key \"requried\" (did you mean \"required\"?)",
             "schema/imbot.toml: type Kind: value A: unknown key \"description\" (expected one of: value, name, doc)",
         ]
@@ -717,6 +717,32 @@ data = "any"
             "schema/imbot.toml: event onImbotJoin: data: type \"ChatData\" is declared in schema/im.toml; a type \
              used by two scopes belongs in common.toml",
             "schema/imbot.toml: event onImbotJoin: deprecated names the event itself as its replacement",
+        ]
+    );
+}
+
+#[test]
+fn an_untyped_reason_needs_an_any_type_and_one_line() {
+    let text = imbot_with_params(
+        r#"{ name = "ATTACH", type = "list<any>", untyped = "docs give no fields and no example" },
+           { name = "BOT_ID", type = "int", untyped = "no fields" },
+           { name = "KEYBOARD", type = "any", untyped = "two\nlines" }"#,
+    );
+    assert_eq!(
+        errors(&[(IMBOT, &text)]),
+        [
+            "schema/imbot.toml: method imbot.message.add: param BOT_ID: \"untyped\" gives a reason for an `any` type, but the type is `int`",
+            "schema/imbot.toml: method imbot.message.add: param KEYBOARD: untyped must be one line",
+        ]
+    );
+    let typed_result = imbot_with_params("").replace(
+        "result = \"int\"",
+        "result = \"int\"\nuntyped = \"the docs show no answer\"",
+    );
+    assert_eq!(
+        errors(&[(IMBOT, &typed_result)]),
+        [
+            "schema/imbot.toml: method imbot.message.add: \"untyped\" gives a reason for an `any` result, but the result is `int`"
         ]
     );
 }
