@@ -217,7 +217,15 @@ fn is_numeric_type(ty: &Ty) -> bool {
 fn is_scalar_type(ty: &Ty) -> bool {
     !matches!(
         ty,
-        Ty::List(_) | Ty::Map(_) | Ty::Named { .. } | Ty::Any | Ty::File
+        Ty::List(_) | Ty::Map(_) | Ty::Named { .. } | Ty::Any | Ty::Option(_)
+    ) && !is_file_type(ty)
+}
+
+/// A file in any of its wire shapes.
+fn is_file_type(ty: &Ty) -> bool {
+    matches!(
+        ty,
+        Ty::File | Ty::FileData | Ty::FileNameContent | Ty::Base64
     )
 }
 
@@ -372,7 +380,7 @@ impl Schema {
                 Some((ty, _)) => self.sample(&ty, 0),
                 // Inside a file (`[name, "iVBOR...="]`): content the docs cut short.
                 None if (0..rest.len())
-                    .any(|d| matches!(self.type_at(&root_ty, &rest[..d]), Some((Ty::File, _)))) =>
+                    .any(|d| matches!(self.type_at(&root_ty, &rest[..d]), Some((ty, _)) if is_file_type(&ty))) =>
                 {
                     Some(Value::from("eA=="))
                 }
@@ -399,6 +407,11 @@ impl Schema {
             Ty::Date => Value::from("2024-01-01"),
             Ty::DateTime => Value::from("2024-01-01T00:00:00+00:00"),
             Ty::File => serde_json::json!(["x.txt", "eA=="]),
+            Ty::FileData => serde_json::json!({"fileData": ["x.txt", "eA=="]}),
+            Ty::FileNameContent => serde_json::json!({"NAME": "x.txt", "CONTENT": "eA=="}),
+            Ty::Base64 => Value::from("eA=="),
+            Ty::Null => Value::Null,
+            Ty::Option(inner) => return self.sample(inner, depth),
             Ty::Any => return None,
             Ty::List(_) => Value::Array(Vec::new()),
             Ty::Map(_) => Value::Object(Map::new()),
@@ -535,7 +548,7 @@ impl Schema {
             (_, Value::String(s)) if s.is_empty() && cause.contains("empty value") => {
                 Class::Nullable
             }
-            (Ty::File, _) => Class::FileShape,
+            (ty, _) if is_file_type(ty) => Class::FileShape,
             (Ty::Named { .. } | Ty::Map(_), v) if is_multi_value(v) => Class::MultiValue,
             // A list whose items do not fit: judge by the first item.
             (Ty::List(inner), Value::Array(items)) if !items.is_empty() => {
