@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::{self, Tokens};
 use crate::client::{Auth, Encoding, OAuthSession};
 use crate::codec::Same;
-use crate::error::{ApiError, Error, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::retry::{self, Verdict};
 use crate::wire::envelope::{self, Outcome, RawResponse};
 use crate::{Client, Method};
@@ -34,6 +34,10 @@ pub struct CallOptions {
     /// A REST 3.0 method: called under `/rest/api/`, JSON only; non-idempotent calls carry an
     /// `Idempotency-Key`, which makes them safe to retry too.
     pub rest_v3: bool,
+    /// The longest this call waits for its method to come out of an operating-time freeze;
+    /// `None`: the client's [`RetryPolicy::max_freeze_wait`](crate::RetryPolicy). Bulk work
+    /// passes zero and waits itself, reporting the wait as progress.
+    pub max_freeze_wait: Option<Duration>,
 }
 
 impl CallOptions {
@@ -42,6 +46,7 @@ impl CallOptions {
         Self {
             idempotent: M::IDEMPOTENT,
             rest_v3: M::REST_V3,
+            max_freeze_wait: None,
         }
     }
 
@@ -54,6 +59,12 @@ impl CallOptions {
     /// Marks the call as REST 3.0.
     pub fn rest_v3(mut self, rest_v3: bool) -> Self {
         self.rest_v3 = rest_v3;
+        self
+    }
+
+    /// Sets how long the call may wait for its method to come out of a freeze.
+    pub fn max_freeze_wait(mut self, wait: Duration) -> Self {
+        self.max_freeze_wait = Some(wait);
         self
     }
 }
@@ -120,12 +131,13 @@ impl Client {
         let idempotency_key = (options.rest_v3 && !options.idempotent).then(idempotency_key);
         let retry_safe = options.idempotent || idempotency_key.is_some();
         let policy = &inner.retry;
+        let max_freeze_wait = options.max_freeze_wait.unwrap_or(policy.max_freeze_wait);
         let mut renewed = false;
         let mut retries = 0;
         loop {
             if let Some(wait) = inner.limiter.frozen_for(method) {
-                if wait > policy.max_freeze_wait {
-                    return Err(frozen(method, wait));
+                if wait > max_freeze_wait {
+                    return Err(crate::limiter::frozen_error(method, wait));
                 }
                 tracing::debug!(method, ?wait, "method frozen by its operating-time limit");
                 tokio::time::sleep(wait).await;
@@ -187,7 +199,7 @@ impl Client {
                         ErrorCode::QueryLimitExceeded => inner.limiter.saturate(),
                         ErrorCode::OperationTimeLimit => {
                             let wait = inner.limiter.freeze(method);
-                            if wait <= policy.max_freeze_wait && retries < policy.max_retries {
+                            if wait <= max_freeze_wait && retries < policy.max_retries {
                                 retries += 1;
                                 continue;
                             }
@@ -277,19 +289,6 @@ enum Answer {
 
 /// Renames followed within one call; more means a redirect loop.
 const MAX_REDIRECTS: u32 = 3;
-
-/// The error for a call that would wait longer than allowed for its frozen method.
-fn frozen(method: &str, wait: Duration) -> Error {
-    Error::Api(ApiError {
-        method: method.to_owned(),
-        code: ErrorCode::OperationTimeLimit,
-        description: format!(
-            "method is frozen by its operating-time limit for another {}s",
-            wait.as_secs()
-        ),
-        status: 429,
-    })
-}
 
 /// A fresh `Idempotency-Key`: 128 random bits in hex, unique per logical call and reused by its
 /// retries, so the portal runs the call at most once.
