@@ -116,13 +116,17 @@ impl Tracker {
     /// with `OPERATION_TIME_LIMIT` if a freeze would outlast the allowed wait.
     pub(crate) async fn wait_unfrozen(&self, methods: &[&str]) -> Result<(), Error> {
         let limiter = &self.client.inner.limiter;
-        let mut waited = false;
-        for _ in 0..MAX_FREEZE_ROUNDS {
-            let longest = methods
+        let longest = || {
+            methods
                 .iter()
                 .filter_map(|m| limiter.frozen_for(m).map(|wait| (*m, wait)))
-                .max_by_key(|(_, wait)| *wait);
-            let Some((method, wait)) = longest else {
+                .max_by_key(|(_, wait)| *wait)
+        };
+        let mut waited = false;
+        // Another task may freeze a method again while this one sleeps: look again after each
+        // wait, a bounded number of times.
+        for _ in 0..MAX_FREEZE_ROUNDS {
+            let Some((method, wait)) = longest() else {
                 if waited {
                     self.set_frozen(None);
                 }
@@ -136,10 +140,8 @@ impl Tracker {
             waited = true;
             tokio::time::sleep(wait).await;
         }
-        Err(limiter::frozen_error(
-            "batch",
-            self.max_freeze_wait.min(Duration::from_secs(60)),
-        ))
+        let (method, wait) = longest().unwrap_or(("batch", Duration::ZERO));
+        Err(limiter::frozen_error(method, wait))
     }
 
     /// Runs `send` once `methods` are not frozen, again after each `OPERATION_TIME_LIMIT` it

@@ -64,6 +64,7 @@ use crate::{Client, Error, OAuthApp, Tokens};
 use data::Portal;
 pub use data::StoredMessage;
 pub use faults::{Fault, Injection};
+pub use net::{Io, Transport, Wrap};
 use limits::{Clock, Limits};
 pub use limits::{CostModel, RateLimit};
 
@@ -87,6 +88,13 @@ pub struct SandboxConfig {
     pub operating_window: Duration,
     /// What calls cost in operating time.
     pub cost: CostModel,
+    /// Whether a classic call also takes the operating time it costs, in wall time, before it
+    /// is answered (default false: answers come at once). A `batch` takes the sum of its
+    /// commands; concurrent requests take theirs in parallel. For benchmarks that need a portal
+    /// as slow as a real one.
+    pub spend_operating_time: bool,
+    /// How connections are served (default: plain HTTP).
+    pub transport: Option<Transport>,
     /// Port to listen on, 0 (the default) for a free one.
     pub port: u16,
     /// The installed application's `client_id` and `client_secret` (default: random ones).
@@ -110,6 +118,8 @@ impl Default for SandboxConfig {
             operating_limit: Some(Duration::from_secs(480)),
             operating_window: Duration::from_secs(600),
             cost: CostModel::default(),
+            spend_operating_time: false,
+            transport: None,
             port: 0,
             application: None,
         }
@@ -178,6 +188,17 @@ impl SandboxConfig {
     /// Sets the cost model.
     pub fn cost(mut self, cost: CostModel) -> Self {
         self.cost = cost;
+        self
+    }
+    /// Makes classic calls take the operating time they cost (see
+    /// [`SandboxConfig::spend_operating_time`]).
+    pub fn spend_operating_time(mut self, spend: bool) -> Self {
+        self.spend_operating_time = spend;
+        self
+    }
+    /// Serves connections through `transport` (e.g. TLS) instead of plain HTTP.
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = Some(transport);
         self
     }
     /// Listens on `port` of 127.0.0.1 (0: a free one).
@@ -360,8 +381,10 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let renamed = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let scheme = config.transport.as_ref().map_or("http", |t| t.scheme.as_str());
         let url = |addr: SocketAddr| {
-            Url::parse(&format!("http://{addr}/")).map_err(|e| std::io::Error::other(e.to_string()))
+            Url::parse(&format!("{scheme}://{addr}/"))
+                .map_err(|e| std::io::Error::other(e.to_string()))
         };
         let base = url(addr)?;
         let renamed_base = url(renamed.local_addr()?)?;
@@ -398,7 +421,11 @@ impl Sandbox {
             let app = router
                 .clone()
                 .into_make_service_with_connect_info::<net::Conn>();
-            let listener = net::SandboxListener { listener, renamed };
+            let listener = net::SandboxListener {
+                listener,
+                renamed,
+                transport: shared.config.transport.clone(),
+            };
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
                 let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -417,7 +444,7 @@ impl Sandbox {
         })
     }
 
-    /// The portal's address, `http://127.0.0.1:<port>/`.
+    /// The portal's address, `http://127.0.0.1:<port>/` (`https://` over TLS).
     pub fn url(&self) -> &Url {
         &self.shared.base
     }
@@ -491,7 +518,11 @@ impl Sandbox {
             .config
             .rate_limit
             .unwrap_or(RateLimit::new(u32::MAX, f64::INFINITY));
-        Client::builder().rate_limit(limit)
+        let builder = Client::builder().rate_limit(limit);
+        match self.shared.config.transport.as_ref().and_then(|t| t.root.as_deref()) {
+            Some(pem) => builder.root_certificate(pem),
+            None => builder,
+        }
     }
 
     /// A webhook for another user of the portal (created if needed), e.g. a colleague who
