@@ -109,6 +109,8 @@ fn sandbox_role() {
         let app = portal.oauth_client().expect("client");
         let bot = app
             .imbot_register("bench", BotProperties::new().name("Bench"))
+            // Nobody writes to the bot: its handler (a closed local port) gets no events.
+            .event_handler("http://127.0.0.1:9/bot")
             .await
             .expect("bot registered");
         if let Some(seed) = std::env::var("B24_BENCH_FAULTS").ok().and_then(|s| s.parse().ok()) {

@@ -32,6 +32,8 @@ async fn bot(portal: &Sandbox) -> (Client, i64) {
     let client = portal.oauth_client().unwrap();
     let bot = client
         .imbot_register("bulk", BotProperties::new().name("Bulk"))
+        // Nobody writes to the bot: its handler (a closed local port) gets no events.
+        .event_handler("http://127.0.0.1:9/bot")
         .await
         .unwrap();
     (client, bot)
