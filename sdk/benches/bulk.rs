@@ -113,7 +113,10 @@ fn sandbox_role() {
             .event_handler("http://127.0.0.1:9/bot")
             .await
             .expect("bot registered");
-        if let Some(seed) = std::env::var("B24_BENCH_FAULTS").ok().and_then(|s| s.parse().ok()) {
+        if let Some(seed) = std::env::var("B24_BENCH_FAULTS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
             for (n, (fault, after)) in fault_mix().into_iter().enumerate() {
                 let injection = Injection::new(fault)
                     .method("batch")
@@ -153,7 +156,8 @@ fn sandbox_role() {
                 for message in portal.messages() {
                     *texts.entry(message.text).or_default() += 1;
                 }
-                let stats = serde_json::json!({"requests": portal.stats().requests, "texts": texts});
+                let stats =
+                    serde_json::json!({"requests": portal.stats().requests, "texts": texts});
                 println!("{stats}");
                 std::io::stdout().flush().ok();
             }
@@ -227,8 +231,8 @@ mod tls {
 
     /// The transport and the certificate's PEM.
     pub fn transport() -> (Transport, Vec<u8>) {
-        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
-            .expect("certificate");
+        let cert =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
         let pem = cert.cert.pem().into_bytes();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
         let config = ServerConfig::builder()
@@ -566,11 +570,14 @@ fn writes_table() {
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (mix, seed) in [("clean", None), ("4 × 5% faults", Some(7u64))] {
-        let extra: Vec<(&str, String)> =
-            seed.map(|s| ("B24_BENCH_FAULTS", s.to_string())).into_iter().collect();
+        let extra: Vec<(&str, String)> = seed
+            .map(|s| ("B24_BENCH_FAULTS", s.to_string()))
+            .into_iter()
+            .collect();
         let (mut portal, cert) = slow_tls_portal(0, &extra, "writes");
         drain(1);
-        let outcomes = std::env::temp_dir().join(format!("b24-bench-{}.outcomes", std::process::id()));
+        let outcomes =
+            std::env::temp_dir().join(format!("b24-bench-{}.outcomes", std::process::id()));
         let before = portal.requests();
         let line = run_role(
             "writes",
@@ -583,17 +590,32 @@ fn writes_table() {
             ],
         );
         let requests = portal.requests() - before;
-        let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         let [wall, cpu, rss] = v[..] else {
             panic!("bad writes output {line:?}")
         };
         let kinds = std::fs::read_to_string(&outcomes).expect("outcomes");
         let stats = portal.stats();
-        let stored = |prefix: &str, i: usize| stats["texts"][format!("{prefix} {i}")].as_u64().unwrap_or(0);
+        let stored = |prefix: &str, i: usize| {
+            stats["texts"][format!("{prefix} {i}")]
+                .as_u64()
+                .unwrap_or(0)
+        };
         let count = |k: char| kinds.chars().filter(|c| *c == k).count();
         let ran_twice = (0..n as usize).filter(|&i| stored("rs", i) > 1).count();
-        let unstored = kinds.chars().enumerate().filter(|(i, k)| *k == 'o' && stored("rs", *i) == 0).count();
-        let unknown_ran = kinds.chars().enumerate().filter(|(i, k)| *k == 'u' && stored("rs", *i) > 0).count();
+        let unstored = kinds
+            .chars()
+            .enumerate()
+            .filter(|(i, k)| *k == 'o' && stored("rs", *i) == 0)
+            .count();
+        let unknown_ran = kinds
+            .chars()
+            .enumerate()
+            .filter(|(i, k)| *k == 'u' && stored("rs", *i) > 0)
+            .count();
         assert_eq!(kinds.len(), n as usize, "an outcome for every command");
         assert_eq!(ran_twice, 0, "no command ran twice");
         assert_eq!(unstored, 0, "every command reported done is stored");
@@ -615,8 +637,15 @@ fn writes_table() {
         let twice_py = (0..n as usize)
             .filter(|i| stats["texts"][format!("py {i}")].as_u64().unwrap_or(0) > 1)
             .count();
-        let number = |key: &str| peer[key].as_f64().map_or("–".to_owned(), |v| format!("{v:.2}"));
-        let note = peer["error"].as_str().map(|e| format!(" (raised: {})", e.chars().take(60).collect::<String>())).unwrap_or_default();
+        let number = |key: &str| {
+            peer[key]
+                .as_f64()
+                .map_or("–".to_owned(), |v| format!("{v:.2}"))
+        };
+        let note = peer["error"]
+            .as_str()
+            .map(|e| format!(" (raised: {})", e.chars().take(60).collect::<String>()))
+            .unwrap_or_default();
         println!(
             "| {mix} | fast_bitrix24 1.8.14{note} | {requests} | {} | {} | {} | {stored_py} stored | – | – | {twice_py} | – |",
             number("wall"),
@@ -631,9 +660,7 @@ fn writes_table() {
 
 fn peer_export_table() {
     let n: usize = env_number("B24_BENCH_DEALS", 100_000);
-    println!(
-        "## {n}-deal export, 5 fields: TLS portal, 5 ms per command, standard bucket\n"
-    );
+    println!("## {n}-deal export, 5 fields: TLS portal, 5 ms per command, standard bucket\n");
     println!("| counting | client | requests | wall s | client CPU s | peak RSS MiB | rows |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     // 1 µs per row counted: a counted page of 100,000 deals costs the portal 0.1 s.
@@ -653,20 +680,32 @@ fn peer_export_table() {
             ],
         );
         let requests = portal.requests() - before;
-        let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         let [rows, _, wall, cpu, rss] = v[..] else {
             panic!("bad export output {line:?}")
         };
         assert_eq!(rows as usize, n, "every deal exported");
-        println!("| {counting} | bitrix24-rs | {requests} | {wall:.2} | {cpu:.2} | {rss:.1} | {rows} |");
+        println!(
+            "| {counting} | bitrix24-rs | {requests} | {wall:.2} | {cpu:.2} | {rss:.1} | {rows} |"
+        );
         drain(requests);
         let before = portal.requests();
         let peer = run_peer("export", &portal, &cert, n as u64);
         let requests = portal.requests() - before;
-        let number = |key: &str| peer[key].as_f64().map_or("–".to_owned(), |v| format!("{v:.2}"));
+        let number = |key: &str| {
+            peer[key]
+                .as_f64()
+                .map_or("–".to_owned(), |v| format!("{v:.2}"))
+        };
         println!(
             "| {counting} | fast_bitrix24 1.8.14{} | {requests} | {} | {} | {} | {} |",
-            peer["error"].as_str().map(|e| format!(" (raised: {e})")).unwrap_or_default(),
+            peer["error"]
+                .as_str()
+                .map(|e| format!(" (raised: {e})"))
+                .unwrap_or_default(),
             number("wall"),
             number("cpu"),
             number("rss_mib"),

@@ -319,7 +319,6 @@ impl Batch {
         self.commands.is_empty()
     }
 
-
     /// Sends the commands in as few calls as the 50-command limit and the reference chains
     /// allow, several calls at once (one after another with `halt`), and collects every
     /// command's outcome. Fails only when no command ran (see the [module](self)).
@@ -484,7 +483,11 @@ async fn stream_chunk<M: Method>(
         }
     }
     if stop.load(Ordering::Relaxed) {
-        outcomes.extend(lines.into_iter().map(|(n, _)| (n, Slot::NotRun.outcome::<M>())));
+        outcomes.extend(
+            lines
+                .into_iter()
+                .map(|(n, _)| (n, Slot::NotRun.outcome::<M>())),
+        );
         return outcomes;
     }
     let (numbers, lines): (Vec<u64>, Vec<Line>) = lines.into_iter().unzip();
@@ -581,19 +584,25 @@ impl Chunk {
                 })
                 .await?;
             for line in &todo {
-                let reset_at = part.result_time.get(&line.key).and_then(|t| t.operating_reset_at);
+                let reset_at = part
+                    .result_time
+                    .get(&line.key)
+                    .and_then(|t| t.operating_reset_at);
                 limiter.note_reset(&line.method, reset_at);
             }
             let refused: Vec<&Line> = todo
                 .iter()
                 .copied()
-                .filter(|l| part.result_error.get(&l.key).is_some_and(CommandError::is_freeze))
+                .filter(|l| {
+                    part.result_error
+                        .get(&l.key)
+                        .is_some_and(CommandError::is_freeze)
+                })
                 .collect();
             // With `halt`, a freeze also stops the commands after the refused one: they did
             // not run either, unless another error stopped them.
-            let halted_by_freeze = self.halt
-                && !refused.is_empty()
-                && part.result_error.len() == refused.len();
+            let halted_by_freeze =
+                self.halt && !refused.is_empty() && part.result_error.len() == refused.len();
             let resend: Vec<&Line> = if self.linked || round >= MAX_RESEND_ROUNDS {
                 Vec::new()
             } else {
@@ -607,7 +616,11 @@ impl Chunk {
                     })
                     .collect()
             };
-            for method in refused.iter().map(|l| l.method.as_str()).collect::<BTreeSet<_>>() {
+            for method in refused
+                .iter()
+                .map(|l| l.method.as_str())
+                .collect::<BTreeSet<_>>()
+            {
                 limiter.freeze(method);
             }
             for line in &resend {

@@ -399,7 +399,8 @@ fn http_client_trusting(
         .connect_timeout(connect)
         .timeout(timeout);
     for pem in roots {
-        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem).map_err(config)?);
+        builder =
+            builder.add_root_certificate(reqwest::Certificate::from_pem(pem).map_err(config)?);
     }
     builder.build().map_err(config)
 }

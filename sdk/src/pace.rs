@@ -8,9 +8,9 @@
 //! work waits up to [`BULK_FREEZE_WAIT`] by default, and says so through its [`Progress`]
 //! (`frozen_until`), so a progress bar can show "frozen until 14:32".
 
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::Error;

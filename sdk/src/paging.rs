@@ -47,8 +47,8 @@ use serde_with::DeserializeAs;
 use crate::batch::{Chunk, CommandError, Line, MAX_COMMANDS};
 use crate::codec::{List, Same};
 use crate::error::Error;
-use crate::pace::{BULK_FREEZE_WAIT, ProgressFn, Tracker};
 pub use crate::pace::Progress;
+use crate::pace::{BULK_FREEZE_WAIT, ProgressFn, Tracker};
 use crate::{CallOptions, Client, Method, Paging, Request};
 
 /// Rows a portal returns per list page.
@@ -762,7 +762,11 @@ struct Planner {
 
 impl Planner {
     fn new(min: i64, max: i64, total: Option<i64>) -> Self {
-        let span = Span { from: min, last: max }.ids();
+        let span = Span {
+            from: min,
+            last: max,
+        }
+        .ids();
         let density = total.map_or(1.0, |t| (t.max(1) as f64 / span).min(1.0));
         Self {
             next: Some(min),
@@ -1104,7 +1108,9 @@ fn offset_pages(walk: Arc<Walk>, concurrency: usize) -> BoxStream<'static, Resul
                     let planning = ended.clone();
                     let rest = stream::iter(offsets)
                         .chunks(MAX_COMMANDS)
-                        .take_while(move |_| futures::future::ready(!planning.load(Ordering::Relaxed)))
+                        .take_while(move |_| {
+                            futures::future::ready(!planning.load(Ordering::Relaxed))
+                        })
                         .map(move |chunk| {
                             let (walk, ended) = (walk.clone(), ended.clone());
                             async move {
@@ -1116,12 +1122,17 @@ fn offset_pages(walk: Arc<Walk>, concurrency: usize) -> BoxStream<'static, Resul
                                 if pages.iter().any(|p| p.count < PAGE_SIZE) {
                                     ended.store(true, Ordering::Relaxed);
                                 }
-                                Ok(pages.into_iter().filter(|p| p.count > 0).collect::<Vec<_>>())
+                                Ok(pages
+                                    .into_iter()
+                                    .filter(|p| p.count > 0)
+                                    .collect::<Vec<_>>())
                             }
                         })
                         .buffered(concurrency)
                         .flat_map(|pages: Result<Vec<RawPage>, Error>| match pages {
-                            Ok(pages) => stream::iter(pages.into_iter().map(Ok).collect::<Vec<_>>()),
+                            Ok(pages) => {
+                                stream::iter(pages.into_iter().map(Ok).collect::<Vec<_>>())
+                            }
                             Err(e) => stream::iter(vec![Err(e)]),
                         });
                     head.chain(rest).boxed()
@@ -1160,8 +1171,14 @@ mod tests {
             planned(Planner::new(1, 120, Some(120))),
             vec![
                 Span { from: 1, last: 50 },
-                Span { from: 51, last: 100 },
-                Span { from: 101, last: 120 }
+                Span {
+                    from: 51,
+                    last: 100
+                },
+                Span {
+                    from: 101,
+                    last: 120
+                }
             ]
         );
     }
@@ -1223,7 +1240,18 @@ mod tests {
                 last_id: None
             }
         );
-        assert_eq!(scan(&rows_of("m", Some("items"), "[]").unwrap(), "ID").count, 0);
-        assert_eq!(scan(&rows_of("m", None, "{}").unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap()), "ID").count, 0);
+        assert_eq!(
+            scan(&rows_of("m", Some("items"), "[]").unwrap(), "ID").count,
+            0
+        );
+        assert_eq!(
+            scan(
+                &rows_of("m", None, "{}")
+                    .unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap()),
+                "ID"
+            )
+            .count,
+            0
+        );
     }
 }

@@ -202,7 +202,11 @@ async fn an_export_waits_out_a_ten_minute_freeze_and_reports_it() {
     let ids: Vec<i64> = deals.iter().map(|d| d.id.unwrap()).collect();
     assert_eq!(ids, (1..=2_500).collect::<Vec<_>>());
     // 52 list commands of 100 ms against a 3 s budget: the rest waited for the window.
-    assert!(started.elapsed() >= Duration::from_secs(590), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(590),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(froze(&progress), "the wait was reported");
     let last = *progress.lock().unwrap().last().unwrap();
     assert_eq!((last.items, last.frozen_until), (2_500, None));
@@ -210,7 +214,9 @@ async fn an_export_waits_out_a_ten_minute_freeze_and_reports_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_batch_of_writes_waits_out_a_freeze_and_runs_each_once() {
-    let portal = Sandbox::start_with(tight(Duration::from_secs(2))).await.unwrap();
+    let portal = Sandbox::start_with(tight(Duration::from_secs(2)))
+        .await
+        .unwrap();
     let client = portal.webhook_client().unwrap();
     let progress: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let seen = progress.clone();

@@ -26,7 +26,11 @@ async fn portal(deals: usize) -> (Sandbox, Client) {
     (portal, client)
 }
 
-fn ids(deals: &[bitrix24::crm::Deal]) -> Vec<i64> {
+/// The ids of every deal a walk with `options` reads.
+async fn walk(client: &Client, order: bool, options: ListOptions) -> Vec<i64> {
+    let list = client.crm_deal_list();
+    let list = if order { list.order("ID", "ASC") } else { list };
+    let deals: Vec<_> = list.stream_with(options).try_collect().await.unwrap();
     deals.iter().map(|d| d.id.expect("id")).collect()
 }
 
@@ -48,14 +52,8 @@ async fn a_lying_total_does_not_plan_every_offset_it_names() {
     first["total"] = json!(LYING_TOTAL);
     portal.inject_with(Injection::new(Fault::body(&first.to_string())).method("crm.deal.list"));
     let before = portal.stats().requests;
-    let deals: Vec<_> = client
-        .crm_deal_list()
-        .order("ID", "ASC")
-        .stream_with(ListOptions::default().keyset(false))
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(ids(&deals), (1..=120).collect::<Vec<_>>());
+    let ids = walk(&client, true, ListOptions::default().keyset(false)).await;
+    assert_eq!(ids, (1..=120).collect::<Vec<_>>());
     // The first page, then batches until one comes back short: the ones in flight at most.
     let requests = portal.stats().requests - before;
     assert!(requests <= 1 + 4, "{requests} requests");
@@ -77,13 +75,8 @@ async fn lying_id_bounds_neither_overflow_nor_plan_trillions_of_ranges() {
     });
     portal.inject_with(Injection::new(Fault::body(&probe.to_string())).method("batch"));
     let before = portal.stats().requests;
-    let deals: Vec<_> = client
-        .crm_deal_list()
-        .stream()
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(ids(&deals), (1..=120).collect::<Vec<_>>(), "every deal once");
+    let ids = walk(&client, false, ListOptions::default()).await;
+    assert_eq!(ids, (1..=120).collect::<Vec<_>>(), "every deal once");
     let requests = portal.stats().requests - before;
     assert!(requests <= 16, "{requests} requests");
 }
@@ -100,13 +93,8 @@ async fn a_lying_count_with_true_bounds_still_reads_dense_ids_in_few_requests() 
     });
     portal.inject_with(Injection::new(Fault::body(&probe.to_string())).method("batch"));
     let before = portal.stats().requests;
-    let deals: Vec<_> = client
-        .crm_deal_list()
-        .stream()
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(ids(&deals), (1..=5_000).collect::<Vec<_>>());
+    let ids = walk(&client, false, ListOptions::default()).await;
+    assert_eq!(ids, (1..=5_000).collect::<Vec<_>>());
     // 100 pages of 50: a full range is split by the density its first page shows, so the
     // walk takes a few rounds of up to 50 pages, not 100 calls one after another.
     let requests = portal.stats().requests - before;

@@ -20,7 +20,10 @@
 //! [`limits`] for the rules and the cost model), and it serves REST 3.0 at `/rest/api/` (see
 //! [`v3`]). Tests can inject faults ([`faults`]: error envelopes, proxy pages,
 //! broken JSON, connection resets before or after the call executed, slow answers, a portal
-//! rename) and check what the portal actually executed ([`Sandbox::writes`]).
+//! rename) and check what the portal actually executed ([`Sandbox::writes`]). For benchmarks it
+//! can take the time its cost model charges ([`SandboxConfig::spend_operating_time`]: 5 ms a
+//! command makes a batch of 50 take 250 ms, concurrent requests in parallel) and serve over TLS
+//! ([`SandboxConfig::transport`], the handshake brought by the caller).
 //!
 //! Deals are stored compactly ([`store`]): a million seeded deals take about 180 MB and seed
 //! in about a tenth of a second (release build), and the keyset walk reads one page per call.
@@ -64,9 +67,9 @@ use crate::{Client, Error, OAuthApp, Tokens};
 use data::Portal;
 pub use data::StoredMessage;
 pub use faults::{Fault, Injection};
-pub use net::{Io, Transport, Wrap};
 use limits::{Clock, Limits};
 pub use limits::{CostModel, RateLimit};
+pub use net::{Io, Transport, Wrap};
 
 /// Settings of a sandbox portal.
 #[derive(Debug, Clone)]
@@ -381,7 +384,10 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let renamed = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let scheme = config.transport.as_ref().map_or("http", |t| t.scheme.as_str());
+        let scheme = config
+            .transport
+            .as_ref()
+            .map_or("http", |t| t.scheme.as_str());
         let url = |addr: SocketAddr| {
             Url::parse(&format!("{scheme}://{addr}/"))
                 .map_err(|e| std::io::Error::other(e.to_string()))
@@ -519,7 +525,13 @@ impl Sandbox {
             .rate_limit
             .unwrap_or(RateLimit::new(u32::MAX, f64::INFINITY));
         let builder = Client::builder().rate_limit(limit);
-        match self.shared.config.transport.as_ref().and_then(|t| t.root.as_deref()) {
+        match self
+            .shared
+            .config
+            .transport
+            .as_ref()
+            .and_then(|t| t.root.as_deref())
+        {
             Some(pem) => builder.root_certificate(pem),
             None => builder,
         }

@@ -854,3 +854,19 @@ fn with_rate(style: ProgressStyle) -> ProgressStyle {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freeze_reads_as_the_local_time_it_ends() {
+        assert_eq!(freeze_note(None), "");
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let note = freeze_note(Some(at));
+        let clock = note.strip_prefix("frozen until ").unwrap();
+        let (hours, minutes) = clock.split_once(':').unwrap();
+        assert!(hours.parse::<u8>().unwrap() < 24 && minutes.parse::<u8>().unwrap() < 60);
+        assert_eq!((hours.len(), minutes.len()), (2, 2), "{note}");
+    }
+}
