@@ -115,7 +115,7 @@ fn sandbox_role() {
             .expect("bot registered");
         if let Some(seed) = std::env::var("B24_BENCH_FAULTS")
             .ok()
-            .and_then(|s| s.parse().ok())
+            .and_then(|s| s.parse::<u64>().ok())
         {
             for (n, (fault, after)) in fault_mix().into_iter().enumerate() {
                 let injection = Injection::new(fault)
