@@ -339,7 +339,7 @@ impl Batch {
         tracker.set_total(i64::try_from(self.commands.len()).ok());
         let stop = AtomicBool::new(false);
         let this = &self;
-        let sent: Vec<(Vec<usize>, Option<Result<BatchAnswer, Error>>)> = stream::iter(chunks)
+        let sent: Vec<Sent> = stream::iter(chunks)
             .map(|chunk| {
                 let (tracker, stop) = (&tracker, &stop);
                 async move {
@@ -513,6 +513,9 @@ async fn stream_chunk<M: Method>(
     }
     outcomes
 }
+
+/// A chunk's commands and its call's answer (`None`: not sent, the batch had stopped).
+type Sent = (Vec<usize>, Option<Result<BatchAnswer, Error>>);
 
 /// Whether a failed `batch` call says something about every command, not just the call's: the
 /// caller is not let in, or the client is misconfigured. Such a failure ends the batch.
