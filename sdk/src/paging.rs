@@ -21,7 +21,7 @@
 //! The numbers the walk plans from come from the portal and are not trusted: sub-ranges are cut
 //! as they are sent (a span of 2^64 ids costs no memory), id arithmetic saturates, an offset
 //! walk stops at the first short page whatever `total` said, and a chunk holds at most
-//! [`HOLD`] pages back while an earlier sub-range is being continued.
+//! 100 pages back while an earlier sub-range is being continued.
 //!
 //! Sub-ranges are disjoint, so a row is never returned twice; a row deleted during the export is
 //! simply not there, a surviving row is read exactly once. Rows created after the probe with ids
