@@ -6,9 +6,9 @@
 //! `result_next`, `result_time`); an empty one is `[]`, as PHP encodes an empty array.
 //! Commands past the 50th are not run: each gets `ERROR_BATCH_LENGTH_EXCEEDED` in
 //! `result_error` (what a portal does with the overflow; the docs list the code with status
-//! 400). A batch is one request for the rate limit; for operating time only its commands are
-//! charged, each to its own method (see [`super::limits`]). Only `$result` references are
-//! documented, so only they are expanded.
+//! 400). A batch is one request for the rate limit; for operating time it costs the sum of its
+//! commands, each also charged to its own method (see [`super::limits`]). Only `$result`
+//! references are documented, so only they are expanded.
 
 use std::collections::BTreeMap;
 

@@ -21,11 +21,11 @@
 //!   a list query had to look at. A keyset page (`order[ID]=ASC`, `filter[>ID]=N`,
 //!   `start=-1`) looks at about one page of rows; an offset page (`start=N`) counts every
 //!   matching row to report `total`, so on a large table it costs as much as a scan;
-//! - a `batch` is not accounted itself (as the docs say); each command is charged to its own
-//!   method (and refused with a per-command `OPERATION_TIME_LIMIT` while that method is
-//!   blocked), so a batch of list calls uses up the list method's budget as the same calls
-//!   made one by one would. With [`super::SandboxConfig::spend_operating_time`] the batch
-//!   takes the sum of its commands' costs in wall time.
+//! - a `batch` costs the sum of its commands. Each command is also charged to its own method
+//!   (and refused with a per-command `OPERATION_TIME_LIMIT` while that method is blocked), so a
+//!   batch of list calls uses up the list method's budget as the same calls made one by one
+//!   would. With [`super::SandboxConfig::spend_operating_time`] the batch takes that sum in
+//!   wall time.
 //!
 //! Time is [`tokio::time::Instant`], so tests drive both limits with `tokio::time::pause()` and
 //! `advance()`; unix times in responses are derived from it.

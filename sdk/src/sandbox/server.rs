@@ -144,10 +144,7 @@ pub(crate) fn execute(
     }
     let key = method.to_ascii_lowercase();
     let now = Instant::now();
-    // The outer `batch` is not accounted: its commands are, each under its own method (the
-    // docs' settings/performance/limits.md).
-    let accounted = key != "batch";
-    if accounted && ctx.shared.limits().blocked(&key, now) {
+    if ctx.shared.limits().blocked(&key, now) {
         return Err(ApiErr::new(
             429,
             "OPERATION_TIME_LIMIT",
@@ -157,13 +154,12 @@ pub(crate) fn execute(
     let outer_rows = std::mem::take(&mut ctx.examined);
     let outer_cost = std::mem::take(&mut ctx.cost);
     let outcome = handler(portal, ctx, params);
-    let cost = if accounted {
-        let cost = ctx.shared.limits().cost.cost(&key, ctx.examined);
-        ctx.shared.limits().charge(&key, now, cost);
-        cost
-    } else {
+    let cost = if key == "batch" {
         ctx.cost
+    } else {
+        ctx.shared.limits().cost.cost(&key, ctx.examined)
     };
+    ctx.shared.limits().charge(&key, now, cost);
     ctx.examined = outer_rows;
     ctx.cost = outer_cost.saturating_add(cost);
     if outcome.is_ok() && is_write(&key) {
