@@ -10,18 +10,28 @@
 //! - **calls**: 10,000 small calls (`user.current`) through the SDK against the same HTTP sent by
 //!   a plain reqwest loop, one at a time and 16 at a time; calls/s and client CPU per call.
 //! - **codec**: PHP query encoding, PHP form decoding, and typed decoding of list pages.
+//! - **writes**: 2,000 `imbot.message.add` in one typed batch against a portal served over TLS
+//!   that spends 5 ms per executed command (the standard bucket on), clean and under a fault
+//!   mix (5% each of a 500, an HTML 502, a cut-off JSON answer and a TCP reset), checked
+//!   against what the portal stored; beside it the peer client (Python fast_bitrix24, driven
+//!   by `sdk/benches/fast_bitrix24_peer.py`) on the same portal process.
+//! - **peer**: the 100,000-deal export (5 fields) on the same kind of portal, counting free and
+//!   counting expensive (each counted row costs the portal time, as on big portals), SDK and
+//!   peer side by side.
 //!
 //! Numbers depend on the machine; the ratios and the request counts are what to compare.
 
 #![allow(deprecated)] // crm.deal.list is the classic list most exports use.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bitrix24::codec::{List, Same};
-use bitrix24::sandbox::{Plan, Sandbox, SandboxConfig};
-use bitrix24::{Client, ListOptions, RateLimit, RawResponse};
+use bitrix24::imbot::{BotProperties, ImbotMessageAdd};
+use bitrix24::sandbox::{CostModel, Fault, Injection, Plan, Sandbox, SandboxConfig};
+use bitrix24::{Client, Error, ListOptions, OAuthApp, RateLimit, RawResponse, Tokens};
 use futures::TryStreamExt;
 
 fn main() {
@@ -33,6 +43,7 @@ fn main() {
         Ok("sandbox") => return sandbox_role(),
         Ok("export") => return export_role(),
         Ok("calls") => return calls_role(),
+        Ok("writes") => return writes_role(),
         _ => {}
     }
     let all = args.is_empty();
@@ -46,6 +57,12 @@ fn main() {
     if wants("codec") {
         codec_table();
     }
+    if wants("writes") {
+        writes_table();
+    }
+    if wants("peer") {
+        peer_export_table();
+    }
 }
 
 // ------------------------------------------------------------------ processes
@@ -57,7 +74,13 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Runs a sandbox with `B24_BENCH_DEALS` deals and plan `B24_BENCH_PLAN`; prints its webhook URL.
+/// Runs a sandbox with `B24_BENCH_DEALS` deals and plan `B24_BENCH_PLAN`, and prints one
+/// line of JSON: its addresses, an OAuth token pair and a registered bot. Options:
+/// `B24_BENCH_TLS=<path>` serves HTTPS with a certificate made now (its PEM written to path);
+/// `B24_BENCH_SPEND=1` makes every executed command take 5 ms plus `B24_BENCH_ROW_NS` per row
+/// a list query looked at; `B24_BENCH_FAULTS=<seed>` injects the fault mix into `batch` calls.
+/// Then it answers `stats` lines on stdin with a JSON line (requests and stored message texts)
+/// until stdin closes.
 fn sandbox_role() {
     let deals: usize = env_number("B24_BENCH_DEALS", 0);
     let plan = match std::env::var("B24_BENCH_PLAN").as_deref() {
@@ -66,22 +89,173 @@ fn sandbox_role() {
         _ => Plan::Unlimited,
     };
     runtime().block_on(async {
-        let config = SandboxConfig::default()
+        let mut config = SandboxConfig::default()
             .seed_deals(deals)
             .plan(plan)
             .operating_limit(None);
+        if std::env::var("B24_BENCH_SPEND").as_deref() == Ok("1") {
+            let mut cost = CostModel::default();
+            cost.call = Duration::from_millis(5);
+            cost.write = Duration::from_millis(5);
+            cost.per_row = Duration::from_nanos(env_number("B24_BENCH_ROW_NS", 0));
+            config = config.cost(cost).spend_operating_time(true);
+        }
+        if let Ok(path) = std::env::var("B24_BENCH_TLS") {
+            let (transport, pem) = tls::transport();
+            std::fs::write(&path, &pem).expect("certificate written");
+            config = config.transport(transport);
+        }
         let portal = Sandbox::start_with(config).await.expect("sandbox starts");
-        println!("{}", portal.webhook_url());
+        let app = portal.oauth_client().expect("client");
+        let bot = app
+            .imbot_register("bench", BotProperties::new().name("Bench"))
+            // Nobody writes to the bot: its handler (a closed local port) gets no events.
+            .event_handler("http://127.0.0.1:9/bot")
+            .await
+            .expect("bot registered");
+        if let Some(seed) = std::env::var("B24_BENCH_FAULTS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            for (n, (fault, after)) in fault_mix().into_iter().enumerate() {
+                let injection = Injection::new(fault)
+                    .method("batch")
+                    .probability(0.05, seed + n as u64);
+                portal.inject_with(if after {
+                    injection.after_execution()
+                } else {
+                    injection
+                });
+            }
+        }
+        let tokens = portal.issue_tokens();
+        let oauth = portal.oauth_app();
+        let info = serde_json::json!({
+            "webhook": portal.webhook_url(),
+            "portal": portal.url().as_str(),
+            "client_id": oauth.client_id,
+            "client_secret": oauth.client_secret.expose(),
+            "access": tokens.access_token.expose(),
+            "refresh": tokens.refresh_token.expose(),
+            "bot": bot,
+        });
+        println!("{info}");
         std::io::stdout().flush().ok();
-        // Serve until the parent closes our stdin.
-        let _ =
-            tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+        // Serve, answering `stats`, until the parent closes our stdin.
+        let (lines, mut commands) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        while let Some(command) = commands.recv().await {
+            if command.trim() == "stats" {
+                let mut texts: BTreeMap<String, u64> = BTreeMap::new();
+                for message in portal.messages() {
+                    *texts.entry(message.text).or_default() += 1;
+                }
+                let stats =
+                    serde_json::json!({"requests": portal.stats().requests, "texts": texts});
+                println!("{stats}");
+                std::io::stdout().flush().ok();
+            }
+        }
     });
+}
+
+/// The fault mix of the writes benchmark, each fired with 5% on `batch` calls, as (fault,
+/// after execution): a 500 envelope and an HTML 502 from a gateway before the portal ran the
+/// call, a cut-off answer and a reset after it did.
+fn fault_mix() -> Vec<(Fault, bool)> {
+    vec![
+        (Fault::internal_error(), false),
+        (Fault::html(502), false),
+        (Fault::truncated_json(), true),
+        (Fault::reset(), true),
+    ]
+}
+
+/// The sandbox over TLS: a self-signed certificate for 127.0.0.1 made at start, served with
+/// tokio-rustls.
+mod tls {
+    use std::sync::Arc;
+
+    use bitrix24::sandbox::{Io, Transport};
+    use tokio::net::TcpStream;
+    use tokio_rustls::TlsAcceptor;
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::server::TlsStream;
+
+    struct Tls(TlsStream<TcpStream>);
+
+    impl Io for Tls {
+        fn tcp(&self) -> &TcpStream {
+            self.0.get_ref().0
+        }
+    }
+
+    impl tokio::io::AsyncRead for Tls {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    }
+
+    impl tokio::io::AsyncWrite for Tls {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    /// The transport and the certificate's PEM.
+    pub fn transport() -> (Transport, Vec<u8>) {
+        let cert =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+        let pem = cert.cert.pem().into_bytes();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
+        let config = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .expect("TLS config");
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let wrap: bitrix24::sandbox::Wrap = Arc::new(move |tcp| {
+            let acceptor = acceptor.clone();
+            Box::pin(async move {
+                let tls = acceptor.accept(tcp).await?;
+                Ok(Box::new(Tls(tls)) as Box<dyn Io>)
+            })
+        });
+        (Transport::new("https", wrap).root_certificate(&pem), pem)
+    }
 }
 
 struct Portal {
     child: Child,
     webhook: String,
+    info: serde_json::Value,
+    lines: BufReader<std::process::ChildStdout>,
 }
 
 impl Drop for Portal {
@@ -91,22 +265,47 @@ impl Drop for Portal {
     }
 }
 
+impl Portal {
+    /// What the portal process has counted so far.
+    fn stats(&mut self) -> serde_json::Value {
+        let stdin = self.child.stdin.as_mut().expect("piped stdin");
+        writeln!(stdin, "stats").expect("stats asked");
+        stdin.flush().ok();
+        let mut line = String::new();
+        self.lines.read_line(&mut line).expect("stats read");
+        serde_json::from_str(&line).expect("stats are JSON")
+    }
+
+    fn requests(&mut self) -> u64 {
+        self.stats()["requests"].as_u64().unwrap_or(0)
+    }
+}
+
 fn start_portal(deals: usize, plan: &str) -> Portal {
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
+    start_portal_with(deals, plan, &[])
+}
+
+fn start_portal_with(deals: usize, plan: &str, extra: &[(&str, String)]) -> Portal {
+    let mut command = Command::new(std::env::current_exe().expect("own path"));
+    command
         .env("B24_BENCH_ROLE", "sandbox")
         .env("B24_BENCH_DEALS", deals.to_string())
         .env("B24_BENCH_PLAN", plan)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sandbox process starts");
+        .stdout(Stdio::piped());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("sandbox process starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout"));
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("piped stdout"))
-        .read_line(&mut line)
-        .expect("sandbox prints its URL");
+    lines.read_line(&mut line).expect("sandbox prints its URL");
+    let info: serde_json::Value = serde_json::from_str(&line).expect("sandbox info");
     Portal {
         child,
-        webhook: line.trim().to_owned(),
+        webhook: info["webhook"].as_str().unwrap_or_default().to_owned(),
+        info,
+        lines,
     }
 }
 
@@ -179,7 +378,10 @@ fn export_role() {
     };
     let runtime = runtime();
     let (rows, requests, wall) = runtime.block_on(async {
-        let client = client(&webhook, limit);
+        let client = match std::env::var("B24_BENCH_INFO") {
+            Ok(info) => info_client(&info, limit),
+            Err(_) => client(&webhook, limit),
+        };
         let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let seen = requests.clone();
         let options = ListOptions::default()
@@ -187,7 +389,11 @@ fn export_role() {
             .on_progress(move |p| seen.store(p.requests, std::sync::atomic::Ordering::Relaxed));
         let started = Instant::now();
         let mut rows = 0u64;
-        let mut stream = client.crm_deal_list().stream_with(options);
+        let mut list = client.crm_deal_list();
+        if std::env::var("B24_BENCH_FIVE").is_ok() {
+            list = list.select(FIVE_FIELDS);
+        }
+        let mut stream = list.stream_with(options);
         while let Some(deal) = stream.try_next().await.expect("export") {
             std::hint::black_box(&deal);
             rows += 1;
@@ -248,6 +454,264 @@ fn export_table() {
                 rows / wall
             );
         }
+    }
+    println!();
+}
+
+// ------------------------------------------------------------------ TLS portal, OAuth, peer
+
+/// The export's fields (the issue's "5 fields").
+const FIVE_FIELDS: [&str; 5] = ["ID", "TITLE", "STAGE_ID", "OPPORTUNITY", "CURRENCY_ID"];
+
+/// An OAuth client for the portal described by `info` (the sandbox role's JSON line), trusting
+/// the certificate at `B24_BENCH_CERT` when it is served over TLS.
+fn info_client(info: &str, limit: RateLimit) -> Client {
+    let info: serde_json::Value = serde_json::from_str(info).expect("portal info");
+    let text = |key: &str| info[key].as_str().unwrap_or_default().to_owned();
+    let portal = text("portal");
+    let token_url = url::Url::parse(&format!("{portal}oauth/token/")).expect("token URL");
+    let app = OAuthApp::new(text("client_id"), text("client_secret")).with_token_url(token_url);
+    let mut builder = Client::builder()
+        .portal(&portal)
+        .oauth(app, Tokens::new(text("access"), text("refresh")))
+        .rate_limit(limit);
+    if let Ok(path) = std::env::var("B24_BENCH_CERT") {
+        builder = builder.root_certificate(&std::fs::read(path).expect("certificate"));
+    }
+    builder.build().expect("client")
+}
+
+/// `B24_BENCH_N` messages (default 2,000) in one typed batch; writes each command's outcome
+/// (`o`k, `u`nknown, `e`rror) to `B24_BENCH_OUTCOMES` and prints wall s, CPU s, peak RSS MiB.
+fn writes_role() {
+    let info = std::env::var("B24_BENCH_INFO").expect("portal info");
+    let bot = serde_json::from_str::<serde_json::Value>(&info).expect("info")["bot"]
+        .as_i64()
+        .expect("bot id");
+    let n: u64 = env_number("B24_BENCH_N", 2_000);
+    let (wall, outcomes) = runtime().block_on(async {
+        let client = info_client(&info, RateLimit::STANDARD);
+        let started = Instant::now();
+        let mut batch = client.batch();
+        let handles: Vec<_> = (0..n)
+            .map(|i| batch.add(ImbotMessageAdd::new("1", format!("rs {i}")).bot_id(bot)))
+            .collect();
+        let results = batch.send().await.expect("the batch as a whole");
+        let outcomes: String = handles
+            .iter()
+            .map(|h| match results.get(h) {
+                Ok(_) => 'o',
+                Err(Error::OutcomeUnknown { .. }) => 'u',
+                Err(_) => 'e',
+            })
+            .collect();
+        (started.elapsed(), outcomes)
+    });
+    let path = std::env::var("B24_BENCH_OUTCOMES").expect("outcome file");
+    std::fs::write(path, outcomes).expect("outcomes written");
+    println!(
+        "{} {} {}",
+        wall.as_secs_f64(),
+        cpu_seconds(),
+        peak_rss_mib()
+    );
+}
+
+/// Runs the peer (Python fast_bitrix24) on `mode` against the portal; its JSON report.
+fn run_peer(mode: &str, portal: &Portal, cert: &str, n: u64) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/fast_bitrix24_peer.py");
+    let out = Command::new(std::env::var("B24_BENCH_PYTHON").unwrap_or_else(|_| "python3".into()))
+        .arg(script)
+        .arg(mode)
+        .env("B24_BENCH_INFO", portal.info.to_string())
+        .env("B24_BENCH_N", n.to_string())
+        .env("SSL_CERT_FILE", cert)
+        .output();
+    match out {
+        Ok(out) => {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let last = stdout.lines().last().unwrap_or_default();
+            serde_json::from_str(last).unwrap_or_else(|_| {
+                serde_json::json!({"error": format!("{}{}", last, String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default())})
+            })
+        }
+        Err(e) => serde_json::json!({"error": format!("python: {e}")}),
+    }
+}
+
+/// A portal like the issue's: TLS, 5 ms per executed command, the standard bucket; `extra`
+/// adds to the sandbox role's environment. Returns it with its certificate's path.
+fn slow_tls_portal(deals: usize, extra: &[(&str, String)], tag: &str) -> (Portal, String) {
+    let cert = std::env::temp_dir()
+        .join(format!("b24-bench-{}-{tag}.pem", std::process::id()))
+        .display()
+        .to_string();
+    let mut env = vec![
+        ("B24_BENCH_TLS", cert.clone()),
+        ("B24_BENCH_SPEND", "1".to_owned()),
+    ];
+    env.extend(extra.iter().cloned());
+    (start_portal_with(deals, "standard", &env), cert)
+}
+
+/// Waits until a standard bucket that took `requests` has drained, so the next client starts
+/// with the burst a fresh client would have.
+fn drain(requests: u64) {
+    std::thread::sleep(Duration::from_secs_f64(requests as f64 / 2.0 + 2.0));
+}
+
+fn writes_table() {
+    let n: u64 = env_number("B24_BENCH_N", 2_000);
+    println!(
+        "## {n} `imbot.message.add` in one batch: TLS portal, 5 ms per command, standard bucket\n"
+    );
+    println!(
+        "| mix | client | requests | wall s | client CPU s | peak RSS MiB | ok | unknown (ran) | failed | ran twice | ok but not stored |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (mix, seed) in [("clean", None), ("4 × 5% faults", Some(7u64))] {
+        let extra: Vec<(&str, String)> = seed
+            .map(|s| ("B24_BENCH_FAULTS", s.to_string()))
+            .into_iter()
+            .collect();
+        let (mut portal, cert) = slow_tls_portal(0, &extra, "writes");
+        drain(1);
+        let outcomes =
+            std::env::temp_dir().join(format!("b24-bench-{}.outcomes", std::process::id()));
+        let before = portal.requests();
+        let line = run_role(
+            "writes",
+            &portal.webhook,
+            &[
+                ("B24_BENCH_INFO", portal.info.to_string()),
+                ("B24_BENCH_CERT", cert.clone()),
+                ("B24_BENCH_N", n.to_string()),
+                ("B24_BENCH_OUTCOMES", outcomes.display().to_string()),
+            ],
+        );
+        let requests = portal.requests() - before;
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [wall, cpu, rss] = v[..] else {
+            panic!("bad writes output {line:?}")
+        };
+        let kinds = std::fs::read_to_string(&outcomes).expect("outcomes");
+        let stats = portal.stats();
+        let stored = |prefix: &str, i: usize| {
+            stats["texts"][format!("{prefix} {i}")]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        let count = |k: char| kinds.chars().filter(|c| *c == k).count();
+        let ran_twice = (0..n as usize).filter(|&i| stored("rs", i) > 1).count();
+        let unstored = kinds
+            .chars()
+            .enumerate()
+            .filter(|(i, k)| *k == 'o' && stored("rs", *i) == 0)
+            .count();
+        let unknown_ran = kinds
+            .chars()
+            .enumerate()
+            .filter(|(i, k)| *k == 'u' && stored("rs", *i) > 0)
+            .count();
+        assert_eq!(kinds.len(), n as usize, "an outcome for every command");
+        assert_eq!(ran_twice, 0, "no command ran twice");
+        assert_eq!(unstored, 0, "every command reported done is stored");
+        assert_eq!(count('e'), 0, "every command outside a lost call ran");
+        println!(
+            "| {mix} | bitrix24-rs | {requests} | {wall:.2} | {cpu:.2} | {rss:.1} | {} | {} ({unknown_ran}) | {} | {ran_twice} | {unstored} |",
+            count('o'),
+            count('u'),
+            count('e')
+        );
+        drain(requests);
+        let before = portal.requests();
+        let peer = run_peer("writes", &portal, &cert, n);
+        let requests = portal.requests() - before;
+        let stats = portal.stats();
+        let stored_py = (0..n as usize)
+            .filter(|i| stats["texts"][format!("py {i}")].as_u64().unwrap_or(0) > 0)
+            .count();
+        let twice_py = (0..n as usize)
+            .filter(|i| stats["texts"][format!("py {i}")].as_u64().unwrap_or(0) > 1)
+            .count();
+        let number = |key: &str| {
+            peer[key]
+                .as_f64()
+                .map_or("–".to_owned(), |v| format!("{v:.2}"))
+        };
+        let note = peer["error"]
+            .as_str()
+            .map(|e| format!(" (raised: {})", e.chars().take(60).collect::<String>()))
+            .unwrap_or_default();
+        println!(
+            "| {mix} | fast_bitrix24 1.8.14{note} | {requests} | {} | {} | {} | {stored_py} stored | – | – | {twice_py} | – |",
+            number("wall"),
+            number("cpu"),
+            number("rss_mib"),
+        );
+        let _ = std::fs::remove_file(&cert);
+        let _ = std::fs::remove_file(&outcomes);
+    }
+    println!();
+}
+
+fn peer_export_table() {
+    let n: usize = env_number("B24_BENCH_DEALS", 100_000);
+    println!("## {n}-deal export, 5 fields: TLS portal, 5 ms per command, standard bucket\n");
+    println!("| counting | client | requests | wall s | client CPU s | peak RSS MiB | rows |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    // 1 µs per row counted: a counted page of 100,000 deals costs the portal 0.1 s.
+    for (counting, row_ns) in [("free", 0u64), ("expensive (1 µs/row)", 1_000)] {
+        let (mut portal, cert) =
+            slow_tls_portal(n, &[("B24_BENCH_ROW_NS", row_ns.to_string())], "export");
+        drain(1);
+        let before = portal.requests();
+        let line = run_role(
+            "export",
+            &portal.webhook,
+            &[
+                ("B24_BENCH_INFO", portal.info.to_string()),
+                ("B24_BENCH_CERT", cert.clone()),
+                ("B24_BENCH_PLAN", "standard".to_owned()),
+                ("B24_BENCH_FIVE", "1".to_owned()),
+            ],
+        );
+        let requests = portal.requests() - before;
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [rows, _, wall, cpu, rss] = v[..] else {
+            panic!("bad export output {line:?}")
+        };
+        assert_eq!(rows as usize, n, "every deal exported");
+        println!(
+            "| {counting} | bitrix24-rs | {requests} | {wall:.2} | {cpu:.2} | {rss:.1} | {rows} |"
+        );
+        drain(requests);
+        let before = portal.requests();
+        let peer = run_peer("export", &portal, &cert, n as u64);
+        let requests = portal.requests() - before;
+        let number = |key: &str| {
+            peer[key]
+                .as_f64()
+                .map_or("–".to_owned(), |v| format!("{v:.2}"))
+        };
+        println!(
+            "| {counting} | fast_bitrix24 1.8.14{} | {requests} | {} | {} | {} | {} |",
+            peer["error"]
+                .as_str()
+                .map(|e| format!(" (raised: {e})"))
+                .unwrap_or_default(),
+            number("wall"),
+            number("cpu"),
+            number("rss_mib"),
+            peer["rows"]
+        );
+        let _ = std::fs::remove_file(&cert);
     }
     println!();
 }

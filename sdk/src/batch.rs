@@ -2,24 +2,44 @@
 //!
 //! A portal runs up to 50 commands per `batch` call and counts the call once against the rate
 //! limit. [`Batch`] takes any number of typed requests, splits them into calls of at most 50,
-//! and hands back each command's typed result or its own error. A command may use a field of an
-//! earlier command's result (`$result[key][FIELD]` on the wire, substituted by the portal); the
-//! planner keeps such a chain in one HTTP call, because the portal resolves references only
-//! within a call.
+//! sends independent calls concurrently (bounded, each waiting for the shared rate limiter), and
+//! hands back an outcome for every command: its typed result, its own error,
+//! [`Error::OutcomeUnknown`] when the answer of its call was lost (a write may or may not have
+//! run; it is not sent again), or [`Error::NotExecuted`] when the batch stopped before it.
+//! [`Batch::send`] itself fails only when no command ran: a request that cannot be encoded, a
+//! reference chain too long for one call, or a portal refusing the caller altogether.
+//!
+//! A command may use a field of an earlier command's result (`$result[key][FIELD]` on the
+//! wire, substituted by the portal); the planner keeps such a chain in one HTTP call, in its
+//! order, because the portal resolves references only within a call. Commands that are not
+//! linked may run in any order across calls; `halt` sends the calls one after another.
+//!
+//! [`Client::batch_stream`] does the same for an unbounded stream of requests of one type, in
+//! bounded memory. Both wait out operating-time freezes (see [`crate::pace`]): a command the
+//! portal refused with `OPERATION_TIME_LIMIT` did not run and is sent again once the freeze ends.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use futures::stream::{self, BoxStream, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::codec::{As, Map, Same};
 use crate::error::{ApiError, Error, ErrorCode};
-use crate::{CallOptions, Client, Method};
+use crate::pace::{BULK_FREEZE_WAIT, MAX_RESEND_ROUNDS, ProgressFn, Tracker};
+use crate::wire::envelope::Time;
+use crate::{CallOptions, Client, Method, Progress};
 
 /// Commands a portal runs in one `batch` call.
 pub const MAX_COMMANDS: usize = 50;
+
+/// `batch` calls a [`Batch`] has in flight by default.
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// Requests collected to be sent together. Build with [`Client::batch`].
 ///
@@ -40,6 +60,61 @@ pub struct Batch {
     client: Client,
     commands: Vec<Command>,
     halt: bool,
+    options: BatchOptions,
+}
+
+/// How a batch is sent: calls in flight, patience with frozen methods, progress.
+#[derive(Clone)]
+pub struct BatchOptions {
+    concurrency: usize,
+    max_freeze_wait: Duration,
+    progress: Option<ProgressFn>,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+            max_freeze_wait: BULK_FREEZE_WAIT,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for BatchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchOptions")
+            .field("concurrency", &self.concurrency)
+            .field("max_freeze_wait", &self.max_freeze_wait)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl BatchOptions {
+    /// `batch` calls in flight at once (default [`DEFAULT_CONCURRENCY`]); each still waits for
+    /// the client's rate limiter.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// How long to wait for a method frozen by its operating-time limit before its commands
+    /// fail with `OPERATION_TIME_LIMIT` (default [`BULK_FREEZE_WAIT`], the portal's window).
+    pub fn max_freeze_wait(mut self, wait: Duration) -> Self {
+        self.max_freeze_wait = wait;
+        self
+    }
+
+    /// Calls `f` after every `batch` call and when a freeze begins or ends.
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    fn tracker(&self, client: &Client) -> Tracker {
+        Tracker::new(client.clone(), self.progress.clone(), self.max_freeze_wait)
+    }
 }
 
 #[derive(Debug)]
@@ -124,6 +199,7 @@ impl Client {
             client: self.clone(),
             commands: Vec::new(),
             halt: false,
+            options: BatchOptions::default(),
         }
     }
 
@@ -221,9 +297,15 @@ impl Batch {
     }
 
     /// Stops at the first failing command (`halt=1`): later commands are not run and report
-    /// [`Error::NotExecuted`].
+    /// [`Error::NotExecuted`]. The calls then go one after another.
     pub fn halt(mut self, halt: bool) -> Self {
         self.halt = halt;
+        self
+    }
+
+    /// Sets how the batch is sent.
+    pub fn options(mut self, options: BatchOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -238,53 +320,326 @@ impl Batch {
     }
 
     /// Sends the commands in as few calls as the 50-command limit and the reference chains
-    /// allow, one call after another.
+    /// allow, several calls at once (one after another with `halt`), and collects every
+    /// command's outcome. Fails only when no command ran (see the [module](self)).
     pub async fn send(self) -> Result<BatchResults, Error> {
         let chunks = plan(&self.commands)?;
-        let mut slots: Vec<Slot> = (0..self.commands.len()).map(|_| Slot::NotRun).collect();
-        let mut halted = false;
-        for chunk in chunks {
-            if halted {
-                break;
-            }
-            let mut answer = self.send_chunk(&chunk).await?;
-            for index in chunk {
-                let k = key(index);
-                slots[index] = if let Some(raw) = answer.result.remove(&k) {
-                    Slot::Done {
-                        raw,
-                        total: answer.result_total.get(&k).copied(),
-                        next: answer.result_next.get(&k).copied(),
-                    }
-                } else if let Some(e) = answer.result_error.remove(&k) {
-                    halted |= self.halt;
-                    Slot::Failed(e.into_api_error(self.commands[index].method))
-                } else {
-                    Slot::NotRun
-                };
+        // Encoding concerns the whole batch: nothing is sent.
+        for command in &self.commands {
+            if let Err(message) = &command.params {
+                return Err(Error::encode(command.method, message));
             }
         }
-        Ok(BatchResults {
-            slots,
-            decoding: self.client.inner.decoding,
-        })
+        let concurrency = if self.halt {
+            1
+        } else {
+            self.options.concurrency
+        };
+        let tracker = self.options.tracker(&self.client);
+        tracker.set_total(i64::try_from(self.commands.len()).ok());
+        let stop = AtomicBool::new(false);
+        let this = &self;
+        let sent: Vec<Sent> = stream::iter(chunks)
+            .map(|chunk| {
+                let (tracker, stop) = (&tracker, &stop);
+                async move {
+                    if stop.load(Ordering::Relaxed) {
+                        return (chunk, None);
+                    }
+                    let answer = this.send_chunk(&chunk, tracker).await;
+                    let stops = match &answer {
+                        Ok(answer) => this.halt && !answer.result_error.is_empty(),
+                        Err(e) => concerns_whole_batch(e),
+                    };
+                    stop.fetch_or(stops, Ordering::Relaxed);
+                    tracker.add_items(chunk.len());
+                    (chunk, Some(answer))
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut slots: Vec<Slot> = (0..self.commands.len()).map(|_| Slot::NotRun).collect();
+        let mut whole_batch = None;
+        let mut answered = false;
+        for (chunk, answer) in sent {
+            match answer {
+                None => {}
+                Some(Ok(mut answer)) => {
+                    answered = true;
+                    for index in chunk {
+                        slots[index] = answer.take(&key(index), self.commands[index].method);
+                    }
+                }
+                Some(Err(e)) if concerns_whole_batch(&e) => {
+                    whole_batch.get_or_insert(e);
+                }
+                Some(Err(e)) => {
+                    let lost = Lost::from(e, self.idempotent(&chunk));
+                    for index in chunk {
+                        slots[index] = Slot::Lost(lost.clone());
+                    }
+                }
+            }
+        }
+        match whole_batch {
+            Some(e) if !answered => Err(e),
+            _ => Ok(BatchResults {
+                slots,
+                decoding: self.client.inner.decoding,
+            }),
+        }
     }
 
-    async fn send_chunk(&self, chunk: &[usize]) -> Result<BatchAnswer, Error> {
-        let mut cmd = serde_json::Map::new();
-        for &index in chunk {
-            let command = &self.commands[index];
-            let params = command
-                .params
-                .as_ref()
-                .map_err(|message| Error::encode(command.method, message))?;
-            cmd.insert(
-                key(index),
-                Value::String(command_line(command.method, params)),
-            );
+    fn idempotent(&self, chunk: &[usize]) -> bool {
+        chunk.iter().all(|&i| self.commands[i].idempotent)
+    }
+
+    async fn send_chunk(&self, chunk: &[usize], tracker: &Tracker) -> Result<BatchAnswer, Error> {
+        let lines = chunk
+            .iter()
+            .map(|&index| {
+                let command = &self.commands[index];
+                // Checked by `send`.
+                let params = command.params.as_ref().unwrap_or(&Value::Null);
+                Line::new(key(index), command.method, params)
+            })
+            .collect();
+        let chunk = Chunk {
+            lines,
+            halt: self.halt,
+            idempotent: self.idempotent(chunk),
+            linked: chunk
+                .iter()
+                .any(|&i| !self.commands[i].depends_on.is_empty()),
+        };
+        chunk.send(tracker).await
+    }
+}
+
+impl Client {
+    /// Sends an unbounded stream of requests of one method in `batch` calls of up to 50, several
+    /// at once, and yields each request's outcome with its position in `requests` (0-based) as
+    /// its calls complete. Memory stays bounded: requests are taken from the input only as
+    /// calls are sent. After a failure that concerns every command (authentication), the
+    /// stream ends without taking more requests.
+    ///
+    /// ```no_run
+    /// # async fn run(client: bitrix24::Client) -> Result<(), bitrix24::Error> {
+    /// use bitrix24::batch::BatchOptions;
+    /// use bitrix24::imbot::ImbotMessageAdd;
+    /// use futures::StreamExt;
+    /// let messages = futures::stream::iter(0..10_000)
+    ///     .map(|n| ImbotMessageAdd::new("chat42", format!("Reminder {n}")).bot_id(7));
+    /// let mut outcomes = client.batch_stream(messages, BatchOptions::default());
+    /// while let Some((n, outcome)) = outcomes.next().await {
+    ///     if let Err(e) = outcome {
+    ///         eprintln!("message {n}: {e}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn batch_stream<M>(
+        &self,
+        requests: impl Stream<Item = M> + Send + 'static,
+        options: BatchOptions,
+    ) -> BoxStream<'static, (u64, Result<M::Output, Error>)>
+    where
+        M: Method + Send + 'static,
+        M::Output: Send + 'static,
+    {
+        const { assert!(M::BATCHABLE, "this method cannot run inside batch") };
+        const { assert!(!M::REST_V3, "REST 3.0 methods use their own batch format") };
+        let tracker = Arc::new(options.tracker(self));
+        let stop = Arc::new(AtomicBool::new(false));
+        let taking = stop.clone();
+        requests
+            .zip(stream::iter(0u64..))
+            .take_while(move |_| futures::future::ready(!taking.load(Ordering::Relaxed)))
+            .ready_chunks(MAX_COMMANDS)
+            .map(move |requests| {
+                let (tracker, stop) = (tracker.clone(), stop.clone());
+                async move {
+                    let outcomes = stream_chunk::<M>(requests, &tracker, &stop).await;
+                    tracker.add_items(outcomes.len());
+                    stream::iter(outcomes)
+                }
+            })
+            .buffer_unordered(options.concurrency)
+            .flatten()
+            .boxed()
+    }
+}
+
+/// Sends one chunk of a [`Client::batch_stream`].
+async fn stream_chunk<M: Method>(
+    requests: Vec<(M, u64)>,
+    tracker: &Tracker,
+    stop: &AtomicBool,
+) -> Vec<(u64, Result<M::Output, Error>)> {
+    let decoding = tracker.client().inner.decoding;
+    let mut outcomes = Vec::with_capacity(requests.len());
+    let mut lines = Vec::with_capacity(requests.len());
+    for (request, n) in requests {
+        match serde_json::to_value(&request) {
+            Ok(params) => lines.push((n, Line::new(format!("c{n}"), M::NAME, &params))),
+            Err(e) => outcomes.push((n, Err(Error::encode(M::NAME, e)))),
         }
-        let idempotent = chunk.iter().all(|&i| self.commands[i].idempotent);
-        send_batch(&self.client, cmd, self.halt, idempotent).await
+    }
+    if stop.load(Ordering::Relaxed) {
+        outcomes.extend(
+            lines
+                .into_iter()
+                .map(|(n, _)| (n, Slot::NotRun.outcome::<M>(decoding))),
+        );
+        return outcomes;
+    }
+    let (numbers, lines): (Vec<u64>, Vec<Line>) = lines.into_iter().unzip();
+    let keys: Vec<String> = lines.iter().map(|l| l.key.clone()).collect();
+    let chunk = Chunk {
+        lines,
+        halt: false,
+        idempotent: M::IDEMPOTENT,
+        linked: false,
+    };
+    match chunk.send(tracker).await {
+        Ok(mut answer) => outcomes.extend(
+            numbers
+                .into_iter()
+                .zip(keys)
+                .map(|(n, key)| (n, answer.take(&key, M::NAME).outcome::<M>(decoding))),
+        ),
+        Err(e) => {
+            stop.fetch_or(concerns_whole_batch(&e), Ordering::Relaxed);
+            let lost = Slot::Lost(Lost::from(e, M::IDEMPOTENT));
+            outcomes.extend(numbers.into_iter().map(|n| (n, lost.outcome::<M>(decoding))));
+        }
+    }
+    outcomes
+}
+
+/// A chunk's commands and its call's answer (`None`: not sent, the batch had stopped).
+type Sent = (Vec<usize>, Option<Result<BatchAnswer, Error>>);
+
+/// Whether a failed `batch` call says something about every command, not just the call's: the
+/// caller is not let in, or the client is misconfigured. Such a failure ends the batch.
+fn concerns_whole_batch(error: &Error) -> bool {
+    match error {
+        Error::Refresh(_) | Error::Store(_) | Error::Config(_) | Error::Encode { .. } => true,
+        Error::Api(e) => matches!(
+            e.code,
+            ErrorCode::NoAuthFound
+                | ErrorCode::InvalidCredentials
+                | ErrorCode::ExpiredToken
+                | ErrorCode::InvalidToken
+                | ErrorCode::UserAccessError
+                | ErrorCode::InvalidRequest
+                | ErrorCode::OverloadLimit
+                | ErrorCode::PortalDeleted
+                | ErrorCode::PaymentRequired
+        ),
+        _ => false,
+    }
+}
+
+/// One command of a `batch` call: its key in `cmd` (and in the answer), its method, its line.
+pub(crate) struct Line {
+    pub(crate) key: String,
+    pub(crate) method: String,
+    line: String,
+}
+
+impl Line {
+    pub(crate) fn new(key: String, method: &str, params: &Value) -> Self {
+        Self {
+            key,
+            method: method.to_owned(),
+            line: command_line(method, params),
+        }
+    }
+}
+
+/// The commands of one `batch` call and how the call may be treated.
+pub(crate) struct Chunk {
+    pub(crate) lines: Vec<Line>,
+    pub(crate) halt: bool,
+    /// Every command is idempotent: the call may be sent again after a lost answer.
+    pub(crate) idempotent: bool,
+    /// Some command refers to another's result: its commands are never sent separately.
+    pub(crate) linked: bool,
+}
+
+impl Chunk {
+    /// Sends the chunk as one `batch` call once none of its methods is frozen; then sends the
+    /// commands that a freeze refused (they did not run) again once it ends, and merges the
+    /// answers. A linked chunk is not split up: its refused commands keep their errors.
+    pub(crate) async fn send(&self, tracker: &Tracker) -> Result<BatchAnswer, Error> {
+        let limiter = &tracker.client().inner.limiter;
+        let mut answer = BatchAnswer::default();
+        let mut todo: Vec<&Line> = self.lines.iter().collect();
+        for round in 0.. {
+            let methods: BTreeSet<&str> = todo.iter().map(|l| l.method.as_str()).collect();
+            let methods: Vec<&str> = methods.into_iter().chain(["batch"]).collect();
+            let cmd = todo
+                .iter()
+                .map(|l| (l.key.clone(), Value::String(l.line.clone())))
+                .collect::<serde_json::Map<_, _>>();
+            let mut part = tracker
+                .unfrozen(&methods, || {
+                    tracker.count_request();
+                    send_batch(tracker.client(), cmd.clone(), self.halt, self.idempotent)
+                })
+                .await?;
+            for line in &todo {
+                let reset_at = part
+                    .result_time
+                    .get(&line.key)
+                    .and_then(|t| t.operating_reset_at);
+                limiter.note_reset(&line.method, reset_at);
+            }
+            let refused: Vec<&Line> = todo
+                .iter()
+                .copied()
+                .filter(|l| {
+                    part.result_error
+                        .get(&l.key)
+                        .is_some_and(CommandError::is_freeze)
+                })
+                .collect();
+            // With `halt`, a freeze also stops the commands after the refused one: they did
+            // not run either, unless another error stopped them.
+            let halted_by_freeze =
+                self.halt && !refused.is_empty() && part.result_error.len() == refused.len();
+            let resend: Vec<&Line> = if self.linked || round >= MAX_RESEND_ROUNDS {
+                Vec::new()
+            } else {
+                todo.iter()
+                    .copied()
+                    .filter(|l| {
+                        refused.iter().any(|r| r.key == l.key)
+                            || (halted_by_freeze
+                                && !part.result.contains_key(&l.key)
+                                && !part.result_error.contains_key(&l.key))
+                    })
+                    .collect()
+            };
+            for method in refused
+                .iter()
+                .map(|l| l.method.as_str())
+                .collect::<BTreeSet<_>>()
+            {
+                limiter.freeze(method);
+            }
+            for line in &resend {
+                part.result_error.remove(&line.key);
+            }
+            answer.merge(part);
+            if resend.is_empty() {
+                break;
+            }
+            todo = resend;
+        }
+        Ok(answer)
     }
 }
 
@@ -298,8 +653,9 @@ pub(crate) fn command_line(method: &str, params: &Value) -> String {
 }
 
 /// Sends one `batch` call of at most [`MAX_COMMANDS`] command lines (keyed as the answer will
-/// be) and decodes its `result`.
-pub(crate) async fn send_batch(
+/// be) and decodes its `result`. A freeze of `batch` itself is reported at once: the caller
+/// waits for it.
+async fn send_batch(
     client: &Client,
     cmd: serde_json::Map<String, Value>,
     halt: bool,
@@ -307,13 +663,10 @@ pub(crate) async fn send_batch(
 ) -> Result<BatchAnswer, Error> {
     let body = serde_json::to_vec(&serde_json::json!({ "halt": u8::from(halt), "cmd": cmd }))
         .map_err(|e| Error::encode("batch", e))?;
-    let response = client
-        .call_raw(
-            "batch",
-            &body,
-            CallOptions::default().idempotent(idempotent),
-        )
-        .await?;
+    let options = CallOptions::default()
+        .idempotent(idempotent)
+        .max_freeze_wait(Duration::ZERO);
+    let response = client.call_raw("batch", &body, options).await?;
     response.decode::<BatchAnswer, Same>("batch")
 }
 
@@ -390,7 +743,7 @@ fn set_path(target: &mut Value, path: &[String], value: Value) {
 }
 
 /// The `result` of a `batch` call. Empty maps arrive as `[]`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct BatchAnswer {
     #[serde(default, with = "As::<Map<Same>>")]
     pub(crate) result: BTreeMap<String, Box<RawValue>>,
@@ -400,6 +753,32 @@ pub(crate) struct BatchAnswer {
     pub(crate) result_total: BTreeMap<String, i64>,
     #[serde(default, with = "As::<Map<crate::codec::Int>>")]
     pub(crate) result_next: BTreeMap<String, i64>,
+    #[serde(default, with = "As::<Map<Same>>")]
+    pub(crate) result_time: BTreeMap<String, Time>,
+}
+
+impl BatchAnswer {
+    fn merge(&mut self, other: Self) {
+        self.result.extend(other.result);
+        self.result_error.extend(other.result_error);
+        self.result_total.extend(other.result_total);
+        self.result_next.extend(other.result_next);
+    }
+
+    /// Moves the outcome of command `key` (of `method`) out of the answer.
+    fn take(&mut self, key: &str, method: &str) -> Slot {
+        if let Some(raw) = self.result.remove(key) {
+            Slot::Done {
+                raw,
+                total: self.result_total.get(key).copied(),
+                next: self.result_next.get(key).copied(),
+            }
+        } else if let Some(e) = self.result_error.remove(key) {
+            Slot::Failed(e.into_api_error(method))
+        } else {
+            Slot::NotRun
+        }
+    }
 }
 
 /// One command's error inside a `batch` answer.
@@ -421,6 +800,42 @@ impl CommandError {
             status: 200,
         }
     }
+
+    fn is_freeze(&self) -> bool {
+        ErrorCode::from(self.error.as_str()) == ErrorCode::OperationTimeLimit
+    }
+}
+
+/// Why the commands of a `batch` call have no answer of their own.
+#[derive(Debug, Clone)]
+enum Lost {
+    /// The portal refused the call with an error envelope: no command ran.
+    Refused(ApiError),
+    /// The answer was lost after the call may have run (a reset, a gateway page, a cut-off
+    /// body, an internal error mid-way): each command may or may not have run.
+    Unknown(Arc<Error>),
+    /// The call failed otherwise (an idempotent call that kept failing).
+    Failed(Arc<Error>),
+}
+
+impl Lost {
+    fn from(error: Error, idempotent: bool) -> Self {
+        match error {
+            Error::OutcomeUnknown { source, .. } => Self::Unknown(Arc::from(source)),
+            // A batch that failed inside may have run some of its commands.
+            Error::Api(e)
+                if !idempotent
+                    && matches!(
+                        e.code,
+                        ErrorCode::InternalServerError | ErrorCode::ErrorUnexpectedAnswer
+                    ) =>
+            {
+                Self::Unknown(Arc::new(Error::Api(e)))
+            }
+            Error::Api(e) => Self::Refused(e),
+            other => Self::Failed(Arc::new(other)),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -431,7 +846,33 @@ enum Slot {
         next: Option<i64>,
     },
     Failed(ApiError),
+    Lost(Lost),
     NotRun,
+}
+
+impl Slot {
+    /// The command's typed outcome.
+    fn outcome<M: Method>(&self, decoding: crate::Decoding) -> Result<M::Output, Error> {
+        match self {
+            Slot::Done { raw, .. } => decoding
+                .decode::<M::Output, M::OutputCodec>(M::NAME, "result", raw.get())
+                .map_err(|message| Error::Decode {
+                    method: M::NAME.to_owned(),
+                    status: 200,
+                    message,
+                    body_start: crate::wire::envelope::body_start(raw.get()),
+                }),
+            Slot::Failed(e) | Slot::Lost(Lost::Refused(e)) => Err(Error::Api(e.clone())),
+            Slot::Lost(Lost::Unknown(source)) => Err(Error::OutcomeUnknown {
+                method: M::NAME.to_owned(),
+                source: Box::new(Error::Shared(source.clone())),
+            }),
+            Slot::Lost(Lost::Failed(source)) => Err(Error::Shared(source.clone())),
+            Slot::NotRun => Err(Error::NotExecuted {
+                method: M::NAME.to_owned(),
+            }),
+        }
+    }
 }
 
 /// What each command of a [`Batch`] returned.
@@ -442,23 +883,10 @@ pub struct BatchResults {
 }
 
 impl BatchResults {
-    /// The typed result of a command, or its own error.
+    /// The command's outcome: its typed result, its own error, [`Error::OutcomeUnknown`] when
+    /// the answer of its call was lost, or [`Error::NotExecuted`] when it did not run.
     pub fn get<M: Method>(&self, handle: &Handle<M>) -> Result<M::Output, Error> {
-        match self.slot(handle.index)? {
-            Slot::Done { raw, .. } => self
-                .decoding
-                .decode::<M::Output, M::OutputCodec>(M::NAME, "result", raw.get())
-                .map_err(|message| Error::Decode {
-                    method: M::NAME.to_owned(),
-                    status: 200,
-                    message,
-                    body_start: crate::wire::envelope::body_start(raw.get()),
-                }),
-            Slot::Failed(e) => Err(Error::Api(e.clone())),
-            Slot::NotRun => Err(Error::NotExecuted {
-                method: M::NAME.to_owned(),
-            }),
-        }
+        self.slot(handle.index)?.outcome::<M>(self.decoding)
     }
 
     /// `total` of a list command, when the portal counted.
@@ -482,6 +910,16 @@ impl BatchResults {
         self.slots
             .iter()
             .filter(|s| matches!(s, Slot::Failed(_)))
+            .count()
+    }
+
+    /// How many commands have no answer of their own because their call failed; of those,
+    /// the ones whose answer was lost after they may have run come back as
+    /// [`Error::OutcomeUnknown`].
+    pub fn lost_count(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Lost(_)))
             .count()
     }
 

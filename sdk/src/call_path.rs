@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::Tokens;
 use crate::client::{Auth, Encoding, Endpoint};
 use crate::codec::Same;
-use crate::error::{ApiError, Error, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::retry::{self, Verdict};
 use crate::session;
 use crate::wire::envelope::{self, Outcome, RawResponse};
@@ -35,6 +35,10 @@ pub struct CallOptions {
     /// A REST 3.0 method: called under `/rest/api/`, JSON only; non-idempotent calls carry an
     /// `Idempotency-Key`, which makes them safe to retry too.
     pub rest_v3: bool,
+    /// The longest this call waits for its method to come out of an operating-time freeze;
+    /// `None`: the client's [`RetryPolicy::max_freeze_wait`](crate::RetryPolicy). Bulk work
+    /// passes zero and waits itself, reporting the wait as progress.
+    pub max_freeze_wait: Option<Duration>,
 }
 
 impl CallOptions {
@@ -43,6 +47,7 @@ impl CallOptions {
         Self {
             idempotent: M::IDEMPOTENT,
             rest_v3: M::REST_V3,
+            max_freeze_wait: None,
         }
     }
 
@@ -55,6 +60,12 @@ impl CallOptions {
     /// Marks the call as REST 3.0.
     pub fn rest_v3(mut self, rest_v3: bool) -> Self {
         self.rest_v3 = rest_v3;
+        self
+    }
+
+    /// Sets how long the call may wait for its method to come out of a freeze.
+    pub fn max_freeze_wait(mut self, wait: Duration) -> Self {
+        self.max_freeze_wait = Some(wait);
         self
     }
 }
@@ -125,6 +136,7 @@ impl Client {
             method,
             &inner.retry,
             options.idempotent || idempotency_key.is_some(),
+            options.max_freeze_wait,
         );
         loop {
             if let Some(wait) = attempts.frozen_for(&inner.limiter)? {
@@ -269,12 +281,17 @@ struct Attempts<'a> {
 }
 
 impl<'a> Attempts<'a> {
-    fn new(method: &'a str, policy: &'a RetryPolicy, retry_safe: bool) -> Self {
+    fn new(
+        method: &'a str,
+        policy: &'a RetryPolicy,
+        retry_safe: bool,
+        max_freeze_wait: Option<Duration>,
+    ) -> Self {
         Self {
             method,
             policy,
             retry_safe,
-            max_freeze_wait: policy.max_freeze_wait,
+            max_freeze_wait: max_freeze_wait.unwrap_or(policy.max_freeze_wait),
             retries: 0,
             redirects: 0,
             renewals: 0,
@@ -286,7 +303,9 @@ impl<'a> Attempts<'a> {
     /// this call may wait.
     fn frozen_for(&self, limiter: &RateLimiter) -> Result<Option<Duration>, Error> {
         match limiter.frozen_for(self.method) {
-            Some(wait) if wait > self.max_freeze_wait => Err(frozen(self.method, wait)),
+            Some(wait) if wait > self.max_freeze_wait => {
+                Err(crate::limiter::frozen_error(self.method, wait))
+            }
             wait => Ok(wait),
         }
     }
@@ -393,19 +412,6 @@ impl<'a> Attempts<'a> {
         self.renewed_from = Some(used.clone());
         true
     }
-}
-
-/// The error for a call that would wait longer than allowed for its frozen method.
-fn frozen(method: &str, wait: Duration) -> Error {
-    Error::Api(ApiError {
-        method: method.to_owned(),
-        code: ErrorCode::OperationTimeLimit,
-        description: format!(
-            "method is frozen by its operating-time limit for another {}s",
-            wait.as_secs()
-        ),
-        status: 429,
-    })
 }
 
 /// A fresh `Idempotency-Key`: 128 random bits in hex, unique per logical call and reused by its

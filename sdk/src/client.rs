@@ -217,6 +217,7 @@ pub struct ClientBuilder {
     limiter: Option<Arc<RateLimiter>>,
     retry: Option<RetryPolicy>,
     decoding: Decoding,
+    roots: Vec<Vec<u8>>,
 }
 
 /// Default limits: generous for list pages and batches, small enough that a runaway body can't
@@ -292,6 +293,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts this certificate (PEM) besides the system's, e.g. the self-signed one of a
+    /// development portal (the sandbox over TLS). Ignored with [`ClientBuilder::http_client`].
+    pub fn root_certificate(mut self, pem: &[u8]) -> Self {
+        self.roots.push(pem.to_vec());
+        self
+    }
+
     /// Shares an existing HTTP client (connection pool). It must not follow redirects: a
     /// redirect would carry credentials to a host nobody configured.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
@@ -336,9 +344,10 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let http = match self.http {
             Some(http) => http,
-            None => http_client(
+            None => http_client_trusting(
                 self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
                 self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                &self.roots,
             )?,
         };
         let (endpoint, auth) = match (self.webhook, self.oauth) {
@@ -388,12 +397,25 @@ impl ClientBuilder {
 /// An HTTP client that never follows redirects: a redirect would carry credentials (a token, a
 /// webhook code, `client_secret`) to a host nobody configured.
 pub(crate) fn http_client(connect: Duration, timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    http_client_trusting(connect, timeout, &[])
+}
+
+/// [`http_client`] that also trusts the certificates in `roots` (PEM).
+fn http_client_trusting(
+    connect: Duration,
+    timeout: Duration,
+    roots: &[Vec<u8>],
+) -> Result<reqwest::Client, Error> {
+    let config = |e: reqwest::Error| Error::Config(format!("HTTP client: {}", e.without_url()));
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect)
-        .timeout(timeout)
-        .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {}", e.without_url())))
+        .timeout(timeout);
+    for pem in roots {
+        builder =
+            builder.add_root_certificate(reqwest::Certificate::from_pem(pem).map_err(config)?);
+    }
+    builder.build().map_err(config)
 }
 
 fn parse_url(what: &str, url: &str) -> Result<Url, Error> {

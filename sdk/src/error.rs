@@ -72,8 +72,9 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// A batch command that did not run: an earlier command failed and the batch halts.
-    #[error("{method}: not executed: an earlier command of the batch failed and the batch halts")]
+    /// A batch command that did not run: an earlier command failed and the batch halts, or the
+    /// batch stopped after a failure that concerns every command (authentication).
+    #[error("{method}: not executed: the batch stopped before this command")]
     NotExecuted {
         /// Wire name of the method.
         method: String,
@@ -92,6 +93,10 @@ pub enum Error {
     /// The client is configured in a way that cannot work.
     #[error("configuration: {0}")]
     Config(String),
+    /// One failure shared by several outcomes, such as the commands of one `batch` call whose
+    /// answer was lost.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
 }
 
 /// A transport failure and whether the portal may have executed the call.
@@ -126,6 +131,7 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Self::Api(e) | Self::Refresh(e) => Some(e),
+            Self::Shared(e) => e.api(),
             _ => None,
         }
     }

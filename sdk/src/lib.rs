@@ -19,6 +19,7 @@ pub mod events;
 mod generated;
 mod limiter;
 mod method;
+pub mod pace;
 pub mod paging;
 #[cfg(feature = "redis")]
 pub mod redis_store;
@@ -41,7 +42,8 @@ pub use error::{ApiError, Error, ErrorCode, TransportKind};
 pub use generated::*;
 pub use limiter::{RateLimit, RateLimiter};
 pub use method::{Method, Paging};
-pub use paging::{ListMethod, ListOptions, ListSpec, Page, Progress, Resume};
+pub use pace::Progress;
+pub use paging::{ListMethod, ListOptions, ListSpec, Page, Resume};
 pub use request::Request;
 pub use retry::RetryPolicy;
 pub use secret::Secret;

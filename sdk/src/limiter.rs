@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::error::{ApiError, Error, ErrorCode};
+
 /// How long a method is frozen when the portal has not told when its budget resets: a probe
 /// interval, after which one call finds out.
 pub const UNKNOWN_RESET_FREEZE: Duration = Duration::from_secs(60);
@@ -241,6 +243,19 @@ impl RateLimiter {
         let state = self.state();
         (state.waits, state.waited)
     }
+}
+
+/// The error for a call that would wait longer than allowed for its frozen method.
+pub(crate) fn frozen_error(method: &str, wait: Duration) -> Error {
+    Error::Api(ApiError {
+        method: method.to_owned(),
+        code: ErrorCode::OperationTimeLimit,
+        description: format!(
+            "method is frozen by its operating-time limit for another {}s",
+            wait.as_secs()
+        ),
+        status: 429,
+    })
 }
 
 #[cfg(test)]

@@ -24,7 +24,8 @@
 //! - a `batch` costs the sum of its commands. Each command is also charged to its own method
 //!   (and refused with a per-command `OPERATION_TIME_LIMIT` while that method is blocked), so a
 //!   batch of list calls uses up the list method's budget as the same calls made one by one
-//!   would.
+//!   would. With [`super::SandboxConfig::spend_operating_time`] the batch takes that sum in
+//!   wall time.
 //!
 //! Time is [`tokio::time::Instant`], so tests drive both limits with `tokio::time::pause()` and
 //! `advance()`; unix times in responses are derived from it.

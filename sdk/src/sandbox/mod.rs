@@ -21,7 +21,10 @@
 //! [`limits`] for the rules and the cost model), and it serves REST 3.0 at `/rest/api/` (see
 //! [`v3`]). Tests can inject faults ([`faults`]: error envelopes, proxy pages,
 //! broken JSON, connection resets before or after the call executed, slow answers, a portal
-//! rename) and check what the portal actually executed ([`Sandbox::writes`]).
+//! rename) and check what the portal actually executed ([`Sandbox::writes`]). For benchmarks it
+//! can take the time its cost model charges ([`SandboxConfig::spend_operating_time`]: 5 ms a
+//! command makes a batch of 50 take 250 ms, concurrent requests in parallel) and serve over TLS
+//! ([`SandboxConfig::transport`], the handshake brought by the caller).
 //!
 //! Deals are stored compactly ([`store`]): a million seeded deals take about 180 MB and seed
 //! in about a tenth of a second (release build), and the keyset walk reads one page per call.
@@ -68,6 +71,7 @@ pub use data::StoredMessage;
 pub use faults::{Fault, Injection};
 use limits::{Clock, Limits};
 pub use limits::{CostModel, RateLimit};
+pub use net::{Io, Transport, Wrap};
 
 /// Settings of a sandbox portal.
 #[derive(Debug, Clone)]
@@ -96,6 +100,13 @@ pub struct SandboxConfig {
     pub operating_window: Duration,
     /// What calls cost in operating time.
     pub cost: CostModel,
+    /// Whether a classic call also takes the operating time it costs, in wall time, before it
+    /// is answered (default false: answers come at once). A `batch` takes the sum of its
+    /// commands; concurrent requests take theirs in parallel. For benchmarks that need a portal
+    /// as slow as a real one.
+    pub spend_operating_time: bool,
+    /// How connections are served (default: plain HTTP).
+    pub transport: Option<Transport>,
     /// Port to listen on, 0 (the default) for a free one.
     pub port: u16,
     /// The installed application's `client_id` and `client_secret` (default: random ones).
@@ -121,6 +132,8 @@ impl Default for SandboxConfig {
             operating_limit: Some(Duration::from_secs(480)),
             operating_window: Duration::from_secs(600),
             cost: CostModel::default(),
+            spend_operating_time: false,
+            transport: None,
             port: 0,
             application: None,
         }
@@ -199,6 +212,17 @@ impl SandboxConfig {
     /// Sets the cost model.
     pub fn cost(mut self, cost: CostModel) -> Self {
         self.cost = cost;
+        self
+    }
+    /// Makes classic calls take the operating time they cost (see
+    /// [`SandboxConfig::spend_operating_time`]).
+    pub fn spend_operating_time(mut self, spend: bool) -> Self {
+        self.spend_operating_time = spend;
+        self
+    }
+    /// Serves connections through `transport` (e.g. TLS) instead of plain HTTP.
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = Some(transport);
         self
     }
     /// Listens on `port` of 127.0.0.1 (0: a free one).
@@ -381,8 +405,13 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let renamed = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let scheme = config
+            .transport
+            .as_ref()
+            .map_or("http", |t| t.scheme.as_str());
         let url = |addr: SocketAddr| {
-            Url::parse(&format!("http://{addr}/")).map_err(|e| std::io::Error::other(e.to_string()))
+            Url::parse(&format!("{scheme}://{addr}/"))
+                .map_err(|e| std::io::Error::other(e.to_string()))
         };
         let base = url(addr)?;
         let renamed_base = url(renamed.local_addr()?)?;
@@ -419,7 +448,11 @@ impl Sandbox {
             let app = router
                 .clone()
                 .into_make_service_with_connect_info::<net::Conn>();
-            let listener = net::SandboxListener { listener, renamed };
+            let listener = net::SandboxListener {
+                listener,
+                renamed,
+                transport: shared.config.transport.clone(),
+            };
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
                 let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -438,7 +471,7 @@ impl Sandbox {
         })
     }
 
-    /// The portal's address, `http://127.0.0.1:<port>/`.
+    /// The portal's address, `http://127.0.0.1:<port>/` (`https://` over TLS).
     pub fn url(&self) -> &Url {
         &self.shared.base
     }
@@ -512,7 +545,17 @@ impl Sandbox {
             .config
             .rate_limit
             .unwrap_or(RateLimit::new(u32::MAX, f64::INFINITY));
-        Client::builder().rate_limit(limit)
+        let builder = Client::builder().rate_limit(limit);
+        match self
+            .shared
+            .config
+            .transport
+            .as_ref()
+            .and_then(|t| t.root.as_deref())
+        {
+            Some(pem) => builder.root_certificate(pem),
+            None => builder,
+        }
     }
 
     /// A webhook for another user of the portal (created if needed), e.g. a colleague who

@@ -268,20 +268,25 @@ async fn classic(
         Err(e) => return envelope_error(&e),
     };
     let auth = params.0.remove("auth");
-    let (outcome, pending) = {
+    let (outcome, pending, cost) = {
         let mut portal = shared.portal();
         match identify(&mut portal, target, auth.as_ref()) {
-            Err(e) => (Err(e), Vec::new()),
+            Err(e) => (Err(e), Vec::new(), Duration::ZERO),
             Ok((user_id, via)) => {
                 let mut ctx = Ctx::new(shared, Api::Classic, user_id, via);
                 let outcome = execute(&mut portal, &mut ctx, &target.method, &params);
-                (outcome, ctx.events)
+                (outcome, ctx.events, ctx.cost)
             }
         }
     };
     // Like a portal's event queue, deliveries happen outside the data lock; the sandbox waits
     // for them before answering so tests see their effects without polling.
     events::deliver(shared, pending).await;
+    // The time the calls took, spent outside the lock: requests in parallel take it in
+    // parallel, as a portal's workers do, while a batch's commands add up.
+    if shared.config.spend_operating_time {
+        tokio::time::sleep(cost).await;
+    }
     match outcome {
         Ok(reply) => {
             let time = time_block(shared, &target.method, started);

@@ -571,6 +571,8 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
     let mut total: Option<u64> = state.as_ref().and_then(|s| s.total);
     let mut mode = spec.mode;
     let mut failure = None;
+    // A freeze holds the stream back without an event: the bar is told on a tick.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             biased;
@@ -578,6 +580,7 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
                 failure = Some(Failure::Interrupted);
                 break;
             }
+            _ = tick.tick() => bar.set_message(freeze_note(tally.frozen_until())),
             event = events.next() => match event {
                 None => break,
                 Some(Err(e)) => {
@@ -811,7 +814,7 @@ fn progress_bar(quiet: bool, position: u64) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {human_pos} rows  {rate}  {elapsed}")
+        ProgressStyle::with_template("{spinner} {human_pos} rows  {rate}  {elapsed}  {msg}")
             .map(with_rate)
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
@@ -825,12 +828,21 @@ fn set_length(bar: &ProgressBar, total: u64) {
     bar.set_length(total);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {human_pos}/{human_len} rows  {rate}  ETA {eta}",
+            "{spinner} [{bar:30}] {human_pos}/{human_len} rows  {rate}  ETA {eta}  {msg}",
         )
         .map(with_rate)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
+}
+
+/// The bar's message while the portal has frozen the list method: "frozen until 14:32" (local
+/// time); nothing otherwise.
+fn freeze_note(until: Option<std::time::SystemTime>) -> String {
+    until.map_or_else(String::new, |t| {
+        let local: chrono::DateTime<chrono::Local> = t.into();
+        format!("frozen until {}", local.format("%H:%M"))
+    })
 }
 
 /// `{rate}`: whole rows per second.
@@ -841,4 +853,20 @@ fn with_rate(style: ProgressStyle) -> ProgressStyle {
             let _ = write!(w, "{:.0} rows/s", state.per_sec());
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freeze_reads_as_the_local_time_it_ends() {
+        assert_eq!(freeze_note(None), "");
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let note = freeze_note(Some(at));
+        let clock = note.strip_prefix("frozen until ").unwrap();
+        let (hours, minutes) = clock.split_once(':').unwrap();
+        assert!(hours.parse::<u8>().unwrap() < 24 && minutes.parse::<u8>().unwrap() < 60);
+        assert_eq!((hours.len(), minutes.len()), (2, 2), "{note}");
+    }
 }

@@ -119,6 +119,11 @@ impl Tally {
     pub fn total(&self) -> Option<u64> {
         self.counts().current.total
     }
+
+    /// While the read waits for its method to come out of an operating-time freeze: until when.
+    pub fn frozen_until(&self) -> Option<std::time::SystemTime> {
+        self.counts().current.frozen_until
+    }
 }
 
 fn pages(
