@@ -148,3 +148,12 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         }
     }
 }
+
+#[test]
+fn requests_with_credential_params_print_them_masked() {
+    let request = bitrix24::imbot::ImbotV2EventGet::new(7).bot_token("b0t-t0ken-value-1234");
+    assert!(!format!("{request:?}").contains("b0t-t0ken"), "{request:?}");
+    let sip = bitrix24::telephony::VoximplantSipAdd::new("sip.example.com", "login")
+        .password("sip-password-5678");
+    assert!(!format!("{sip:?}").contains("sip-password"), "{sip:?}");
+}

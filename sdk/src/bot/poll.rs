@@ -150,7 +150,7 @@ impl State {
             request = request.limit(limit);
         }
         if let Some(token) = &poll.bot_token {
-            request = request.bot_token(token.expose());
+            request = request.bot_token(token.clone());
         }
         let page = request.await?;
         let last = page.events.last().map(|e| e.event_id);
