@@ -333,12 +333,12 @@ impl FileTokenStore {
             .map_err(|e| StoreError(format!("{}: not a token file: {e}", self.path.display())))
     }
 
-    /// Replaces the file with `value` as JSON, atomically, mode 0600.
+    /// Replaces the file with `value` as JSON, atomically, mode 0600 ([`crate::files`]).
     pub(crate) async fn write_json<T: Serialize>(&self, value: &T) -> Result<(), StoreError> {
         let data = serde_json::to_vec_pretty(value)
             .map_err(|e| StoreError(format!("cannot encode tokens: {e}")))?;
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &data))
+        tokio::task::spawn_blocking(move || crate::files::write_private(&path, &data))
             .await
             .map_err(|e| StoreError(format!("token file writer failed: {e}")))?
             .map_err(|e| StoreError(format!("{}: {e}", self.path.display())))
@@ -376,24 +376,6 @@ impl TokenStore for FileTokenStore {
     fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.write_json(tokens))
     }
-}
-
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

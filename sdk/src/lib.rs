@@ -15,6 +15,7 @@ mod client;
 pub mod codec;
 mod error;
 pub mod events;
+pub mod files;
 mod generated;
 mod limiter;
 mod method;
