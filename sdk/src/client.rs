@@ -79,6 +79,15 @@ impl Endpoint {
         Some(Self::new(site_root(new), self.credentials.expose()))
     }
 
+    /// The webhook's code (`{user}/{code}/`), for removing it from echoed text.
+    pub(crate) fn webhook_code(&self) -> Option<&str> {
+        self.credentials
+            .expose()
+            .split('/')
+            .nth(1)
+            .filter(|code| !code.is_empty())
+    }
+
     pub(crate) fn method_url(&self, method: &str, rest_v3: bool) -> String {
         let base = if rest_v3 { &self.base_v3 } else { &self.base };
         let mut url = String::with_capacity(base.expose().len() + method.len());
