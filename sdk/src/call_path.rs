@@ -147,7 +147,9 @@ impl Client {
                     // address did not run it) and later calls go to the new one.
                     let endpoint = inner.endpoint();
                     match endpoint.renamed(&location, method, options.rest_v3) {
-                        Some(renamed) if redirects < MAX_REDIRECTS => {
+                        Some(renamed)
+                            if redirects < MAX_REDIRECTS && inner.may_move_to(&renamed.portal) =>
+                        {
                             redirects += 1;
                             tracing::warn!(
                                 from = endpoint.portal.as_str(),
@@ -155,7 +157,9 @@ impl Client {
                                 "the portal moved; following it"
                             );
                             url = renamed.method_url(method, options.rest_v3);
+                            let portal = renamed.portal.clone();
                             inner.set_endpoint(renamed);
+                            inner.moved_to(&portal).await;
                             continue;
                         }
                         _ => Error::Http {

@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use url::Url;
 
-use crate::auth::{MemoryTokenStore, OAuthApp, TokenStore, Tokens};
+use crate::auth::{MemoryTokenStore, OAuthApp, StoreError, TokenStore, Tokens};
 use crate::{Error, Method, RateLimit, RateLimiter, Request, RetryPolicy, Secret};
 
 /// A connection to one Bitrix24 portal. Cheap to clone: clones share the connection pool, the
@@ -34,6 +35,26 @@ pub(crate) struct Inner {
     pub(crate) max_response_bytes: usize,
     pub(crate) limiter: Arc<RateLimiter>,
     pub(crate) retry: RetryPolicy,
+    /// Who decides about portal renames; `None`: [`may_move`].
+    pub(crate) moves: Option<Arc<dyn PortalMoves>>,
+}
+
+/// Decides where a client's calls may move when its portal is renamed, and keeps a move: an
+/// [`App`](crate::app::App)'s clients follow the install policy and store the new address in
+/// the installation.
+pub(crate) trait PortalMoves: Send + Sync {
+    /// Whether calls may move to `to`.
+    fn allows(&self, to: &Url) -> Result<(), String>;
+    /// Calls moved to `to`: remember it.
+    fn moved<'a>(&'a self, to: &'a Url) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Whether a client configured by hand follows a rename from `from` to `to`: anywhere but from a
+/// public address onto an internal one (a loopback, private or link-local literal, `localhost`).
+/// A portal on such an address may move within it, as the sandbox does.
+fn may_move(from: &Url, to: &Url) -> bool {
+    let public = crate::network::NetworkPolicy::public();
+    public.check_host(to).is_ok() || public.check_host(from).is_err()
 }
 
 /// Where method calls go. The webhook form embeds a secret and is never printed.
@@ -107,6 +128,29 @@ impl Inner {
 
     pub(crate) fn set_endpoint(&self, endpoint: Endpoint) {
         *self.endpoint.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(endpoint);
+    }
+
+    /// Whether calls may follow a rename to `to` (see [`PortalMoves`]).
+    pub(crate) fn may_move_to(&self, to: &Url) -> bool {
+        let verdict = match &self.moves {
+            Some(moves) => moves.allows(to),
+            None if may_move(&self.endpoint().portal, to) => Ok(()),
+            None => Err("a public portal may not move to an internal address".to_owned()),
+        };
+        if let Err(why) = &verdict {
+            tracing::warn!(to = to.as_str(), "portal rename not followed: {why}");
+        }
+        verdict.is_ok()
+    }
+
+    /// Records a rename that was followed. A failure to record it is logged: the call itself
+    /// went through, and the next one will try again.
+    pub(crate) async fn moved_to(&self, to: &Url) {
+        if let Some(moves) = &self.moves
+            && let Err(e) = moves.moved(to).await
+        {
+            tracing::warn!("the portal's new address could not be stored: {e}");
+        }
     }
 }
 
@@ -232,6 +276,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     limiter: Option<Arc<RateLimiter>>,
     retry: Option<RetryPolicy>,
+    moves: Option<Arc<dyn PortalMoves>>,
 }
 
 /// Default limits: generous for list pages and batches, small enough that a runaway body can't
@@ -324,6 +369,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Who decides about portal renames (an application's installations).
+    pub(crate) fn portal_moves(mut self, moves: Arc<dyn PortalMoves>) -> Self {
+        self.moves = Some(moves);
+        self
+    }
+
     /// Checks the configuration and creates the client.
     pub fn build(self) -> Result<Client, Error> {
         let (endpoint, auth) = match (self.webhook, self.oauth) {
@@ -376,6 +427,7 @@ impl ClientBuilder {
                     .limiter
                     .unwrap_or_else(|| Arc::new(RateLimiter::new(RateLimit::STANDARD))),
                 retry: self.retry.unwrap_or_default(),
+                moves: self.moves,
             }),
         })
     }
@@ -384,10 +436,24 @@ impl ClientBuilder {
 /// An HTTP client that never follows redirects: a redirect would carry credentials (a token, a
 /// webhook code, `client_secret`) to a host nobody configured.
 pub(crate) fn http_client(connect: Duration, timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    http_client_resolving(connect, timeout, None)
+}
+
+/// [`http_client`] looking host names up with `resolver` (an application's, which enforces its
+/// network policy on the addresses it connects to).
+pub(crate) fn http_client_resolving(
+    connect: Duration,
+    timeout: Duration,
+    resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
+) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect)
-        .timeout(timeout)
+        .timeout(timeout);
+    if let Some(resolver) = resolver {
+        builder = builder.dns_resolver(resolver);
+    }
+    builder
         .build()
         .map_err(|e| Error::Config(format!("HTTP client: {}", e.without_url())))
 }

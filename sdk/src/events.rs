@@ -107,6 +107,19 @@ pub enum EventError {
     /// An installation the policy does not allow.
     #[error("installation refused: {0}")]
     InstallRefused(String),
+    /// The OAuth server did not vouch for an install event: its tokens are not the portal's it
+    /// names (a forged install), or are spent (a replayed one).
+    #[error("installation not confirmed by the OAuth server: {0}")]
+    Unverified(String),
+    /// An install or uninstall event older than the stored installation: a replay.
+    #[error("event {event} is older than the installation it would change")]
+    Replayed {
+        /// The event name.
+        event: String,
+    },
+    /// Install events arrive faster than the verification budget allows; try again later.
+    #[error("too many installations to verify at once")]
+    Busy,
     /// Storing or loading an installation failed.
     #[error("installation store: {0}")]
     Store(String),

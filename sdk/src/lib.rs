@@ -19,6 +19,7 @@ pub mod files;
 mod generated;
 mod limiter;
 mod method;
+mod network;
 pub mod paging;
 #[cfg(feature = "redis")]
 pub mod redis_store;

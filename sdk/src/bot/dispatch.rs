@@ -607,7 +607,10 @@ impl BotError {
                 | EventError::UnknownPortal { .. }
                 | EventError::WrongDomain { .. }
                 | EventError::Stale { .. }
+                | EventError::Replayed { .. }
+                | EventError::Unverified(_)
                 | EventError::InstallRefused(_) => 403,
+                EventError::Busy => 503,
                 EventError::Store(_) => 500,
                 _ => 400,
             },
