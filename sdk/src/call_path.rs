@@ -454,7 +454,7 @@ fn prefix_form(form: &str, access_token: Option<&str>) -> Vec<u8> {
 }
 
 /// Reads a body up to `limit` bytes; a larger one is abandoned rather than buffered.
-async fn read_body(
+pub(crate) async fn read_body(
     method: &str,
     mut response: reqwest::Response,
     limit: usize,

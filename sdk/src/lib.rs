@@ -4,6 +4,7 @@
 //! [`Client`]; all of them go through one non-generic call path ([`Client::call_raw`]) that
 //! authenticates, sends, decodes the envelope, renews an expired OAuth token once and maps
 //! errors to [`Error`].
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod app;

@@ -159,7 +159,8 @@ impl State {
             date: e.date.map(|d| d.to_rfc3339()),
             event: BotEvent::from_queued(&e.kind, e.data.as_ref()),
         }));
-        if let Some(next) = page.next_offset.or(last.map(|id| id + 1)) {
+        // Ids come from the network: the largest one has no successor (see `Polled::offset`).
+        if let Some(next) = page.next_offset.or(last.map(|id| id.saturating_add(1))) {
             self.poll.offset = Some(next);
         }
         Ok(self.buffer.len())
