@@ -50,7 +50,8 @@ fn offline_it_installs_itself_and_tells_the_story() {
         "Boris > /search chairs",
         "Echo  > 1 deal(s) match \"chairs\": Office chairs (#3)",
         "Echo  > You wrote \"Desks\"; no deal matches",
-        "6 events delivered, 1 token renewal(s)",
+        // One grant verified the install, one renewed the expired token.
+        "6 events delivered, 2 OAuth grant(s)",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }

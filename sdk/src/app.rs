@@ -182,6 +182,24 @@ impl MemoryInstallations {
     fn records(&self) -> std::sync::MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Stores `installation` unless another portal holds its domain.
+    fn insert(&self, installation: &Installation) -> Result<(), StoreError> {
+        let mut records = self.records();
+        let key = domain_key(&installation.domain());
+        let member_id = &installation.member_id;
+        if records.by_domain.get(&key).is_some_and(|m| m != member_id) {
+            return Err(domain_taken(&installation.domain()));
+        }
+        let previous = records
+            .by_member
+            .insert(member_id.clone(), installation.clone());
+        if let Some(previous) = previous {
+            records.by_domain.remove(&domain_key(&previous.domain()));
+        }
+        records.by_domain.insert(key, member_id.clone());
+        Ok(())
+    }
 }
 
 impl InstallationStore for MemoryInstallations {
@@ -194,22 +212,7 @@ impl InstallationStore for MemoryInstallations {
     }
 
     fn put<'a>(&'a self, installation: &'a Installation) -> BoxFuture<'a, Result<(), StoreError>> {
-        let stored = (|| {
-            let mut records = self.records();
-            let key = domain_key(&installation.domain());
-            let member_id = &installation.member_id;
-            if records.by_domain.get(&key).is_some_and(|m| m != member_id) {
-                return Err(domain_taken(&installation.domain()));
-            }
-            let previous = records
-                .by_member
-                .insert(member_id.clone(), installation.clone());
-            if let Some(previous) = previous {
-                records.by_domain.remove(&domain_key(&previous.domain()));
-            }
-            records.by_domain.insert(key, member_id.clone());
-            Ok(())
-        })();
+        let stored = self.insert(installation);
         Box::pin(async move { stored })
     }
 
@@ -310,6 +313,24 @@ impl FileInstallations {
         self.index_entry(domain).read_json::<String>().await
     }
 
+    /// Removes `installation`'s index entry if it still points to it.
+    async fn unindex(&self, installation: &Installation) -> Result<(), StoreError> {
+        let domain = installation.domain();
+        let entry = self.index_entry(&domain);
+        if self.indexed(&domain).await?.as_deref() == Some(installation.member_id.as_str()) {
+            self.remove(entry.path()).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a file that may be gone already.
+    async fn remove(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(path).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.dir_error(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Builds the index of a directory written before there was one, once: reads every record,
     /// in a directory of its own that becomes `domains/` only when complete.
     async fn ensure_index(&self) -> Result<(), StoreError> {
@@ -338,9 +359,6 @@ impl FileInstallations {
             }
         }
         let building = Self::new(self.dir.join(format!(".domains.{}", std::process::id())));
-        tokio::fs::create_dir_all(building.index_dir().parent().unwrap_or(&self.dir))
-            .await
-            .map_err(|e| self.dir_error(e))?;
         tokio::fs::create_dir_all(building.index_dir())
             .await
             .map_err(|e| self.dir_error(e))?;
@@ -412,10 +430,7 @@ impl InstallationStore for FileInstallations {
                 return Ok(());
             };
             self.unindex(&installation).await?;
-            match tokio::fs::remove_file(file.path()).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.dir_error(e)),
-                _ => Ok(()),
-            }
+            self.remove(file.path()).await
         })
     }
 
@@ -448,23 +463,6 @@ impl InstallationStore for FileInstallations {
             self.create_dir().await?;
             self.file(member_id)?.lock().await
         })
-    }
-}
-
-impl FileInstallations {
-    /// Removes `installation`'s index entry if it still points to it.
-    async fn unindex(&self, installation: &Installation) -> Result<(), StoreError> {
-        let domain = installation.domain();
-        let entry = self.index_entry(&domain);
-        if self.indexed(&domain).await?.as_deref() == Some(installation.member_id.as_str()) {
-            match tokio::fs::remove_file(entry.path()).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(self.dir_error(e));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
     }
 }
 

@@ -203,8 +203,9 @@ impl Client {
                 Err(e) => e,
             };
             // What an answer echoed of the request must not carry a credential further.
-            let code = inner.endpoint().webhook_code().map(str::to_owned);
-            let error = error.scrubbed(&[code.as_deref().unwrap_or(""), access.unwrap_or("")]);
+            let endpoint = inner.endpoint();
+            let code = endpoint.webhook_code().unwrap_or("");
+            let error = error.scrubbed(&[code, access.unwrap_or("")]);
             let verdict = retry::classify(&error);
             let may_retry = match verdict {
                 Verdict::Retry => true,

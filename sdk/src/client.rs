@@ -562,6 +562,26 @@ mod tests {
     }
 
     #[test]
+    fn a_client_configured_by_hand_never_moves_from_a_public_portal_onto_an_internal_address() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let public = url("https://example.bitrix24.com/");
+        assert!(may_move(&public, &url("https://renamed.bitrix24.com/")));
+        for internal in [
+            "https://127.0.0.1/",
+            "https://10.0.0.5/",
+            "https://169.254.169.254/",
+            "https://localhost./",
+        ] {
+            assert!(!may_move(&public, &url(internal)), "{internal}");
+        }
+        // A local portal (the sandbox) may move within its machine.
+        assert!(may_move(
+            &url("http://127.0.0.1:8080/"),
+            &url("http://127.0.0.1:8081/")
+        ));
+    }
+
+    #[test]
     fn from_vars_prefers_the_webhook_and_names_missing_variables() {
         let vars = |name: &str| {
             (name == "B24_WEBHOOK_URL").then(|| "https://p.example/rest/1/c/".to_owned())

@@ -60,6 +60,14 @@ fn fill(head: &str, piece: &str) -> Vec<u8> {
     body.into_bytes()
 }
 
+/// A JSON event whose `data` is a list of `item`s, up to 1 MiB.
+fn json_list(item: &str) -> Vec<u8> {
+    let mut body = fill("{\"event\":\"X\",\"data\":[", &format!("{item},"));
+    body.truncate(body.len() - 1);
+    body.extend_from_slice(b"]}");
+    body
+}
+
 /// Peak bytes allocated while parsing `body`, beyond what was allocated before.
 fn peak_of(body: &[u8], content_type: Option<&str>) -> (usize, bool) {
     let base = CURRENT.load(Ordering::Relaxed);
@@ -95,32 +103,13 @@ fn any_one_mebibyte_body_parses_within_32_mebibytes() {
         ("one long key", fill("event=X&a[", "k"), None),
         (
             "JSON empty lists",
-            {
-                let mut body = fill("{\"event\":\"X\",\"data\":[", "[],");
-                body.truncate(body.len() - 1);
-                body.extend_from_slice(b"]}");
-                body
-            },
+            json_list("[]"),
             Some("application/json"),
         ),
-        (
-            "JSON zeros",
-            {
-                let mut body = fill("{\"event\":\"X\",\"data\":[", "0,");
-                body.truncate(body.len() - 1);
-                body.extend_from_slice(b"]}");
-                body
-            },
-            Some("application/json"),
-        ),
+        ("JSON zeros", json_list("0"), Some("application/json")),
         (
             "JSON nested objects",
-            {
-                let mut body = fill("{\"event\":\"X\",\"data\":[", "{\"a\":{}},");
-                body.truncate(body.len() - 1);
-                body.extend_from_slice(b"]}");
-                body
-            },
+            json_list("{\"a\":{}}"),
             Some("application/json"),
         ),
     ];

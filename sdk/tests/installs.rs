@@ -4,20 +4,26 @@
 //! (or, where a test needs a portal the sandbox cannot be, a small one of the test's own).
 #![cfg(all(feature = "sandbox", feature = "full"))]
 
+mod recorder;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::Uri;
 use bitrix24::app::{
-    App, FileInstallations, InstallPolicy, InstallationStore, MemoryInstallations,
+    App, FileInstallations, InstallPolicy, Installation, InstallationStore, MemoryInstallations,
+    NetworkPolicy,
 };
 use bitrix24::events::EventError;
 use bitrix24::sandbox::{Fault, Sandbox, SandboxConfig};
 use bitrix24::wire::php;
-use bitrix24::{OAuthApp, Tokens};
+use bitrix24::{Error, OAuthApp, Tokens, TransportKind};
+use recorder::Recorder;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{Value, json};
 
 /// An event body as a portal POSTs it; every part can be set to what an attacker would send.
@@ -156,33 +162,6 @@ fn grants(portal: &Sandbox) -> u64 {
     stats.refreshes + stats.refresh_failures
 }
 
-/// A server that records every request it gets: an attacker's or an internal host.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl Recorder {
-    async fn start(&self) -> std::net::SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new()
-            .fallback(
-                |State(r): State<Recorder>, uri: Uri, body: Bytes| async move {
-                    r.0.lock()
-                        .unwrap()
-                        .push(format!("{uri} {}", String::from_utf8_lossy(&body)));
-                    r#"{"result":{"ID":1}}"#
-                },
-            )
-            .with_state(self.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        addr
-    }
-
-    fn seen(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
 /// An OAuth server that vouches for one portal (`member_id` at `client_endpoint`), for portals
 /// the sandbox cannot stand in for; counts the grants it was asked for.
 #[derive(Clone)]
@@ -225,6 +204,19 @@ impl Vouching {
     fn asked(&self) -> usize {
         self.asked.load(Ordering::SeqCst)
     }
+}
+
+/// An app keeping installations in `dir`, allowing `portal`, which has installed it.
+async fn installed_in(dir: &std::path::Path, portal: &Sandbox) -> App {
+    let app = app_with(
+        portal.oauth_app(),
+        FileInstallations::new(dir),
+        InstallPolicy::Domains(vec![portal.domain()]),
+    );
+    receive(&app, &Ev::from("ONAPPINSTALL", portal))
+        .await
+        .unwrap();
+    app
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {
@@ -493,6 +485,74 @@ async fn internal_names_addresses_and_ports_are_refused_before_any_call() {
     assert_eq!(grants(&portal), before, "no OAuth request for any of them");
 }
 
+/// A DNS server the attacker controls: answers from a table, and never the real network.
+struct TableDns(HashMap<&'static str, IpAddr>);
+
+impl Resolve for TableDns {
+    fn resolve(&self, name: Name) -> Resolving {
+        let found = self.0.get(name.as_str()).copied();
+        Box::pin(async move {
+            let ip = found.ok_or("no such name")?;
+            Ok(Box::new(std::iter::once(SocketAddr::new(ip, 0))) as Addrs)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_an_internal_address_is_not_connected_to() {
+    let recorder = Recorder::default();
+    let internal = recorder.start().await;
+    let sandbox = Sandbox::start().await.unwrap();
+    let dns: Arc<dyn Resolve> = Arc::new(TableDns(HashMap::from([(
+        "rebound.example.com",
+        internal.ip(),
+    )])));
+    // Everything but the address class is allowed: plain HTTP, the recorder's port.
+    let network = NetworkPolicy::public()
+        .allow_http()
+        .allow_ports([internal.port()]);
+    let portal = format!("http://rebound.example.com:{}/", internal.port());
+    let app_with = |network: NetworkPolicy| {
+        App::builder(sandbox.oauth_app(), MemoryInstallations::new())
+            .install_policy(InstallPolicy::TrustFirst)
+            .network(network)
+            .resolver(dns.clone())
+            .build()
+            .unwrap()
+    };
+    let register = |app: App| {
+        let portal = portal.clone();
+        async move {
+            app.register(
+                Installation::new("rebound", portal.parse().unwrap(), "app-token")
+                    .with_tokens(Tokens::new("access", "refresh")),
+            )
+            .await
+            .unwrap();
+            app.client("rebound").await.unwrap()
+        }
+    };
+
+    let client = register(app_with(network.clone())).await;
+    let e = client.profile().await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(recorder.seen().is_empty(), "the internal host was reached");
+
+    // The same with loopback allowed reaches it: the address check, not the name, stopped it.
+    let client = register(app_with(network.allow_loopback())).await;
+    assert_eq!(client.profile().await.unwrap().id, 1);
+    assert_eq!(recorder.seen().len(), 1);
+}
+
 #[tokio::test]
 async fn a_portal_redirecting_to_another_host_does_not_move_an_apps_calls() {
     let recorder = Recorder::default();
@@ -515,7 +575,7 @@ async fn a_portal_redirecting_to_another_host_does_not_move_an_apps_calls() {
         InstallPolicy::Domains(vec![portal_addr.to_string()]),
     );
     app.register(
-        bitrix24::app::Installation::new(
+        Installation::new(
             "redirectingportal",
             format!("http://{portal_addr}/").parse().unwrap(),
             "app-token",
@@ -585,14 +645,7 @@ async fn a_rename_the_policy_allows_is_followed_and_kept_in_the_installation() {
 async fn forged_installs_store_nothing_and_their_verifications_are_bounded() {
     let portal = Sandbox::start().await.unwrap();
     let dir = scratch("forged-installs");
-    let app = app_with(
-        portal.oauth_app(),
-        FileInstallations::new(&dir),
-        InstallPolicy::Domains(vec![portal.domain()]),
-    );
-    receive(&app, &Ev::from("ONAPPINSTALL", &portal))
-        .await
-        .unwrap();
+    let app = installed_in(&dir, &portal).await;
     let before = grants(&portal);
     let forged = (0..200).map(|n| {
         let app = app.clone();
@@ -628,14 +681,7 @@ async fn forged_installs_store_nothing_and_their_verifications_are_bounded() {
 async fn events_found_by_domain_do_not_read_every_installation_file() {
     let portal = Sandbox::start().await.unwrap();
     let dir = scratch("by-domain");
-    let app = app_with(
-        portal.oauth_app(),
-        FileInstallations::new(&dir),
-        InstallPolicy::Domains(vec![portal.domain()]),
-    );
-    receive(&app, &Ev::from("ONAPPINSTALL", &portal))
-        .await
-        .unwrap();
+    let app = installed_in(&dir, &portal).await;
     // A file nobody should open: reading a FIFO blocks until someone writes to it.
     let fifo = dir.join("zzzzzzzz.json");
     let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
