@@ -31,6 +31,7 @@
 //! }
 //! // and in the crate: `include!(concat!(env!("OUT_DIR"), "/portal.rs"));`
 //! ```
+#![forbid(unsafe_code)]
 
 mod describe;
 mod diag;

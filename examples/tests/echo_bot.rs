@@ -50,7 +50,8 @@ fn offline_it_installs_itself_and_tells_the_story() {
         "Boris > /search chairs",
         "Echo  > 1 deal(s) match \"chairs\": Office chairs (#3)",
         "Echo  > You wrote \"Desks\"; no deal matches",
-        "6 events delivered, 1 token renewal(s)",
+        // One grant verified the install, one renewed the expired token.
+        "6 events delivered, 2 OAuth grant(s)",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
@@ -218,8 +219,9 @@ async fn one_bot_process_serves_two_portals_and_renews_a_token_mid_conversation(
         ],
         "{log}"
     );
-    // Portal A's expired token was renewed once, by its next reply; B's never expired.
-    assert_eq!((a.stats().refreshes, b.stats().refreshes), (1, 0), "{log}");
+    // Each install was verified with one grant; then portal A's expired token was renewed once,
+    // by its next reply; B's never expired.
+    assert_eq!((a.stats().refreshes, b.stats().refreshes), (2, 1), "{log}");
     assert!(
         log.contains(&format!("[bot @ {}]", &a.member_id()[..8])),
         "{log}"

@@ -1,5 +1,6 @@
-//! Any inbound request body, as form or JSON: the event parser returns an event or a typed error,
-//! and the application's verification of it never panics.
+//! Any inbound request body, as form or JSON: the event parser, within the default (untrusted)
+//! event limits — a budget of nesting and values for both encodings — returns an event or a
+//! typed error, never panics.
 #![no_main]
 
 use bitrix24::events::Event;

@@ -95,6 +95,10 @@ impl fmt::Debug for OAuthApp {
 /// The method name refresh errors carry.
 const REFRESH_METHOD: &str = "oauth/token";
 
+/// The largest OAuth answer read: a token answer is a few hundred bytes, and a server (or
+/// something posing as one) that sends more is not read into memory.
+const MAX_GRANT_BYTES: usize = 64 * 1024;
+
 /// What the OAuth server answered to a grant: the token pair and the portal it belongs to.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -181,10 +185,19 @@ async fn grant(
         .await
         .map_err(|e| Error::transport(REFRESH_METHOD, e))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| Error::transport(REFRESH_METHOD, e))?;
+    let invalid = |why: String| {
+        Error::Refresh(ApiError {
+            method: REFRESH_METHOD.to_owned(),
+            code: ErrorCode::Other("invalid_response".to_owned()),
+            description: format!("the OAuth server's answer is not a token response ({why})"),
+            status,
+        })
+    };
+    // Never echo this body: on success it holds the new tokens.
+    let body = match crate::call_path::read_body(REFRESH_METHOD, response, MAX_GRANT_BYTES).await {
+        Err(Error::Decode { message, .. }) => return Err(invalid(message)),
+        other => other?,
+    };
 
     #[derive(Deserialize)]
     struct Answer {
@@ -197,15 +210,7 @@ async fn grant(
         #[serde(flatten)]
         tokens: Option<Tokens>,
     }
-    // Never echo this body: on success it holds the new tokens.
-    let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-        Error::Refresh(ApiError {
-            method: REFRESH_METHOD.to_owned(),
-            code: ErrorCode::Other("invalid_response".to_owned()),
-            description: format!("the OAuth server's answer is not a token response ({e})"),
-            status,
-        })
-    })?;
+    let answer: Answer = serde_json::from_str(&body).map_err(|e| invalid(e.to_string()))?;
     match (answer.error, answer.tokens) {
         (None, Some(tokens)) if (200..300).contains(&status) => Ok(Grant {
             tokens,
@@ -350,12 +355,12 @@ impl FileTokenStore {
             .map_err(|e| StoreError(format!("{}: not a token file: {e}", self.path.display())))
     }
 
-    /// Replaces the file with `value` as JSON, atomically, mode 0600.
+    /// Replaces the file with `value` as JSON, atomically, mode 0600 ([`crate::files`]).
     pub(crate) async fn write_json<T: Serialize>(&self, value: &T) -> Result<(), StoreError> {
         let data = serde_json::to_vec_pretty(value)
             .map_err(|e| StoreError(format!("cannot encode tokens: {e}")))?;
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &data))
+        tokio::task::spawn_blocking(move || crate::files::write_private(&path, &data))
             .await
             .map_err(|e| StoreError(format!("token file writer failed: {e}")))?
             .map_err(|e| StoreError(format!("{}: {e}", self.path.display())))
@@ -393,24 +398,6 @@ impl TokenStore for FileTokenStore {
     fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.write_json(tokens))
     }
-}
-
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

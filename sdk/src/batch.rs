@@ -512,7 +512,11 @@ async fn stream_chunk<M: Method>(
         Err(e) => {
             stop.fetch_or(concerns_whole_batch(&e), Ordering::Relaxed);
             let lost = Slot::Lost(Lost::from(e, M::IDEMPOTENT));
-            outcomes.extend(numbers.into_iter().map(|n| (n, lost.outcome::<M>(decoding))));
+            outcomes.extend(
+                numbers
+                    .into_iter()
+                    .map(|n| (n, lost.outcome::<M>(decoding))),
+            );
         }
     }
     outcomes

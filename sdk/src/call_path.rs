@@ -161,10 +161,15 @@ impl Client {
                 rest_v3: options.rest_v3,
                 token: token.as_ref(),
                 limiter: &inner.limiter,
+                may_move: &|to| inner.may_move_to(to),
             };
             match attempts.judge(answer, seen) {
                 Step::Done(raw) => return Ok(raw.with_decoding(inner.decoding)),
-                Step::Fail(error) => return Err(error),
+                Step::Fail(error) => {
+                    // What an answer echoed of the request must not carry a credential further.
+                    let code = endpoint.webhook_code().unwrap_or("");
+                    return Err(error.scrubbed(&[code, access.unwrap_or("")]));
+                }
                 Step::Follow(renamed) => {
                     tracing::warn!(
                         from = endpoint.portal.as_str(),
@@ -173,6 +178,7 @@ impl Client {
                     );
                     endpoint = Arc::new(renamed);
                     inner.set_endpoint(endpoint.clone());
+                    inner.moved_to(&endpoint.portal).await;
                 }
                 Step::Renew(used) => {
                     // Only OAuth calls carry a token to renew.
@@ -261,6 +267,8 @@ struct Seen<'a> {
     token: Option<&'a Arc<Tokens>>,
     /// Told what the portal said about its limits.
     limiter: &'a RateLimiter,
+    /// Whether the network policy lets calls follow a rename to this address.
+    may_move: &'a dyn Fn(&url::Url) -> bool,
 }
 
 /// One logical call's attempts so far, and the rules for sending it again: the renewal of a
@@ -323,7 +331,9 @@ impl<'a> Attempts<'a> {
             // did not run it) and later calls go to the new one.
             Ok(Answer::Moved(location)) => {
                 match seen.endpoint.renamed(&location, method, seen.rest_v3) {
-                    Some(renamed) if self.redirects < MAX_REDIRECTS => {
+                    Some(renamed)
+                        if self.redirects < MAX_REDIRECTS && (seen.may_move)(&renamed.portal) =>
+                    {
                         self.redirects += 1;
                         return Step::Follow(renamed);
                     }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use url::Url;
 
 use crate::auth::{MemoryTokenStore, OAuthApp, StoreError, TokenStore, Tokens};
@@ -37,6 +38,26 @@ pub(crate) struct Inner {
     pub(crate) retry: RetryPolicy,
     /// How answers that do not fit their types are decoded.
     pub(crate) decoding: Decoding,
+    /// Who decides about portal renames; `None`: [`may_move`].
+    pub(crate) moves: Option<Arc<dyn PortalMoves>>,
+}
+
+/// Decides where a client's calls may move when its portal is renamed, and keeps a move: an
+/// [`App`](crate::app::App)'s clients follow the install policy and store the new address in
+/// the installation.
+pub(crate) trait PortalMoves: Send + Sync {
+    /// Whether calls may move to `to`.
+    fn allows(&self, to: &Url) -> Result<(), String>;
+    /// Calls moved to `to`: remember it.
+    fn moved<'a>(&'a self, to: &'a Url) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Whether a client configured by hand follows a rename from `from` to `to`: anywhere but from a
+/// public address onto an internal one (a loopback, private or link-local literal, `localhost`).
+/// A portal on such an address may move within it, as the sandbox does.
+fn may_move(from: &Url, to: &Url) -> bool {
+    let public = crate::network::NetworkPolicy::public();
+    public.check_host(to).is_ok() || public.check_host(from).is_err()
 }
 
 /// Where method calls go. The webhook form embeds a secret and is never printed.
@@ -82,6 +103,15 @@ impl Endpoint {
         Some(Self::new(site_root(new), self.credentials.expose()))
     }
 
+    /// The webhook's code (`{user}/{code}/`), for removing it from echoed text.
+    pub(crate) fn webhook_code(&self) -> Option<&str> {
+        self.credentials
+            .expose()
+            .split('/')
+            .nth(1)
+            .filter(|code| !code.is_empty())
+    }
+
     pub(crate) fn method_url(&self, method: &str, rest_v3: bool) -> String {
         let base = if rest_v3 { &self.base_v3 } else { &self.base };
         let mut url = String::with_capacity(base.expose().len() + method.len());
@@ -101,6 +131,29 @@ impl Inner {
 
     pub(crate) fn set_endpoint(&self, endpoint: Arc<Endpoint>) {
         *self.endpoint.write().unwrap_or_else(|p| p.into_inner()) = endpoint;
+    }
+
+    /// Whether calls may follow a rename to `to` (see [`PortalMoves`]).
+    pub(crate) fn may_move_to(&self, to: &Url) -> bool {
+        let verdict = match &self.moves {
+            Some(moves) => moves.allows(to),
+            None if may_move(&self.endpoint().portal, to) => Ok(()),
+            None => Err("a public portal may not move to an internal address".to_owned()),
+        };
+        if let Err(why) = &verdict {
+            tracing::warn!(to = to.as_str(), "portal rename not followed: {why}");
+        }
+        verdict.is_ok()
+    }
+
+    /// Records a rename that was followed. A failure to record it is logged: the call itself
+    /// went through, and the next one will try again.
+    pub(crate) async fn moved_to(&self, to: &Url) {
+        if let Some(moves) = &self.moves
+            && let Err(e) = moves.moved(to).await
+        {
+            tracing::warn!("the portal's new address could not be stored: {e}");
+        }
     }
 }
 
@@ -218,6 +271,7 @@ pub struct ClientBuilder {
     retry: Option<RetryPolicy>,
     decoding: Decoding,
     roots: Vec<Vec<u8>>,
+    moves: Option<Arc<dyn PortalMoves>>,
 }
 
 /// Default limits: generous for list pages and batches, small enough that a runaway body can't
@@ -340,14 +394,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Who decides about portal renames (an application's installations).
+    pub(crate) fn portal_moves(mut self, moves: Arc<dyn PortalMoves>) -> Self {
+        self.moves = Some(moves);
+        self
+    }
+
     /// Checks the configuration and creates the client.
     pub fn build(self) -> Result<Client, Error> {
         let http = match self.http {
             Some(http) => http,
-            None => http_client_trusting(
+            None => http_client_with(
                 self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
                 self.timeout.unwrap_or(DEFAULT_TIMEOUT),
                 &self.roots,
+                None,
             )?,
         };
         let (endpoint, auth) = match (self.webhook, self.oauth) {
@@ -389,6 +450,7 @@ impl ClientBuilder {
                     .unwrap_or_else(|| Arc::new(RateLimiter::new(RateLimit::STANDARD))),
                 retry: self.retry.unwrap_or_default(),
                 decoding: self.decoding,
+                moves: self.moves,
             }),
         })
     }
@@ -397,14 +459,17 @@ impl ClientBuilder {
 /// An HTTP client that never follows redirects: a redirect would carry credentials (a token, a
 /// webhook code, `client_secret`) to a host nobody configured.
 pub(crate) fn http_client(connect: Duration, timeout: Duration) -> Result<reqwest::Client, Error> {
-    http_client_trusting(connect, timeout, &[])
+    http_client_with(connect, timeout, &[], None)
 }
 
-/// [`http_client`] that also trusts the certificates in `roots` (PEM).
-fn http_client_trusting(
+/// [`http_client`] that also trusts the certificates in `roots` (PEM) and looks host names up
+/// with `resolver` (an application's, which enforces its network policy on the addresses it
+/// connects to).
+pub(crate) fn http_client_with(
     connect: Duration,
     timeout: Duration,
     roots: &[Vec<u8>],
+    resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
 ) -> Result<reqwest::Client, Error> {
     let config = |e: reqwest::Error| Error::Config(format!("HTTP client: {}", e.without_url()));
     let mut builder = reqwest::Client::builder()
@@ -414,6 +479,9 @@ fn http_client_trusting(
     for pem in roots {
         builder =
             builder.add_root_certificate(reqwest::Certificate::from_pem(pem).map_err(config)?);
+    }
+    if let Some(resolver) = resolver {
+        builder = builder.dns_resolver(resolver);
     }
     builder.build().map_err(config)
 }
@@ -519,6 +587,26 @@ mod tests {
             assert!(e.contains("expected https://"), "{e}");
             assert!(!e.contains("s3cr3tcode"));
         }
+    }
+
+    #[test]
+    fn a_client_configured_by_hand_never_moves_from_a_public_portal_onto_an_internal_address() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let public = url("https://example.bitrix24.com/");
+        assert!(may_move(&public, &url("https://renamed.bitrix24.com/")));
+        for internal in [
+            "https://127.0.0.1/",
+            "https://10.0.0.5/",
+            "https://169.254.169.254/",
+            "https://localhost./",
+        ] {
+            assert!(!may_move(&public, &url(internal)), "{internal}");
+        }
+        // A local portal (the sandbox) may move within its machine.
+        assert!(may_move(
+            &url("http://127.0.0.1:8080/"),
+            &url("http://127.0.0.1:8081/")
+        ));
     }
 
     #[test]

@@ -168,6 +168,42 @@ impl Error {
         matches!(self.code(), Some(ErrorCode::ExpiredToken))
     }
 
+    /// This error with every credential in `secrets` removed from the text it kept of an answer
+    /// (the start of an error page, a description): a proxy that echoes the request path echoes
+    /// a webhook code, one that echoes the body echoes the access token. A kept text cut in the
+    /// middle of a secret loses the cut-off start of it too.
+    pub(crate) fn scrubbed(self, secrets: &[&str]) -> Self {
+        match self {
+            Self::Api(e) => Self::Api(e.scrubbed(secrets)),
+            Self::Refresh(e) => Self::Refresh(e.scrubbed(secrets)),
+            Self::Http {
+                method,
+                status,
+                body_start,
+            } => Self::Http {
+                method,
+                status,
+                body_start: scrub(body_start, secrets),
+            },
+            Self::Decode {
+                method,
+                status,
+                message,
+                body_start,
+            } => Self::Decode {
+                method,
+                status,
+                message: scrub(message, secrets),
+                body_start: scrub(body_start, secrets),
+            },
+            Self::OutcomeUnknown { method, source } => Self::OutcomeUnknown {
+                method,
+                source: Box::new(source.scrubbed(secrets)),
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn encode(method: &str, message: impl fmt::Display) -> Self {
         Self::Encode {
             method: method.to_owned(),
@@ -202,6 +238,39 @@ pub struct ApiError {
     pub description: String,
     /// HTTP status code of the response.
     pub status: u16,
+}
+
+impl ApiError {
+    fn scrubbed(mut self, secrets: &[&str]) -> Self {
+        self.description = scrub(self.description, secrets);
+        self
+    }
+}
+
+/// What a removed secret reads as.
+const SCRUBBED: &str = "***";
+
+/// The shortest secret start at the end of a cut text that is still removed: shorter ones give
+/// away too little to matter and would mask ordinary text.
+const MIN_CUT_SECRET: usize = 4;
+
+/// `text` without any of `secrets`, and without a trailing start of one (a text cut short in the
+/// middle of a secret).
+fn scrub(mut text: String, secrets: &[&str]) -> String {
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if text.contains(secret) {
+            text = text.replace(secret, SCRUBBED);
+        }
+        let cut = (MIN_CUT_SECRET..secret.len())
+            .rev()
+            .filter(|&n| secret.is_char_boundary(n))
+            .find(|&n| text.ends_with(&secret[..n]));
+        if let Some(n) = cut {
+            text.truncate(text.len() - n);
+            text.push_str(SCRUBBED);
+        }
+    }
+    text
 }
 
 impl fmt::Display for ApiError {

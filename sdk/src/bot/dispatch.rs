@@ -7,10 +7,11 @@ use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use super::event::{BotApi, BotDeleted, BotEvent, Command, Join, Message, command_name};
 use crate::app::{App, Delivery};
@@ -597,7 +598,8 @@ pub enum BotError {
 
 impl BotError {
     /// The HTTP status to answer the sender with: 400 malformed, 401 no application token,
-    /// 403 forged or not allowed, 413 too large, 500 our own failure.
+    /// 403 forged or not allowed, 413 too large, 500 our own failure, 503 too busy to verify an
+    /// install now.
     pub fn status(&self) -> u16 {
         match self {
             Self::Event(e) => match e {
@@ -607,7 +609,10 @@ impl BotError {
                 | EventError::UnknownPortal { .. }
                 | EventError::WrongDomain { .. }
                 | EventError::Stale { .. }
+                | EventError::Replayed { .. }
+                | EventError::Unverified(_)
                 | EventError::InstallRefused(_) => 403,
+                EventError::Busy => 503,
                 EventError::Store(_) => 500,
                 _ => 400,
             },
@@ -656,8 +661,20 @@ struct ServiceInner {
     handler_url: Option<String>,
     background: bool,
     max_body: usize,
+    read_timeout: Duration,
+    /// Requests being read and verified; beyond its permits they are turned away.
+    admission: Arc<Semaphore>,
     tasks: Tasks,
 }
+
+/// How long the HTTP integration waits for a request body by default: a portal sends an event
+/// in milliseconds; a client that trickles it in (slowloris) holds a connection and a slot.
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Requests read and verified at once by default: each may cost a body (1 MiB) and its parse
+/// (a few MiB at most, see [`EventLimits`]), so the memory unverified requests can take is
+/// bounded; events arrive one by one per portal, so real traffic stays far below.
+const DEFAULT_MAX_CONCURRENT: usize = 32;
 
 /// An [`App`] serving a [`Bot`]: verifies inbound requests, registers the bot on portals that
 /// install the application, and routes events to the bot's handlers with the portal's client.
@@ -688,6 +705,8 @@ impl BotService {
                 handler_url: None,
                 background: false,
                 max_body: EventLimits::default().max_bytes,
+                read_timeout: DEFAULT_READ_TIMEOUT,
+                admission: Arc::new(Semaphore::new(DEFAULT_MAX_CONCURRENT)),
                 tasks: Tasks::default(),
             }),
         }
@@ -705,6 +724,8 @@ impl BotService {
                     handler_url: inner.handler_url.clone(),
                     background: inner.background,
                     max_body: inner.max_body,
+                    read_timeout: inner.read_timeout,
+                    admission: inner.admission.clone(),
                     tasks: Tasks::default(),
                 };
                 f(&mut copy);
@@ -742,6 +763,18 @@ impl BotService {
         self.with(|inner| inner.max_body = bytes)
     }
 
+    /// How long the HTTP integration waits for a request's body (default 10 s); a slower one
+    /// is answered `408` and its connection closed.
+    pub fn read_timeout(self, timeout: Duration) -> Self {
+        self.with(|inner| inner.read_timeout = timeout)
+    }
+
+    /// How many requests the HTTP integration reads and verifies at once (default 32); more
+    /// are answered `503` at once. Verified events then run their handlers outside this limit.
+    pub fn max_concurrent(self, requests: usize) -> Self {
+        self.with(|inner| inner.admission = Arc::new(Semaphore::new(requests)))
+    }
+
     /// The application.
     pub fn app(&self) -> &App {
         &self.inner.app
@@ -760,6 +793,17 @@ impl BotService {
     #[cfg(feature = "axum")]
     pub(crate) fn body_limit(&self) -> usize {
         self.inner.max_body
+    }
+
+    #[cfg(feature = "axum")]
+    pub(crate) fn body_timeout(&self) -> Duration {
+        self.inner.read_timeout
+    }
+
+    /// A slot for reading and verifying one more request, if one is free.
+    #[cfg(feature = "axum")]
+    pub(crate) fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.inner.admission.clone().try_acquire_owned().ok()
     }
 
     /// Verifies a request body ([`App::receive`]) and handles the event. A request that fails

@@ -150,7 +150,7 @@ impl State {
             request = request.limit(limit);
         }
         if let Some(token) = &poll.bot_token {
-            request = request.bot_token(token.expose());
+            request = request.bot_token(token.clone());
         }
         let page = request.await?;
         let last = page.events.last().map(|e| e.event_id);
@@ -159,7 +159,8 @@ impl State {
             date: e.date.map(|d| d.to_rfc3339()),
             event: BotEvent::from_queued(&e.kind, e.data.as_ref()),
         }));
-        if let Some(next) = page.next_offset.or(last.map(|id| id + 1)) {
+        // Ids come from the network: the largest one has no successor (see `Polled::offset`).
+        if let Some(next) = page.next_offset.or(last.map(|id| id.saturating_add(1))) {
             self.poll.offset = Some(next);
         }
         Ok(self.buffer.len())

@@ -65,7 +65,8 @@
 //! - Limits ([`FormLimits`]) are errors, not silent truncation: PHP keeps the first
 //!   `max_input_vars` (1000) pairs and drops a variable nested deeper than
 //!   `max_input_nesting_level` (64) without telling anyone, which would make a forged or damaged
-//!   event look like a valid but different one.
+//!   event look like a valid but different one. A budget of values built bounds the memory a
+//!   body can cost whatever its shape: `a[][][]...=` builds one array per `[]`.
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -365,16 +366,36 @@ pub struct FormLimits {
     pub max_depth: usize,
     /// Longest body, in bytes.
     pub max_len: usize,
+    /// Most values the pairs may name, every level of every pair counted (`a[b][c]=1` counts
+    /// 3, even where an earlier pair built `a[b]`): a bound on what the decoded body costs in
+    /// memory, a few hundred bytes a value, whatever its shape. The pair and depth limits alone
+    /// allow `max_pairs * max_depth` arrays.
+    pub max_nodes: usize,
 }
 
 impl Default for FormLimits {
     /// 10 000 pairs (ten times PHP's `max_input_vars`, since batch results and big CRM events
-    /// are long), depth 64 (PHP's `max_input_nesting_level`), 8 MiB.
+    /// are long), depth 64 (PHP's `max_input_nesting_level`), 8 MiB, 100 000 values.
     fn default() -> Self {
         Self {
             max_pairs: 10_000,
             max_depth: 64,
             max_len: 8 << 20,
+            max_nodes: 100_000,
+        }
+    }
+}
+
+impl FormLimits {
+    /// For bodies read before anything is verified (inbound events): 1 MiB, depth 16 (the
+    /// documented events nest 5 deep), 20 000 values — a few MiB of memory at most for any
+    /// body, where the defaults would allow hundreds.
+    pub fn untrusted() -> Self {
+        Self {
+            max_pairs: 10_000,
+            max_depth: 16,
+            max_len: 1 << 20,
+            max_nodes: 20_000,
         }
     }
 }
@@ -395,6 +416,12 @@ pub enum FormError {
     /// The body has more pairs than [`FormLimits::max_pairs`].
     #[error("form body has more than {limit} fields")]
     TooManyPairs {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The body builds more values than [`FormLimits::max_nodes`].
+    #[error("form body builds more than {limit} values")]
+    TooManyNodes {
         /// The configured limit.
         limit: usize,
     },
@@ -474,6 +501,10 @@ pub fn decode_with(body: &str, limits: &FormLimits) -> Result<Value, FormError> 
     let body = body.split('\0').next().unwrap_or("");
 
     let mut root = PhpArray::default();
+    let mut nodes = Nodes {
+        built: 0,
+        limit: limits.max_nodes,
+    };
     let mut pairs = 0usize;
     let mut name = Vec::new();
     let mut offset = 0;
@@ -494,7 +525,14 @@ pub fn decode_with(body: &str, limits: &FormLimits) -> Result<Value, FormError> 
         urldecode_into(&mut name, raw_name);
         let mut value = Vec::new();
         urldecode_into(&mut value, raw_value);
-        register(&mut root, &name, value, piece_offset, limits.max_depth)?;
+        register(
+            &mut root,
+            &name,
+            value,
+            piece_offset,
+            limits.max_depth,
+            &mut nodes,
+        )?;
     }
 
     if root.entries.is_empty() {
@@ -538,6 +576,23 @@ fn hex_value(byte: u8) -> Option<u8> {
     }
 }
 
+/// Values built so far, against [`FormLimits::max_nodes`].
+struct Nodes {
+    built: usize,
+    limit: usize,
+}
+
+impl Nodes {
+    /// Counts one more value; an error once past the limit.
+    fn add(&mut self) -> Result<(), FormError> {
+        self.built += 1;
+        if self.built > self.limit {
+            return Err(FormError::TooManyNodes { limit: self.limit });
+        }
+        Ok(())
+    }
+}
+
 /// Stores one decoded pair the way PHP's `php_register_variable_ex` does.
 fn register(
     root: &mut PhpArray,
@@ -545,6 +600,7 @@ fn register(
     value: Vec<u8>,
     offset: usize,
     max_depth: usize,
+    nodes: &mut Nodes,
 ) -> Result<(), FormError> {
     // A NUL ends the name; `split` always yields at least one piece.
     let name = name.split(|&b| b == 0).next().unwrap_or_default();
@@ -612,6 +668,10 @@ fn register(
 
     let mut table = root;
     let mut key = Some(Key::new(&variable));
+    // Every level may build an array, and the value is one more.
+    for _ in 0..=path.len() {
+        nodes.add()?;
+    }
     for index in path {
         table = match key {
             Some(key) => table.array_at(key, offset),
@@ -1215,6 +1275,7 @@ mod tests {
             max_pairs: 2,
             max_depth: 64,
             max_len: 20,
+            max_nodes: 100,
         };
         assert!(decode_with("a=1&&b=2&", &limits).is_ok());
         assert_eq!(
@@ -1224,6 +1285,29 @@ mod tests {
         assert_eq!(
             decode_with("a=123456789012345678901", &limits),
             Err(FormError::TooLong { len: 23, limit: 20 })
+        );
+    }
+
+    #[test]
+    fn the_value_budget_counts_every_level_of_every_pair() {
+        let limits = FormLimits {
+            max_nodes: 6,
+            ..FormLimits::default()
+        };
+        assert!(decode_with("a[b][c]=1&a[b][d]=2", &limits).is_ok());
+        assert_eq!(
+            decode_with("a[b][c]=1&a[b][d]=2&e=3", &limits),
+            Err(FormError::TooManyNodes { limit: 6 })
+        );
+        // Appending arrays, the shape that costs the most per byte.
+        let appends = [
+            format!("a{}=", "[]".repeat(4)),
+            format!("a{}=", "[]".repeat(4)),
+        ]
+        .join("&");
+        assert_eq!(
+            decode_with(&appends, &limits),
+            Err(FormError::TooManyNodes { limit: 6 })
         );
     }
 

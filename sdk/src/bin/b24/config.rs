@@ -187,25 +187,11 @@ pub fn ensure_dir(path: &Path) -> Outcome {
     Ok(())
 }
 
-/// Atomic private write: temporary file with mode 0600, fsync, rename.
+/// Atomic private write ([`bitrix24::files::write_private`]), creating the directory first.
 pub fn write_private(path: &Path, data: &[u8]) -> Outcome {
-    use std::io::Write;
-    let fail = |e: std::io::Error| Failure::other(format!("{}: {e}", path.display()));
     ensure_dir(path)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(fail)?;
-    file.write_all(data).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(fail)
+    bitrix24::files::write_private(path, data)
+        .map_err(|e| Failure::other(format!("{}: {e}", path.display())))
 }
 
 impl Settings {

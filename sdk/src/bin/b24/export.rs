@@ -71,6 +71,8 @@ pub struct ListArgs {
     pub id_field: Option<String>,
     pub no_validate: bool,
     pub quiet: bool,
+    /// CSV: keep cells that start like a formula as they are.
+    pub csv_formulas: bool,
 }
 
 /// The state file beside an output.
@@ -308,6 +310,8 @@ struct Output {
     /// CSV: fields that were not in the columns, and in how many rows.
     dropped: Vec<String>,
     dropped_rows: u64,
+    /// CSV: write formula-like cells as they are ([`neutralised`] otherwise).
+    formulas: bool,
 }
 
 enum Sink {
@@ -328,6 +332,7 @@ impl Output {
             last_id: None,
             dropped: Vec::new(),
             dropped_rows: 0,
+            formulas: false,
         }
     }
 
@@ -380,10 +385,17 @@ impl Output {
                 }
                 let columns = self.columns.as_deref().unwrap_or_default();
                 for row in rows {
-                    let cells = columns.iter().map(|c| match row {
-                        Value::Object(map) => cell(map.get(c)),
-                        // Rows that are not objects go into the first column.
-                        other => cell(Some(other)),
+                    let cells = columns.iter().map(|c| {
+                        let cell = match row {
+                            Value::Object(map) => cell(map.get(c)),
+                            // Rows that are not objects go into the first column.
+                            other => cell(Some(other)),
+                        };
+                        if self.formulas {
+                            cell
+                        } else {
+                            neutralised(cell)
+                        }
                     });
                     csv_line(&mut buffer, cells);
                     if let Value::Object(map) = row {
@@ -436,6 +448,23 @@ fn cell(value: Option<&Value>) -> std::borrow::Cow<'_, str> {
         Some(Value::Number(n)) => n.to_string().into(),
         Some(Value::Bool(b)) => b.to_string().into(),
         Some(other) => other.to_string().into(),
+    }
+}
+
+/// A cell a spreadsheet would run as a formula — starting with `=`, `+`, `-` or `@`, or with a
+/// tab or carriage return before one — with a leading `'`, which spreadsheets show as text
+/// (OWASP's advice against CSV injection: portal data is anyone's input). Numbers stay as they
+/// are: `-1500` is a number, not a formula.
+fn neutralised(cell: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+    let formula_like = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = cell
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+        && cell.parse::<f64>().is_ok();
+    if formula_like && !number {
+        format!("'{cell}").into()
+    } else {
+        cell
     }
 }
 
@@ -523,6 +552,7 @@ pub async fn run(client: &Client, args: ListArgs) -> Outcome {
             _ => fresh(&args, &plan, &state_file)?,
         }
     };
+    output.formulas = args.csv_formulas;
     if state.is_none() && !to_stdout {
         state = Some(State {
             version: STATE_VERSION,

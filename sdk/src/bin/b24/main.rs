@@ -191,6 +191,10 @@ struct ListCmd {
     /// Send the parameters without checking them against the catalog
     #[arg(long)]
     no_validate: bool,
+    /// CSV: write cells that start with =, +, - or @ as they are (by default they get a
+    /// leading ' so that a spreadsheet shows them as text instead of running them)
+    #[arg(long)]
+    csv_formulas: bool,
     #[command(flatten)]
     client: ClientOpts,
 }
@@ -411,6 +415,7 @@ fn run(cli: Cli) -> Outcome {
                 id_field: l.id_field,
                 no_validate: l.no_validate,
                 quiet: cli.quiet,
+                csv_formulas: l.csv_formulas,
             };
             runtime()?.block_on(export::run(&client, args))
         }

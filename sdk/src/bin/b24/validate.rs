@@ -56,6 +56,8 @@ impl Ty {
             "datetime" => Self::DateTime,
             "file" => Self::File,
             "dialog_id" => Self::DialogId,
+            // A credential is text on the command line.
+            "secret" => Self::String,
             "any" => Self::Any,
             other => Self::Named(other.to_owned()),
         }
