@@ -217,7 +217,7 @@ fn is_numeric_type(ty: &Ty) -> bool {
 fn is_scalar_type(ty: &Ty) -> bool {
     !matches!(
         ty,
-        Ty::List(_) | Ty::Map(_) | Ty::Named { .. } | Ty::Any | Ty::Option(_)
+        Ty::List(_) | Ty::Map(_) | Ty::Named { .. } | Ty::Any | Ty::Option(_) | Ty::Filter
     ) && !is_file_type(ty)
 }
 
@@ -414,7 +414,7 @@ impl Schema {
             Ty::Option(inner) => return self.sample(inner, depth),
             Ty::Any => return None,
             Ty::List(_) => Value::Array(Vec::new()),
-            Ty::Map(_) => Value::Object(Map::new()),
+            Ty::Map(_) | Ty::Filter => Value::Object(Map::new()),
             Ty::Named { name, .. } => match self.type_def(name)? {
                 TypeKind::Enum { values } => Value::from(values.first()?.value.clone()),
                 TypeKind::Struct { fields, .. } if depth < 8 => Value::Object(
