@@ -293,7 +293,9 @@ impl Schema {
 
     /// The documented params as the SDK would send them: for a method that reads its params in
     /// any case, in the schema's spelling; for a positional method, keyed by position (the docs
-    /// send them by name or as a list); without `start`, which the SDK's paging sends.
+    /// send them by name or as a list); without `start`, which the SDK's paging sends, nor a
+    /// `start: 0` the method has no param for: that is the first page, which every method
+    /// answers without it (the docs' JS examples send it to every list method).
     pub fn to_wire(&self, name: &str, rest_v3: bool, params: Value, any_case: bool) -> Value {
         let Some(method) = self.method(name, rest_v3) else {
             return params;
@@ -309,7 +311,11 @@ impl Schema {
         };
         let mut out = Map::new();
         for (key, value) in map {
-            if key == "start" && method.paging != Paging::None {
+            if key == "start"
+                && (method.paging != Paging::None
+                    || (value.as_u64() == Some(0)
+                        && self.param_index(method, &key, any_case).is_none()))
+            {
                 continue;
             }
             let wire = match self.param_index(method, &key, any_case) {
