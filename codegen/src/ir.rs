@@ -364,6 +364,11 @@ impl Ty {
         }
     }
 
+    /// Whether `null` is a value of the type: `null` itself and `option<T>`.
+    pub(crate) fn admits_null(&self) -> bool {
+        matches!(self, Ty::Null | Ty::Option(_))
+    }
+
     /// Named types mentioned anywhere in the expression.
     pub(crate) fn named_mut(&mut self, f: &mut impl FnMut(&mut String, &mut String)) {
         match self {
