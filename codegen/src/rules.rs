@@ -23,7 +23,19 @@ pub(crate) enum Kind {
     File,
     List,
     Object,
+    /// A list filter: an object for classic methods, a list of conditions for REST 3.0 ones
+    /// (and PHP's positional array `[{"LOGIC": ..}]` in some classic examples).
+    Filter,
     Any,
+}
+
+impl Kind {
+    /// Whether a documented kind is one this (schema) kind stands for: the same, or either
+    /// structure for a filter.
+    pub(crate) fn covers(self, documented: Kind) -> bool {
+        self == documented
+            || (self == Kind::Filter && matches!(documented, Kind::List | Kind::Object))
+    }
 }
 
 impl fmt::Display for Kind {
@@ -71,6 +83,7 @@ pub(crate) fn kind_of_schema(ty: &Ty, schema: &Schema) -> Kind {
         Ty::Bool | Ty::YesNo => Kind::Bool,
         Ty::Date | Ty::DateTime => Kind::Date,
         Ty::File | Ty::FileData | Ty::FileNameContent | Ty::Base64 => Kind::File,
+        Ty::Filter => Kind::Filter,
         Ty::List(_) => Kind::List,
         Ty::Map(_) => Kind::Object,
         Ty::Any | Ty::Null => Kind::Any,
@@ -154,7 +167,7 @@ pub(crate) enum Shape {
     Scalar,
     /// `null`.
     Null,
-    /// `""`, `[]` or `{}`: PHP's empty value, which stands for an absent list, object or text.
+    /// `""`, `[]`, `{}` or `false`: PHP's empty value, which stands for an absent list, object or text.
     Empty,
 }
 
@@ -175,6 +188,8 @@ pub(crate) fn shape_of(value: &Json) -> Shape {
     match value {
         Json::Null => Shape::Null,
         Json::String(s) if s.is_empty() => Shape::Empty,
+        // PHP's "nothing" for a field that would hold a structure (`"UF_X": false`).
+        Json::Bool(false) => Shape::Empty,
         Json::Array(items) if items.is_empty() => Shape::Empty,
         Json::Object(entries) if entries.is_empty() => Shape::Empty,
         Json::Array(_) => Shape::List,
@@ -194,13 +209,28 @@ pub(crate) fn fits_shape(kind: Kind, shape: Shape) -> bool {
         (kind, shape),
         (Kind::Any, _)
             | (_, Shape::Null | Shape::Empty)
-            | (Kind::List | Kind::File, Shape::List)
-            | (Kind::Object, Shape::Object)
+            | (Kind::List | Kind::File | Kind::Filter, Shape::List)
+            | (Kind::Object | Kind::Filter, Shape::Object)
             | (
                 Kind::Text | Kind::Int | Kind::Float | Kind::Bool | Kind::Date,
                 Shape::Scalar
             )
     )
+}
+
+/// [`fits_shape`] for a schema type, where the kind alone is too coarse: the file shapes that
+/// are objects (`{"fileData": ..}`, `{"NAME", "CONTENT"}`) or a string (base64), and a map,
+/// which PHP writes as an object with numeric keys (an id-keyed map) like a list.
+fn fits_type(ty: &Ty, kind: Kind, example: &Json) -> bool {
+    let shape = shape_of(example);
+    match (ty, shape) {
+        (_, Shape::Null | Shape::Empty) => true,
+        (Ty::FileData | Ty::FileNameContent, shape) => shape == Shape::Object,
+        (Ty::Base64, shape) => shape == Shape::Scalar,
+        (Ty::Map(_), Shape::List) => matches!(example, Json::Object(_)),
+        (Ty::Option(inner), _) => fits_type(inner, kind, example),
+        _ => fits_shape(kind, shape),
+    }
 }
 
 /// The value of a top-level key of documented params, looked up exactly, then in any case.
@@ -326,7 +356,7 @@ pub(crate) fn shape_differences(
 ) {
     let kind = kind_of_schema(ty, schema);
     let shape = shape_of(example);
-    if !fits_shape(kind, shape) {
+    if !fits_type(ty, kind, example) {
         let difference = format!("{path}: schema `{ty}` ({kind}), the docs' example is {shape}");
         if !out.contains(&difference) {
             out.push(difference);

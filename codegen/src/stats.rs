@@ -171,7 +171,8 @@ pub fn stats(schema: &Schema) -> Stats {
                     false
                 }
             };
-            s.results_untyped_unexplained += usize::from(untyped && m.untyped.is_none());
+            let explained = m.untyped.is_some() || reasoned_fields(&m.result, &structs, 0);
+            s.results_untyped_unexplained += usize::from(untyped && !explained);
         }
         let mut seen = BTreeSet::new();
         for e in &file.events {
@@ -228,6 +229,28 @@ fn untyped_result(ty: &Ty, structs: &BTreeMap<&str, &[Field]>, depth: usize) -> 
             Some([]) => true,
             Some([only]) if depth < 3 => untyped_result(&only.ty, structs, depth + 1),
             Some(fields) => fields.iter().all(|f| f.ty.is_untyped()),
+        },
+        _ => false,
+    }
+}
+
+/// Whether an untyped result wrapped in a struct gives its reasons where the `any` is: on the
+/// struct's untyped fields (a method's own `untyped` is only for a bare `any` result). Follows
+/// wrappers the way [`untyped_result`] does.
+fn reasoned_fields(ty: &Ty, structs: &BTreeMap<&str, &[Field]>, depth: usize) -> bool {
+    match ty {
+        Ty::List(inner) | Ty::Map(inner) | Ty::Option(inner) => {
+            reasoned_fields(inner, structs, depth)
+        }
+        Ty::Named { name, .. } => match structs.get(name.as_str()) {
+            Some([only]) if depth < 3 && only.untyped.is_none() => {
+                reasoned_fields(&only.ty, structs, depth + 1)
+            }
+            Some(fields) if !fields.is_empty() => fields
+                .iter()
+                .filter(|f| f.ty.is_untyped())
+                .all(|f| f.untyped.is_some()),
+            _ => false,
         },
         _ => false,
     }
@@ -412,6 +435,42 @@ fields = [{ name = "ID", type = "int" }, { name = "X", type = "any" }]
         let t = stats(&schema).total;
         assert_eq!((t.params, t.params_typed), (2, 1));
         assert_eq!((t.results_typed, t.results_shape, t.results_any), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_wrapped_any_is_explained_by_the_reason_on_its_field() {
+        let text = r#"scope = "alpha"
+
+[[method]]
+name = "alpha.a"
+description = "A."
+doc = "a.md"
+result = "Reasoned"
+
+[[method]]
+name = "alpha.b"
+description = "B."
+doc = "b.md"
+result = "Bare"
+
+[[type]]
+name = "Reasoned"
+description = "Holds what the docs leave open."
+fields = [{ name = "item", type = "map<any>", untyped = "the docs show no fields" }]
+
+[[type]]
+name = "Bare"
+description = "Holds nothing known."
+fields = [{ name = "item", type = "any" }]
+"#;
+        let schema = crate::load_sources(&[crate::Source {
+            path: "schema/alpha.toml".to_owned(),
+            text: text.to_owned(),
+        }])
+        .unwrap();
+        let t = stats(&schema).total;
+        assert_eq!(t.results_any, 2);
+        assert_eq!(t.results_untyped_unexplained, 1);
     }
 
     #[test]
