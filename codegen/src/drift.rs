@@ -212,7 +212,7 @@ fn page_url(doc: &str) -> String {
 fn retyped(schema: &Schema, f: &Field, p: &FactParam) -> Option<String> {
     let ours = kind_of_schema(&f.ty, schema);
     let theirs = kind_of_doc(p);
-    (ours != theirs && theirs != Kind::Any).then(|| {
+    (!ours.covers(theirs) && theirs != Kind::Any).then(|| {
         format!(
             "{}: schema {} ({ours}), docs {} ({theirs})",
             f.name,

@@ -346,6 +346,7 @@ fn sample(ty: &Ty, enums: &BTreeSet<&str>) -> Option<String> {
         | Ty::FileData
         | Ty::FileNameContent
         | Ty::Base64
+        | Ty::Filter
         | Ty::Null
         | Ty::Option(_)
         | Ty::Named { .. } => return None,
@@ -629,6 +630,16 @@ impl Module<'_> {
         codec_in(&quote!(#rt::codec), ty, optional)
     }
 
+    /// The codec of a param or field. A REST 3.0 request sends its filters as lists of
+    /// conditions (`rest_v3`); everything else goes by the type alone.
+    fn field_codec(&self, f: &Field, optional: bool, rest_v3: bool) -> TokenStream {
+        if rest_v3 && f.ty == Ty::Filter {
+            let rt = &self.paths.rt;
+            return quote!(#rt::codec::Conditions);
+        }
+        self.codec(&f.ty, optional)
+    }
+
     /// A struct field: `pub name: T` or `pub name: Option<T>`, with its doc.
     fn field(&self, f: &Field, default_doc: String) -> TokenStream {
         let docs = doc(&[f.doc.clone().unwrap_or(default_doc)]);
@@ -639,13 +650,19 @@ impl Module<'_> {
     }
 
     /// `impl Serialize`: the fields go through a [`Writer`](crate) one line each, under their
-    /// wire names, unset optional ones left out.
-    fn serialize_impl(&self, name: &Ident, fields: &[Field], open: bool) -> TokenStream {
+    /// wire names, unset optional ones left out (`rest_v3`: see [`Module::field_codec`]).
+    fn serialize_impl(
+        &self,
+        name: &Ident,
+        fields: &[Field],
+        open: bool,
+        rest_v3: bool,
+    ) -> TokenStream {
         let Paths { rt, serde, .. } = self.paths;
         let puts = fields.iter().map(|f| {
             let key = &f.name;
             let member = ident(&f.rust);
-            let codec = self.codec(&f.ty, false);
+            let codec = self.field_codec(f, false, rest_v3);
             if f.required {
                 quote! { w.put::<_, #codec>(#key, &self.#member); }
             } else {
@@ -673,12 +690,18 @@ impl Module<'_> {
     /// `impl Deserialize`: one JSON object whose members are kept as slices of the input, each
     /// field decoded from its slice through its lenient codec; an open struct keeps the rest.
     /// A reusable piece: any struct of the schema, whatever its use, decodes this way.
-    fn deserialize_impl(&self, name: &Ident, fields: &[Field], open: bool) -> TokenStream {
+    fn deserialize_impl(
+        &self,
+        name: &Ident,
+        fields: &[Field],
+        open: bool,
+        rest_v3: bool,
+    ) -> TokenStream {
         let Paths { rt, serde, .. } = self.paths;
         let takes = fields.iter().map(|f| {
             let key = &f.name;
             let member = ident(&f.rust);
-            let codec = self.codec(&f.ty, !f.required);
+            let codec = self.field_codec(f, !f.required, rest_v3);
             if f.required {
                 quote! { #member: f.take::<_, #codec>(#key)? }
             } else {
@@ -783,6 +806,25 @@ impl Module<'_> {
                     quote!(key: impl Into<String>, value: impl Into<#inner>),
                     quote!(key, value),
                     quote!(self.#name.get_or_insert_with(Default::default).insert(key.into(), value.into());),
+                )
+            }
+            Ty::Filter => {
+                let rt = &self.paths.rt;
+                let docs = match &f.doc {
+                    Some(d) => vec![
+                        d.clone(),
+                        String::new(),
+                        "Adds one condition (`\">ID\", 10`); call again for more.".to_owned(),
+                    ],
+                    None => vec![format!(
+                        "Adds one condition to `{wire}` (`\">ID\", 10`: the key carries the operator); call again for more."
+                    )],
+                };
+                (
+                    docs,
+                    quote!(key: impl Into<String>, value: impl Into<#rt::FilterValue>),
+                    quote!(key, value),
+                    quote!(self.#name.get_or_insert_with(Default::default).insert(key, value);),
                 )
             }
             ty => {
@@ -891,9 +933,9 @@ impl Module<'_> {
             fields.push(quote! { #docs pub extra: #serde_json::Map<String, #serde_json::Value> });
             setters.push(self.extra_param_setter(false));
         }
-        let serialize = self.serialize_impl(&ty, &params, m.open);
+        let serialize = self.serialize_impl(&ty, &params, m.open, m.rest_v3);
         let deserialize = self.deserialize_requests.then(|| {
-            let deserialize = self.deserialize_impl(&ty, &params, m.open);
+            let deserialize = self.deserialize_impl(&ty, &params, m.open, m.rest_v3);
             quote! { #allow_deprecated #deserialize }
         });
         quote! {
@@ -1073,9 +1115,9 @@ impl Module<'_> {
             }
         });
         let serialize = (!self.usage.event_only.contains(&t.name))
-            .then(|| self.serialize_impl(&name, fields, open));
+            .then(|| self.serialize_impl(&name, fields, open, false));
         let deserialize = (self.usage.read.contains(&t.name) || !sent || self.deserialize_requests)
-            .then(|| self.deserialize_impl(&name, fields, open));
+            .then(|| self.deserialize_impl(&name, fields, open, false));
         quote! {
             #docs
             #[derive(Debug, Clone, #default PartialEq)]
@@ -1176,6 +1218,7 @@ fn rust_ty(paths: &Paths, module: &str, ty: &Ty) -> TokenStream {
         Ty::FileData => quote!(#rt::FileData),
         Ty::FileNameContent => quote!(#rt::FileNameContent),
         Ty::Base64 => quote!(#rt::Base64),
+        Ty::Filter => quote!(#rt::Filter),
         Ty::Null => quote!(()),
         Ty::Option(inner) => {
             let inner = rust_ty(paths, module, inner);
@@ -1285,6 +1328,7 @@ fn codec_name(ty: &Ty, optional: bool) -> &'static str {
         | Ty::FileData
         | Ty::FileNameContent
         | Ty::Base64
+        | Ty::Filter
         | Ty::DialogId
         | Ty::Secret
         | Ty::Any

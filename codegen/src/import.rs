@@ -6,7 +6,8 @@
 //! Typing rules (the same ones `drift` compares with, see [`crate::rules::kind_of_doc`]):
 //! documented `integer` -> `int`, `double` -> `float`, `Y`/`N` values -> `yn`, other short value
 //! lists -> an enum, `date`/`datetime`/`file` as such, objects with documented fields -> a named
-//! struct (open, so user fields still fit), other objects -> `map<any>`, arrays -> `list<T>`,
+//! struct (open, so user fields still fit), a `filter` param -> `filter`, other objects ->
+//! `map<any>`, arrays -> `list<T>`,
 //! unions and undocumented types -> `any`. Results get a struct from the documented fields, or
 //! one inferred from the documented example; every result type is checked against the example
 //! and loosened where the example disagrees.
@@ -742,6 +743,11 @@ impl Ctx<'_> {
                 let description = self.describe_type(p, side);
                 self.struct_type(&p.fields, type_name, side, sub, &description)
             }
+            "object" | "object|null" | "array" | "array|null"
+                if side == Side::Param && p.name.eq_ignore_ascii_case("filter") =>
+            {
+                "filter".to_owned()
+            }
             "object" | "object|null" => match side {
                 Side::Param if p.name.eq_ignore_ascii_case("order") => "map<SortOrder>".to_owned(),
                 _ => "map<any>".to_owned(),
@@ -1258,7 +1264,7 @@ fn fits_ty(ty: &Ty, json: &Json, index: &TypesIndex, top: bool) -> bool {
             matches!(json, Json::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-')
         }
         Ty::DateTime => matches!(json, Json::String(s) if is_rfc3339(s)),
-        Ty::File | Ty::FileData | Ty::FileNameContent | Ty::Base64 => false,
+        Ty::File | Ty::FileData | Ty::FileNameContent | Ty::Base64 | Ty::Filter => false,
         Ty::Null => matches!(json, Json::Null),
         Ty::Option(inner) => matches!(json, Json::Null) || fits_ty(inner, json, index, top),
         Ty::List(inner) => match json {

@@ -277,6 +277,9 @@ pub enum Ty {
     FileNameContent,
     /// `base64`: the content alone as a base64 string (the name, if any, goes in another param)
     Base64,
+    /// `filter`: a list filter, conditions keyed by operator-prefixed field names (an object
+    /// for classic methods, a list of conditions for REST 3.0 ones)
+    Filter,
     /// `dialog_id`
     DialogId,
     /// `secret`
@@ -314,6 +317,7 @@ pub(crate) const SCALARS: &[(&str, Ty)] = &[
     ("file_data", Ty::FileData),
     ("file_name_content", Ty::FileNameContent),
     ("base64", Ty::Base64),
+    ("filter", Ty::Filter),
     ("dialog_id", Ty::DialogId),
     ("secret", Ty::Secret),
     ("any", Ty::Any),

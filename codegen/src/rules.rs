@@ -23,7 +23,19 @@ pub(crate) enum Kind {
     File,
     List,
     Object,
+    /// A list filter: an object for classic methods, a list of conditions for REST 3.0 ones
+    /// (and PHP's positional array `[{"LOGIC": ..}]` in some classic examples).
+    Filter,
     Any,
+}
+
+impl Kind {
+    /// Whether a documented kind is one this (schema) kind stands for: the same, or either
+    /// structure for a filter.
+    pub(crate) fn covers(self, documented: Kind) -> bool {
+        self == documented
+            || (self == Kind::Filter && matches!(documented, Kind::List | Kind::Object))
+    }
 }
 
 impl fmt::Display for Kind {
@@ -71,6 +83,7 @@ pub(crate) fn kind_of_schema(ty: &Ty, schema: &Schema) -> Kind {
         Ty::Bool | Ty::YesNo => Kind::Bool,
         Ty::Date | Ty::DateTime => Kind::Date,
         Ty::File | Ty::FileData | Ty::FileNameContent | Ty::Base64 => Kind::File,
+        Ty::Filter => Kind::Filter,
         Ty::List(_) => Kind::List,
         Ty::Map(_) => Kind::Object,
         Ty::Any | Ty::Null => Kind::Any,
@@ -194,8 +207,8 @@ pub(crate) fn fits_shape(kind: Kind, shape: Shape) -> bool {
         (kind, shape),
         (Kind::Any, _)
             | (_, Shape::Null | Shape::Empty)
-            | (Kind::List | Kind::File, Shape::List)
-            | (Kind::Object, Shape::Object)
+            | (Kind::List | Kind::File | Kind::Filter, Shape::List)
+            | (Kind::Object | Kind::Filter, Shape::Object)
             | (
                 Kind::Text | Kind::Int | Kind::Float | Kind::Bool | Kind::Date,
                 Shape::Scalar

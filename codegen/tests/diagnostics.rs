@@ -54,7 +54,7 @@ fn unknown_lowercase_type_lists_the_scalars() {
         [
             "schema/imbot.toml: method imbot.message.add: param BOT_ID: unknown type \"integer\" (scalar types are: \
              string, int, int_str, float, bool, yn, date, datetime, file, file_data, file_name_content, base64, \
-             dialog_id, secret, any, null)"
+             filter, dialog_id, secret, any, null)"
         ]
     );
 }

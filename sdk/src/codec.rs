@@ -467,6 +467,36 @@ impl<T: Serialize> SerializeAs<Option<T>> for Obj {
     }
 }
 
+/// `filter` of a REST 3.0 method: a [`Filter`](crate::Filter) as a list of conditions
+/// (`[["id", ">", 10], {"logic": "or", "conditions": [..]}]`); classic methods send the
+/// filter's own object form ([`Same`]/[`Obj`]).
+pub struct Conditions;
+
+impl SerializeAs<crate::Filter> for Conditions {
+    fn serialize_as<S: Serializer>(v: &crate::Filter, s: S) -> Result<S::Ok, S::Error> {
+        crate::filter::V3(v).serialize(s)
+    }
+}
+impl SerializeAs<Option<crate::Filter>> for Conditions {
+    fn serialize_as<S: Serializer>(v: &Option<crate::Filter>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => <Self as SerializeAs<crate::Filter>>::serialize_as(v, s),
+            None => s.serialize_none(),
+        }
+    }
+}
+impl<'de> DeserializeAs<'de, crate::Filter> for Conditions {
+    fn deserialize_as<D: Deserializer<'de>>(d: D) -> Result<crate::Filter, D::Error> {
+        crate::Filter::from_v3(serde_json::Value::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+impl<'de> DeserializeAs<'de, Option<crate::Filter>> for Conditions {
+    fn deserialize_as<D: Deserializer<'de>>(d: D) -> Result<Option<crate::Filter>, D::Error> {
+        let filter = <Self as DeserializeAs<crate::Filter>>::deserialize_as(d)?;
+        Ok((!filter.is_empty()).then_some(filter))
+    }
+}
+
 /// `list<T>`: a JSON array; a sparse PHP array (an object with numeric keys) is read as its
 /// values in order, and an empty value as an empty list.
 pub struct List<C>(PhantomData<C>);

@@ -217,7 +217,7 @@ fn is_numeric_type(ty: &Ty) -> bool {
 fn is_scalar_type(ty: &Ty) -> bool {
     !matches!(
         ty,
-        Ty::List(_) | Ty::Map(_) | Ty::Named { .. } | Ty::Any | Ty::Option(_)
+        Ty::List(_) | Ty::Map(_) | Ty::Named { .. } | Ty::Any | Ty::Option(_) | Ty::Filter
     ) && !is_file_type(ty)
 }
 
@@ -293,7 +293,9 @@ impl Schema {
 
     /// The documented params as the SDK would send them: for a method that reads its params in
     /// any case, in the schema's spelling; for a positional method, keyed by position (the docs
-    /// send them by name or as a list); without `start`, which the SDK's paging sends.
+    /// send them by name or as a list); without `start`, which the SDK's paging sends, nor a
+    /// `start: 0` the method has no param for: that is the first page, which every method
+    /// answers without it (the docs' JS examples send it to every list method).
     pub fn to_wire(&self, name: &str, rest_v3: bool, params: Value, any_case: bool) -> Value {
         let Some(method) = self.method(name, rest_v3) else {
             return params;
@@ -309,7 +311,11 @@ impl Schema {
         };
         let mut out = Map::new();
         for (key, value) in map {
-            if key == "start" && method.paging != Paging::None {
+            if key == "start"
+                && (method.paging != Paging::None
+                    || (value.as_u64() == Some(0)
+                        && self.param_index(method, &key, any_case).is_none()))
+            {
                 continue;
             }
             let wire = match self.param_index(method, &key, any_case) {
@@ -414,7 +420,7 @@ impl Schema {
             Ty::Option(inner) => return self.sample(inner, depth),
             Ty::Any => return None,
             Ty::List(_) => Value::Array(Vec::new()),
-            Ty::Map(_) => Value::Object(Map::new()),
+            Ty::Map(_) | Ty::Filter => Value::Object(Map::new()),
             Ty::Named { name, .. } => match self.type_def(name)? {
                 TypeKind::Enum { values } => Value::from(values.first()?.value.clone()),
                 TypeKind::Struct { fields, .. } if depth < 8 => Value::Object(
