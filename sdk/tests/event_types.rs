@@ -14,6 +14,7 @@
 use bitrix24::event_types::{NAMES, TypedEvent};
 use bitrix24::events::{Event, EventError};
 use bitrix24::imbot::{CommandContext, MessageChatType};
+use bitrix24::task::TaskEventAccess;
 use bitrix24::{Decoding, DialogId};
 use serde_json::{Value, json};
 
@@ -329,7 +330,7 @@ fn crm_item_and_task_events_from_the_docs() {
     let fields = data.fields.unwrap();
     assert_eq!((fields.id, fields.entity_type_id), (Some(22), Some(1220)));
 
-    // A task event: the side the user may not read comes as `undefined`.
+    // A task event: a side that does not exist, or was not checked, comes as `undefined`.
     let event = Event::from_value(json!({
         "event": "ONTASKADD",
         "data": {
@@ -340,16 +341,16 @@ fn crm_item_and_task_events_from_the_docs() {
         },
     }))
     .unwrap();
-    let TypedEvent::OnTaskAdd(data) = typed(&event) else {
+    // Strict: every field has the shape the schema gives it.
+    let TypedEvent::OnTaskAdd(data) = event.typed_with(Decoding::Strict).unwrap() else {
         panic!("not OnTaskAdd")
     };
-    assert_eq!(data.fields_after.as_ref().unwrap().id, Some(123));
-    assert_eq!(data.fields_before, None);
+    assert_eq!(data.fields_after, Some(json!({ "ID": "123" })));
+    assert_eq!(data.fields_before, Some(json!("undefined")));
     assert_eq!(
         (data.is_accessible_before, data.is_accessible_after),
-        (Some(false), None)
+        (Some(TaskEventAccess::No), Some(TaskEventAccess::Undefined))
     );
-    assert_eq!(data.extra.get("FIELDS_BEFORE"), Some(&json!("undefined")));
 
     let event = Event::from_value(json!({
         "event": "OnTaskCommentAdd",

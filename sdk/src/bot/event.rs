@@ -428,7 +428,8 @@ impl Command {
         match self.api {
             #[allow(deprecated)] // Classic events are answered by classic methods.
             BotApi::Classic => client
-                .imbot_command_answer(self.command_id, &self.command, self.message_id, text)
+                .imbot_command_answer(self.command_id, self.message_id, text)
+                .command(&self.command)
                 .await
                 .map(Some),
             BotApi::V2 => {
