@@ -3,11 +3,10 @@
 
 use std::io::Write;
 
-use bitrix24::method_catalog::MethodInfo;
 use bitrix24::{CallOptions, Client, Error, ErrorCode, RawResponse};
 use serde_json::{Map, Value};
 
-use crate::catalog::{self, io};
+use crate::catalog::{self, MethodInfo, io};
 use crate::params;
 use crate::util::{Failure, Outcome, did_you_mean};
 use crate::validate;
@@ -24,7 +23,7 @@ pub struct Prepared {
     pub params: Map<String, Value>,
     pub options: CallOptions,
     /// The method's catalog entry, when it is in the catalog.
-    pub info: Option<&'static MethodInfo>,
+    pub info: Option<MethodInfo>,
 }
 
 /// Builds and validates the parameters of `method` from `KEY=VALUE` arguments.
@@ -35,7 +34,7 @@ pub fn prepare(
     rest_v3: bool,
 ) -> Outcome<Prepared> {
     let params = params::build(args)?;
-    let Some(info) = bitrix24::method_catalog::find(method) else {
+    let Some(info) = catalog::find(method)? else {
         return Ok(Prepared {
             params,
             options: CallOptions::default().rest_v3(rest_v3),
@@ -48,7 +47,7 @@ pub fn prepare(
     let params = if no_validate {
         params
     } else {
-        validated(info, params)?
+        validated(&info, params)?
     };
     Ok(Prepared {
         params,
@@ -59,8 +58,8 @@ pub fn prepare(
 
 /// Says on stderr that the method is deprecated (and what replaces it), unless `quiet`.
 pub fn warn_deprecated(info: &MethodInfo, quiet: bool) {
-    if info.deprecated && !quiet {
-        match info.replacement {
+    if info.deprecated.is_some() && !quiet {
+        match info.replacement() {
             Some(r) => eprintln!("warning: {} is deprecated; use {r}", info.name),
             None => eprintln!("warning: {} is deprecated", info.name),
         }
@@ -80,7 +79,7 @@ pub fn validated(info: &MethodInfo, params: Map<String, Value>) -> Outcome<Map<S
 
 pub async fn run(client: &Client, args: CallArgs<'_>) -> Outcome {
     let prepared = args.prepared;
-    if let Some(info) = prepared.info {
+    if let Some(info) = &prepared.info {
         warn_deprecated(info, args.quiet);
     }
     let body = serde_json::to_vec(&prepared.params)
@@ -90,7 +89,7 @@ pub async fn run(client: &Client, args: CallArgs<'_>) -> Outcome {
         Err(e) => {
             if prepared.info.is_none()
                 && matches!(e.code(), Some(ErrorCode::MethodNotFound))
-                && let suggestions = catalog::suggest_methods(args.method)
+                && let suggestions = catalog::suggest_methods(args.method)?
                 && !suggestions.is_empty()
             {
                 return Err(Failure::other(format!("{e}{}", did_you_mean(&suggestions))));

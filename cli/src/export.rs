@@ -24,13 +24,15 @@ use std::io::{IsTerminal, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bitrix24::{Client, ErrorCode, Resume};
+use bitrix24::{Client, ErrorCode, Resume, paging};
+use bitrix24_codegen::Paging;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::call;
+use crate::catalog;
 use crate::config;
 use crate::lister::{self, Event, Mode, Spec, Tally};
 use crate::params;
@@ -176,10 +178,10 @@ fn plan(args: &ListArgs) -> Outcome<Plan> {
         }
     }
 
-    let info = bitrix24::method_catalog::find(method);
-    let (known_paging, batchable, rest_v3) = match info {
+    let info = catalog::find(method)?;
+    let (known_paging, batchable, rest_v3) = match &info {
         Some(info) => {
-            if info.paging == "none" {
+            if info.paging == Paging::None {
                 return Err(Failure::usage(format!(
                     "{} is not a list method (the schema gives it no paging); use b24 call {}",
                     info.name, info.name
@@ -193,30 +195,17 @@ fn plan(args: &ListArgs) -> Outcome<Plan> {
         }
         None => (None, false, false),
     };
+    // The schema's id field (`ID`, or `id` for methods that spell it so), unless overridden.
+    let list = info.as_ref().and_then(|i| i.list.as_ref());
     let id_field = args
         .id_field
         .clone()
-        .unwrap_or_else(|| guess_id_field(info.map(|i| i.params).unwrap_or(&[])));
-    let custom_order = params
-        .get("order")
-        .and_then(Value::as_object)
-        .is_some_and(|order| {
-            order.iter().any(|(k, v)| {
-                k != &id_field || !v.as_str().is_some_and(|d| d.eq_ignore_ascii_case("asc"))
-            })
-        });
-    let id_filter = params
-        .get("filter")
-        .and_then(Value::as_object)
-        .is_some_and(|filter| {
-            filter
-                .keys()
-                .any(|k| k.trim_start_matches(|c: char| !c.is_ascii_alphanumeric()) == id_field)
-        });
-    let keyset_possible = !custom_order && !id_filter && !rest_v3;
+        .or_else(|| list.map(|l| l.id_field.clone()))
+        .unwrap_or_else(|| "ID".to_owned());
+    let keyset_possible = paging::leaves_ids_to_keyset(&params, &id_field) && !rest_v3;
     let mode = match args.paging {
         PagingArg::Auto => match known_paging {
-            Some("keyset") if keyset_possible && batchable => Mode::Keyset,
+            Some(Paging::Keyset) if keyset_possible && batchable => Mode::Keyset,
             Some(_) => Mode::Offset,
             None => Mode::Next,
         },
@@ -272,7 +261,7 @@ fn plan(args: &ListArgs) -> Outcome<Plan> {
     };
     Ok(Plan {
         spec: Spec {
-            method: info.map_or_else(|| method.to_owned(), |i| i.name.to_owned()),
+            method: info.map_or_else(|| method.to_owned(), |i| i.name.clone()),
             params,
             mode,
             batchable: batchable && !rest_v3,
@@ -283,17 +272,6 @@ fn plan(args: &ListArgs) -> Outcome<Plan> {
         format,
         columns,
     })
-}
-
-/// `ID` for the classic methods; `id` for camelCase ones (their params are camelCase too,
-/// like `crm.item.list`'s `entityTypeId`).
-fn guess_id_field(params: &[bitrix24::method_catalog::ParamInfo]) -> String {
-    let camel = params.iter().any(|p| {
-        let mut chars = p.name.chars();
-        chars.next().is_some_and(|c| c.is_ascii_lowercase())
-            && chars.any(|c| c.is_ascii_uppercase())
-    });
-    if camel { "id" } else { "ID" }.to_owned()
 }
 
 /// The output file (or stdout) and what has been written to it.

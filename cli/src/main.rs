@@ -432,9 +432,9 @@ fn run(cli: Cli) -> Outcome {
         }
         Command::Sandbox(s) => {
             let (plan, plan_name) = match s.plan {
-                PlanArg::Standard => (bitrix24::sandbox::Plan::Standard, "standard"),
-                PlanArg::Enterprise => (bitrix24::sandbox::Plan::Enterprise, "enterprise"),
-                PlanArg::Unlimited => (bitrix24::sandbox::Plan::Unlimited, "unlimited"),
+                PlanArg::Standard => (bitrix24_sandbox::Plan::Standard, "standard"),
+                PlanArg::Enterprise => (bitrix24_sandbox::Plan::Enterprise, "enterprise"),
+                PlanArg::Unlimited => (bitrix24_sandbox::Plan::Unlimited, "unlimited"),
             };
             runtime()?.block_on(sandbox::run(sandbox::SandboxArgs {
                 port: s.port,

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use bitrix24::sandbox::{Plan, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Plan, Sandbox, SandboxConfig};
 use serde_json::json;
 
 use crate::util::{Failure, Outcome};

@@ -4,65 +4,14 @@
 //! the schema gives (`ID=7` is sent as the number 7 for an `int`), as the SDK's typed setters
 //! would.
 //!
-//! Named types (`DealFields`, `SortOrder`) are accepted as they are: the catalog names them
-//! but does not describe them.
+//! Types are the schema's own ([`bitrix24_codegen::Ty`], parsed by the loader that generates
+//! the SDK). Values of named types (`DealFields`, `SortOrder`) are passed as they are.
 
-use bitrix24::method_catalog::{MethodInfo, ParamInfo};
+use bitrix24_codegen::{Field, Ty};
 use serde_json::{Map, Value};
 
+use crate::catalog::MethodInfo;
 use crate::util::{closest, did_you_mean};
-
-/// A type expression of the schema (`int`, `list<string>`, `map<any>`, `DealFields`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ty {
-    String,
-    Int,
-    IntStr,
-    Float,
-    Bool,
-    Yn,
-    Date,
-    DateTime,
-    File,
-    DialogId,
-    Any,
-    List(Box<Ty>),
-    Map(Box<Ty>),
-    Named(String),
-}
-
-impl Ty {
-    pub fn parse(expr: &str) -> Self {
-        let expr = expr.trim();
-        let inner = |prefix: &str| {
-            expr.strip_prefix(prefix)
-                .and_then(|rest| rest.strip_suffix('>'))
-                .map(|t| Box::new(Self::parse(t)))
-        };
-        if let Some(t) = inner("list<") {
-            return Self::List(t);
-        }
-        if let Some(t) = inner("map<") {
-            return Self::Map(t);
-        }
-        match expr {
-            "string" => Self::String,
-            "int" => Self::Int,
-            "int_str" => Self::IntStr,
-            "float" => Self::Float,
-            "bool" => Self::Bool,
-            "yn" => Self::Yn,
-            "date" => Self::Date,
-            "datetime" => Self::DateTime,
-            "file" => Self::File,
-            "dialog_id" => Self::DialogId,
-            // A credential is text on the command line.
-            "secret" => Self::String,
-            "any" => Self::Any,
-            other => Self::Named(other.to_owned()),
-        }
-    }
-}
 
 /// What the command line can't fix by itself.
 #[derive(Debug, Default)]
@@ -81,7 +30,7 @@ pub fn check(
     let mut suggested: Vec<&str> = Vec::new();
     for (name, value) in params {
         let Some(param) = find_param(method, &name) else {
-            let names = method.params.iter().map(|p| p.name);
+            let names = method.params.iter().map(|p| p.name.as_str());
             let suggestions = closest(&name, names, 3);
             suggested.extend(&suggestions);
             let known = if method.params.is_empty() {
@@ -92,7 +41,7 @@ pub fn check(
                     method
                         .params
                         .iter()
-                        .map(|p| p.name)
+                        .map(|p| p.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
@@ -106,8 +55,8 @@ pub fn check(
             ));
             continue;
         };
-        given.push(param.name);
-        match coerce(&Ty::parse(param.ty), value, param.name) {
+        given.push(param.name.as_str());
+        match coerce(&param.ty, value, &param.name) {
             Ok(value) => {
                 checked.insert(param.name.to_owned(), value);
             }
@@ -115,13 +64,17 @@ pub fn check(
         }
     }
     for param in method.params.iter().filter(|p| p.required) {
-        if !given.contains(&param.name) && !suggested.contains(&param.name) {
+        if !given.contains(&param.name.as_str()) && !suggested.contains(&param.name.as_str()) {
             problems.push(format!(
                 "{}: missing required parameter {} ({}){}",
                 method.name,
                 param.name,
                 param.ty,
-                param.doc.map(|d| format!(": {d}")).unwrap_or_default()
+                param
+                    .doc
+                    .as_ref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
             ));
         }
     }
@@ -136,7 +89,7 @@ pub fn check(
 
 /// A param by wire name; a name given with other letter case is accepted (Bitrix24 reads
 /// most names case-insensitively, but the schema's spelling is what gets sent).
-fn find_param<'a>(method: &'a MethodInfo, name: &str) -> Option<&'a ParamInfo> {
+fn find_param<'a>(method: &'a MethodInfo, name: &str) -> Option<&'a Field> {
     method.params.iter().find(|p| p.name == name).or_else(|| {
         method
             .params
@@ -150,13 +103,13 @@ fn positional(method: &MethodInfo, mut named: Map<String, Value>) -> Map<String,
     let last = method
         .params
         .iter()
-        .rposition(|p| named.contains_key(p.name));
+        .rposition(|p| named.contains_key(&p.name));
     let mut out = Map::new();
     if let Some(last) = last {
         for (i, param) in method.params.iter().enumerate().take(last + 1) {
             out.insert(
                 i.to_string(),
-                named.remove(param.name).unwrap_or(Value::Null),
+                named.remove(&param.name).unwrap_or(Value::Null),
             );
         }
     }
@@ -169,12 +122,13 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
         format!("{path}: expected {expected}, got {}{hint}", describe(value))
     };
     match ty {
-        Ty::Any | Ty::Named(_) => Ok(value),
-        Ty::String => match value {
+        Ty::Any | Ty::Named { .. } => Ok(value),
+        // A credential is text on the command line.
+        Ty::String | Ty::Secret => match value {
             Value::String(_) => Ok(value),
             Value::Number(n) => Ok(Value::String(n.to_string())),
             Value::Bool(_) | Value::Null | Value::Array(_) | Value::Object(_) => {
-                Err(wrong("string", &value, ""))
+                Err(wrong(&ty.to_string(), &value, ""))
             }
         },
         Ty::Int => match &value {
@@ -204,7 +158,7 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
                 .ok_or_else(|| wrong("float", &value, "")),
             _ => Err(wrong("float", &value, "")),
         },
-        Ty::Bool | Ty::Yn => {
+        Ty::Bool | Ty::YesNo => {
             let flag = match &value {
                 Value::Bool(b) => Some(*b),
                 Value::Number(n) => match n.as_i64() {
@@ -249,14 +203,49 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
             _ => Err(wrong("dialog_id", &value, " (chat42 or a user id)")),
         },
         Ty::File => match &value {
-            Value::Array(parts) if parts.len() == 2 && parts.iter().all(Value::is_string) => {
-                Ok(value)
-            }
+            value if is_name_and_content(value) => Ok(value.clone()),
             _ => Err(wrong(
                 "file",
                 &value,
                 " ([\"name.png\", \"<base64>\"]: KEY:='[\"a.png\",\"iVBOR...\"]')",
             )),
+        },
+        Ty::FileData => match &value {
+            Value::Object(map) if map.len() == 1 && map.get("fileData").is_some_and(is_name_and_content) => {
+                Ok(value)
+            }
+            _ => Err(wrong(
+                "file_data",
+                &value,
+                " ({\"fileData\": [\"name.png\", \"<base64>\"]}: KEY:='{\"fileData\":[\"a.png\",\"iVBOR...\"]}')",
+            )),
+        },
+        Ty::FileNameContent => match &value {
+            Value::Object(map)
+                if map.len() == 2
+                    && map.get("NAME").is_some_and(Value::is_string)
+                    && map.get("CONTENT").is_some_and(Value::is_string) =>
+            {
+                Ok(value)
+            }
+            _ => Err(wrong(
+                "file_name_content",
+                &value,
+                " ({\"NAME\": \"name.png\", \"CONTENT\": \"<base64>\"}: give KEY[NAME]=.. KEY[CONTENT]=..)",
+            )),
+        },
+        Ty::Base64 => match &value {
+            Value::String(_) => Ok(value),
+            _ => Err(wrong("base64", &value, " (the file's content, base64-encoded)")),
+        },
+        // Result-only types (the schema allows them nowhere else); checked all the same.
+        Ty::Null => match value {
+            Value::Null => Ok(value),
+            _ => Err(wrong("null", &value, "")),
+        },
+        Ty::Option(inner) => match value {
+            Value::Null => Ok(value),
+            value => coerce(inner, value, path),
         },
         Ty::List(item) => {
             let items = match value {
@@ -268,7 +257,7 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
                 other => {
                     let name = path.split('[').next().unwrap_or(path);
                     return Err(wrong(
-                        &format!("list<{}>", show(item)),
+                        &format!("list<{item}>"),
                         &other,
                         &format!(" (give {name}[]=A {name}[]=B, or {name}:='[...]')"),
                     ));
@@ -295,7 +284,7 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
             other => {
                 let name = path.split('[').next().unwrap_or(path);
                 Err(wrong(
-                    &format!("map<{}>", show(item)),
+                    &format!("map<{item}>"),
                     &other,
                     &format!(" (give {name}[KEY]=VALUE, or {name}:='{{...}}')"),
                 ))
@@ -304,24 +293,9 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
     }
 }
 
-/// The schema spelling of a type.
-pub fn show(ty: &Ty) -> String {
-    match ty {
-        Ty::String => "string".into(),
-        Ty::Int => "int".into(),
-        Ty::IntStr => "int_str".into(),
-        Ty::Float => "float".into(),
-        Ty::Bool => "bool".into(),
-        Ty::Yn => "yn".into(),
-        Ty::Date => "date".into(),
-        Ty::DateTime => "datetime".into(),
-        Ty::File => "file".into(),
-        Ty::DialogId => "dialog_id".into(),
-        Ty::Any => "any".into(),
-        Ty::List(t) => format!("list<{}>", show(t)),
-        Ty::Map(t) => format!("map<{}>", show(t)),
-        Ty::Named(n) => n.clone(),
-    }
+/// `["name", "<base64>"]`: the shape of a `file` param, also inside `file_data`.
+fn is_name_and_content(value: &Value) -> bool {
+    matches!(value, Value::Array(parts) if parts.len() == 2 && parts.iter().all(Value::is_string))
 }
 
 /// `the string "abc"`, `a list`, ... for messages.
@@ -348,15 +322,15 @@ mod tests {
     #[test]
     fn text_becomes_the_declared_scalar() {
         assert_eq!(coerce(&Ty::Int, json!("7"), "ID"), Ok(json!(7)));
-        assert_eq!(coerce(&Ty::Yn, json!("true"), "X"), Ok(json!("Y")));
+        assert_eq!(coerce(&Ty::YesNo, json!("true"), "X"), Ok(json!("Y")));
         assert_eq!(coerce(&Ty::Bool, json!("N"), "X"), Ok(json!(false)));
         assert_eq!(coerce(&Ty::IntStr, json!(5), "X"), Ok(json!("5")));
         assert_eq!(
-            coerce(&Ty::parse("list<int>"), json!(["1", 2]), "x"),
+            coerce(&list(Ty::Int), json!(["1", 2]), "x"),
             Ok(json!([1, 2]))
         );
         assert_eq!(
-            coerce(&Ty::parse("map<any>"), json!([]), "filter"),
+            coerce(&map(Ty::Any), json!([]), "filter"),
             Ok(json!({}))
         );
     }
@@ -365,17 +339,38 @@ mod tests {
     fn wrong_types_name_the_expected_type() {
         let e = coerce(&Ty::Int, json!("seven"), "ID").unwrap_err();
         assert_eq!(e, "ID: expected int, got \"seven\"");
-        let e = coerce(&Ty::parse("list<string>"), json!("ID"), "select").unwrap_err();
+        let e = coerce(&list(Ty::String), json!("ID"), "select").unwrap_err();
         assert!(
             e.starts_with("select: expected list<string>, got \"ID\""),
             "{e}"
         );
-        let e = coerce(&Ty::parse("map<int>"), json!({"a": "x"}), "m").unwrap_err();
+        let e = coerce(&map(Ty::Int), json!({"a": "x"}), "m").unwrap_err();
         assert_eq!(e, "m[a]: expected int, got \"x\"");
         assert!(coerce(&Ty::DateTime, json!("2024-01-01"), "D").is_err());
-        assert_eq!(
-            Ty::parse("map<list<Deal>>"),
-            Ty::Map(Box::new(Ty::List(Box::new(Ty::Named("Deal".into())))))
-        );
+    }
+
+    #[test]
+    fn every_type_of_the_schema_is_checked() {
+        // `secret` (the old copy of the type parser did not know it) is text.
+        assert_eq!(coerce(&Ty::Secret, json!(42), "TOKEN"), Ok(json!("42")));
+        let e = coerce(&Ty::Secret, json!([]), "TOKEN").unwrap_err();
+        assert_eq!(e, "TOKEN: expected secret, got a list");
+        let file = json!(["a.png", "iVBOR"]);
+        assert_eq!(coerce(&Ty::File, file.clone(), "F"), Ok(file.clone()));
+        let data = json!({"fileData": file});
+        assert_eq!(coerce(&Ty::FileData, data.clone(), "P"), Ok(data));
+        assert!(coerce(&Ty::FileData, file.clone(), "P").is_err());
+        let named = json!({"NAME": "a.png", "CONTENT": "iVBOR"});
+        assert_eq!(coerce(&Ty::FileNameContent, named.clone(), "F"), Ok(named));
+        assert!(coerce(&Ty::FileNameContent, file, "F").is_err());
+        assert!(coerce(&Ty::Base64, json!({"a": 1}), "C").is_err());
+    }
+
+    fn list(item: Ty) -> Ty {
+        Ty::List(Box::new(item))
+    }
+
+    fn map(item: Ty) -> Ty {
+        Ty::Map(Box::new(item))
     }
 }

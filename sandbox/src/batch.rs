@@ -116,7 +116,7 @@ fn run(
     if method.eq_ignore_ascii_case("batch") {
         return (method, Err(method_not_allowed()));
     }
-    let mut params = match crate::wire::php::decode(query) {
+    let mut params = match bitrix24::wire::php::decode(query) {
         Ok(Value::Object(map)) => map,
         Ok(_) => Map::new(),
         Err(e) => {

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::SandboxConfig;
 use super::store::DealStore;
-use crate::{Secret, Tokens};
+use bitrix24::{Secret, Tokens};
 
 /// The OAuth application installed on the portal.
 pub(crate) struct App {

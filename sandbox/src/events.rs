@@ -184,7 +184,7 @@ pub(crate) fn build(
         "ts": unix_now(),
         "auth": auth,
     });
-    crate::wire::php::encode(&body)
+    bitrix24::wire::php::encode(&body)
 }
 
 /// `event` for every handler bound to it with `event.bind`, acting for `user_id`.
@@ -227,7 +227,7 @@ pub(crate) fn install(portal: &mut Portal, shared: &Shared) -> String {
         "ts": unix_now(),
         "auth": auth,
     });
-    crate::wire::php::encode(&body)
+    bitrix24::wire::php::encode(&body)
 }
 
 /// A v2 event POSTed to a bot's webhook: `data[bot]` is `{id, code, auth}`, the rest as
@@ -245,7 +245,7 @@ pub(crate) fn build_v2_webhook(
     data["bot"] = json!({"id": bot.id, "code": bot.code, "auth": bot_auth});
     let auth = auth(portal, shared, user_id, AuthShape::Full);
     let body = json!({"event": event, "data": data, "ts": unix_now(), "auth": auth});
-    crate::wire::php::encode(&body)
+    bitrix24::wire::php::encode(&body)
 }
 
 /// Which members a classic `data[USER]` block has.

@@ -136,8 +136,8 @@ enum Firing {
 /// the call executes.
 ///
 /// ```no_run
-/// # async fn run(portal: bitrix24::sandbox::Sandbox) {
-/// use bitrix24::sandbox::{Fault, Injection};
+/// # async fn run(portal: bitrix24_sandbox::Sandbox) {
+/// use bitrix24_sandbox::{Fault, Injection};
 /// portal.inject_with(Injection::new(Fault::reset()).method("crm.deal.add").after_execution().times(2));
 /// portal.inject_with(Injection::new(Fault::html(502)).probability(0.1, 42));
 /// # }

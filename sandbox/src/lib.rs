@@ -28,15 +28,31 @@
 //!
 //! Deals are stored compactly ([`store`]): a million seeded deals take about 180 MB and seed
 //! in about a tenth of a second (release build), and the keyset walk reads one page per call.
-//! The `sandbox` binary of the examples crate runs this portal as a separate process.
+//! This crate's `bitrix24-sandbox` binary runs the portal as a process of its own.
 //!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let portal = bitrix24::sandbox::Sandbox::start().await?;
-//! let client = portal.oauth_client()?;
-//! let me = client.user_current().await?;
-//! # Ok(()) }
+//! It is a crate apart from the SDK (`bitrix24`) so that applications depend on it only where
+//! they use it, as a dev-dependency of their tests:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! bitrix24-sandbox = "0.1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 //! ```
+//!
+//! ```
+//! use bitrix24_sandbox::Sandbox;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let portal = Sandbox::start().await?;
+//!     let client = portal.oauth_client()?;
+//!     let me = client.profile().await?;
+//!     assert_eq!(me.id, 1);
+//!     Ok(())
+//! }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod batch;
 mod crm;
@@ -65,7 +81,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::{Client, Error, OAuthApp, Tokens};
+use bitrix24::{Client, Error, OAuthApp, Tokens};
 use data::Portal;
 pub use data::StoredMessage;
 pub use faults::{Fault, Injection};
@@ -112,7 +128,7 @@ pub struct SandboxConfig {
     /// The installed application's `client_id` and `client_secret` (default: random ones).
     /// Portals given the same pair have the same application installed, as a marketplace
     /// application is on many portals.
-    pub application: Option<(String, crate::Secret)>,
+    pub application: Option<(String, bitrix24::Secret)>,
 }
 
 impl Default for SandboxConfig {
@@ -234,7 +250,7 @@ impl SandboxConfig {
     pub fn application(
         mut self,
         client_id: impl Into<String>,
-        client_secret: impl Into<crate::Secret>,
+        client_secret: impl Into<bitrix24::Secret>,
     ) -> Self {
         self.application = Some((client_id.into(), client_secret.into()));
         self
@@ -384,7 +400,7 @@ impl Sandbox {
     /// Starts another portal on which the same application is installed (this portal's
     /// `client_id` and `client_secret`; its own `member_id`, application token, users and
     /// data), whose tokens this portal's OAuth server renews too — as `oauth.bitrix.info` does
-    /// for every cloud portal. One [`crate::app::App`] configured with [`Sandbox::oauth_app`]
+    /// for every cloud portal. One [`bitrix24::app::App`] configured with [`Sandbox::oauth_app`]
     /// then serves both.
     pub async fn start_peer(&self, config: SandboxConfig) -> std::io::Result<Self> {
         let (client_id, client_secret) = {
@@ -539,7 +555,7 @@ impl Sandbox {
 
     /// A client builder whose rate limiter mirrors this portal's bucket (none: unlimited), for
     /// clients configured further by hand.
-    pub fn client_builder(&self) -> crate::ClientBuilder {
+    pub fn client_builder(&self) -> bitrix24::ClientBuilder {
         let limit = self
             .shared
             .config
@@ -566,7 +582,7 @@ impl Sandbox {
     }
 
     /// The application token the portal sends in `auth[application_token]` of every event.
-    pub fn application_token(&self) -> crate::Secret {
+    pub fn application_token(&self) -> bitrix24::Secret {
         self.shared.portal().app.application_token.clone()
     }
 
@@ -582,9 +598,9 @@ impl Sandbox {
 
     /// What an installation of the application on this portal stores (address, `member_id`,
     /// application token, a fresh token pair), for registering the portal with
-    /// [`crate::app::App::register`] out of band instead of through [`Sandbox::install_app`].
-    pub fn installation(&self) -> crate::app::Installation {
-        crate::app::Installation::new(
+    /// [`bitrix24::app::App::register`] out of band instead of through [`Sandbox::install_app`].
+    pub fn installation(&self) -> bitrix24::app::Installation {
+        bitrix24::app::Installation::new(
             self.member_id(),
             self.shared.base.clone(),
             self.application_token(),
@@ -744,9 +760,9 @@ impl Sandbox {
     }
 
     /// A Drive file's name and content as stored, if it exists.
-    pub fn disk_file(&self, id: i64) -> Option<crate::File> {
+    pub fn disk_file(&self, id: i64) -> Option<bitrix24::File> {
         let (name, content) = self.shared.portal().drive.content(id)?;
-        Some(crate::File::new(name, content))
+        Some(bitrix24::File::new(name, content))
     }
 }
 

@@ -36,8 +36,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 /// The portal's bucket uses the client's description of it: `burst` requests, draining at
-/// `per_second` (see [`crate::RateLimit`]).
-pub use crate::RateLimit;
+/// `per_second` (see [`bitrix24::RateLimit`]).
+pub use bitrix24::RateLimit;
 
 /// What each executed call adds to its method's operating time. See the [module
 /// documentation](self) for how the parts combine.

@@ -2,7 +2,7 @@
 //! other Bitrix24 client) against a local portal.
 //!
 //! ```text
-//! cargo run --release -p bitrix24-examples --bin sandbox -- --seed-deals 1000000 --plan standard
+//! cargo run --release -p bitrix24-sandbox -- --seed-deals 1000000 --plan standard
 //! ```
 //!
 //! It starts the portal on 127.0.0.1, prints ONE line of JSON on stdout and serves until it is
@@ -27,10 +27,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use bitrix24::sandbox::{Plan, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Plan, Sandbox, SandboxConfig};
 use serde_json::json;
 
-const USAGE: &str = "usage: sandbox [--port P] [--seed-deals N] [--plan standard|enterprise|unlimited] \
+const USAGE: &str = "usage: bitrix24-sandbox [--port P] [--seed-deals N] [--plan standard|enterprise|unlimited] \
 [--operating-limit SECONDS|off] [--token-ttl SECONDS]";
 
 struct Options {
@@ -95,8 +95,21 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     Ok(options)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // A runtime built by hand: the library needs no `tokio/macros`, and neither does this.
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(e) => {
+            eprintln!("bitrix24-sandbox: cannot start a runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     let options = match parse(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(message) => {
@@ -114,7 +127,7 @@ async fn main() -> ExitCode {
     let portal = match Sandbox::start_with(config).await {
         Ok(portal) => portal,
         Err(e) => {
-            eprintln!("sandbox: cannot start: {e}");
+            eprintln!("bitrix24-sandbox: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };

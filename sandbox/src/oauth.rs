@@ -39,7 +39,7 @@ fn answer(shared: &Arc<Shared>, query: Option<String>, body: &[u8]) -> (Response
         query.unwrap_or_default(),
         String::from_utf8_lossy(body).into_owned(),
     ] {
-        if let Ok(Value::Object(map)) = crate::wire::php::decode(&source) {
+        if let Ok(Value::Object(map)) = bitrix24::wire::php::decode(&source) {
             params.extend(map);
         }
     }

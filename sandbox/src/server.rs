@@ -19,7 +19,7 @@ use super::limits::is_write;
 use super::net::Conn;
 use super::params::{ApiErr, Outcome, Params, Reply, Res};
 use super::{Fault, Shared, batch, crm, disk, im, oauth, system, v3};
-use crate::sandbox::data::Portal;
+use crate::data::Portal;
 
 /// Largest request body the sandbox reads, like a portal's `post_max_size`.
 const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -356,7 +356,7 @@ fn read_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<
     if let Some(query) = query.filter(|q| !q.is_empty()) {
         merge(
             &mut params,
-            crate::wire::php::decode(query).map_err(form_error)?,
+            bitrix24::wire::php::decode(query).map_err(form_error)?,
         );
     }
     if !body.is_empty() {
@@ -370,7 +370,7 @@ fn read_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<
         } else {
             let body = std::str::from_utf8(body)
                 .map_err(|_| ApiErr::bad("INVALID_REQUEST", "request body is not UTF-8"))?;
-            crate::wire::php::decode(body).map_err(form_error)?
+            bitrix24::wire::php::decode(body).map_err(form_error)?
         };
         merge(&mut params, value);
     }
@@ -384,7 +384,7 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.starts_with("application/json"))
 }
 
-fn form_error(e: crate::wire::php::FormError) -> ApiErr {
+fn form_error(e: bitrix24::wire::php::FormError) -> ApiErr {
     ApiErr::bad("INVALID_REQUEST", format!("cannot parse the request: {e}"))
 }
 

@@ -268,7 +268,7 @@ fn bearer(headers: &HeaderMap) -> Option<Value> {
 }
 
 fn query_auth(query: Option<&str>) -> Option<Value> {
-    let Ok(Value::Object(mut map)) = crate::wire::php::decode(query?) else {
+    let Ok(Value::Object(mut map)) = bitrix24::wire::php::decode(query?) else {
         return None;
     };
     map.remove("auth")

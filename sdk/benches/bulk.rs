@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use bitrix24::codec::{List, Same};
 use bitrix24::imbot::{BotProperties, ImbotMessageAdd};
-use bitrix24::sandbox::{CostModel, Fault, Injection, Plan, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{CostModel, Fault, Injection, Plan, Sandbox, SandboxConfig};
 use bitrix24::{Client, Error, ListOptions, OAuthApp, RateLimit, RawResponse, Tokens};
 use futures::TryStreamExt;
 
@@ -182,7 +182,7 @@ fn fault_mix() -> Vec<(Fault, bool)> {
 mod tls {
     use std::sync::Arc;
 
-    use bitrix24::sandbox::{Io, Transport};
+    use bitrix24_sandbox::{Io, Transport};
     use tokio::net::TcpStream;
     use tokio_rustls::TlsAcceptor;
     use tokio_rustls::rustls::ServerConfig;
@@ -240,7 +240,7 @@ mod tls {
             .with_single_cert(vec![cert.cert.der().clone()], key)
             .expect("TLS config");
         let acceptor = TlsAcceptor::from(Arc::new(config));
-        let wrap: bitrix24::sandbox::Wrap = Arc::new(move |tcp| {
+        let wrap: bitrix24_sandbox::Wrap = Arc::new(move |tcp| {
             let acceptor = acceptor.clone();
             Box::pin(async move {
                 let tls = acceptor.accept(tcp).await?;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::{Fault, Injection, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Fault, Injection, Sandbox, SandboxConfig};
 use bitrix24::{Client, Error, RateLimit, RetryPolicy};
 use futures::StreamExt;
 

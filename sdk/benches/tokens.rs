@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
-use bitrix24::sandbox::{Plan, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Plan, Sandbox, SandboxConfig};
 use bitrix24::{Client, OAuthApp, RateLimit, Tokens};
 use serde_json::{Value, json};
 

@@ -28,8 +28,6 @@ pub mod paging;
 pub mod redis_store;
 mod request;
 mod retry;
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 mod secret;
 mod session;
 mod types;

@@ -1,15 +1,13 @@
 //! `b24 auth` and the config file: code exchange, renewal, masking, and the refusal of a
 //! config file other users could read.
-#![cfg(all(feature = "cli", unix))]
-
-mod cli_support;
+#![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use bitrix24::sandbox::SandboxConfig;
+use bitrix24_sandbox::SandboxConfig;
 use bitrix24::{FileTokenStore, TokenStore, Tokens};
-use cli_support::{Portal, b24, run};
+use crate::support::{Portal, b24, run};
 use serde_json::Value;
 
 fn mode(path: &Path) -> u32 {

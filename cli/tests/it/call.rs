@@ -1,12 +1,9 @@
 //! `b24 call`, `b24 methods`, `b24 describe`, help and completions, run as a user would: the
 //! binary against a sandbox portal started by the test.
-#![cfg(feature = "cli")]
-
-mod cli_support;
 
 use assert_cmd::assert::OutputAssertExt;
-use bitrix24::sandbox::SandboxConfig;
-use cli_support::{Portal, b24, b24_webhook, run};
+use bitrix24_sandbox::SandboxConfig;
+use crate::support::{Portal, b24, b24_webhook, run};
 use serde_json::Value;
 
 fn portal() -> Portal {
@@ -353,7 +350,7 @@ fn completions_for_bash_zsh_and_fish() {
 fn what_is_sent_has_the_schema_names_types_and_positions() {
     let home = tempfile::tempdir().unwrap();
     // Text becomes the declared type; names get the schema's spelling.
-    let (url, server) = cli_support::capture_one_request();
+    let (url, server) = crate::support::capture_one_request();
     let (code, out, err) = run(b24(home.path()).env("B24_WEBHOOK_URL", &url).args([
         "call",
         "imbot.message.add",
@@ -379,7 +376,7 @@ fn what_is_sent_has_the_schema_names_types_and_positions() {
         })
     );
     // Positional methods get "0", "1", ... in schema order, whatever the order given.
-    let (url, server) = cli_support::capture_one_request();
+    let (url, server) = crate::support::capture_one_request();
     let (code, _, err) = run(b24(home.path()).env("B24_WEBHOOK_URL", &url).args([
         "call",
         "task.commentitem.add",

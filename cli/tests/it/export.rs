@@ -1,16 +1,14 @@
 //! `b24 list`: 20,000 deals to NDJSON and CSV, and exports interrupted (SIGINT, SIGKILL)
 //! and resumed, checked row by row: every id exactly once.
-#![cfg(all(feature = "cli", unix))]
-
-mod cli_support;
+#![cfg(unix)]
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use bitrix24::sandbox::{Fault, Injection, SandboxConfig};
-use cli_support::{Portal, b24_webhook, run};
+use bitrix24_sandbox::{Fault, Injection, SandboxConfig};
+use crate::support::{Portal, b24_webhook, run};
 use serde_json::Value;
 
 const DEALS: usize = 20_000;

@@ -1,14 +1,12 @@
 //! `b24 sandbox`: the printed credentials connect, from the SDK and from `b24` itself.
-#![cfg(all(feature = "cli", unix))]
-
-mod cli_support;
+#![cfg(unix)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
 use bitrix24::{Client, OAuthApp, Tokens};
-use cli_support::{b24, run};
+use crate::support::{b24, run};
 use serde_json::Value;
 
 /// Starts `b24 sandbox ARGS` and reads stdout up to the line `until` starts with.

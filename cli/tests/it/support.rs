@@ -1,4 +1,4 @@
-//! Shared by the `cli_*` tests: a sandbox portal running on its own runtime while the test
+//! Shared by the `b24` tests: a sandbox portal running on its own runtime while the test
 //! thread runs the `b24` binary, and a `b24` command isolated from the user's environment.
 
 #![allow(dead_code)]
@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 
 /// A sandbox portal served by a runtime of its own, so tests can block on child processes.
 pub struct Portal {

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use bitrix24::app::{App, FileInstallations, InstallPolicy, MemoryInstallations};
 use bitrix24::bot::{Bot, BotCommand, BotService, Command, Incoming, Join, Message, Registration};
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::{Sandbox, StoredMessage};
+use bitrix24_sandbox::{Sandbox, StoredMessage};
 use bitrix24::{Client, OAuthApp};
 
 const PROMPT: &str = "Введите строку поиска";

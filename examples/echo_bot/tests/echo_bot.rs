@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bitrix24::Client;
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
 
 const VARS: &[&str] = &[

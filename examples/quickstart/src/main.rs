@@ -17,7 +17,7 @@ use bitrix24::Client;
 use bitrix24::app::{App, MemoryInstallations};
 use bitrix24::bot::{Bot, BotService, Incoming, Message};
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::Sandbox;
+use bitrix24_sandbox::Sandbox;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 
 fn quickstart() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_quickstart"));

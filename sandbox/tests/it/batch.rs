@@ -1,8 +1,7 @@
 //! `batch` as the docs describe it, over real HTTP: at most 50 commands run, `halt`,
 //! `$result[key][field]` references, the five result maps with empty ones as `[]`, no nesting.
-#![cfg(feature = "sandbox")]
 
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Map, Value, json};
 
 async fn batch(portal: &Sandbox, body: Value) -> (u16, Value) {

@@ -9,7 +9,7 @@ use bitrix24::{Client, OAuthApp, Tokens};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_printed_line_is_enough_to_connect() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bitrix24-sandbox"))
         .args(["--seed-deals", "120", "--plan", "enterprise"])
         .stdout(Stdio::piped())
         .spawn()

@@ -4,11 +4,10 @@
 //! These tests talk to the sandbox with a bare `reqwest` client without timeouts or pool
 //! timers: with the clock paused, any pending timer would let tokio jump time forward while a
 //! request is in flight, and the bucket would drain behind the test's back.
-#![cfg(feature = "sandbox")]
 
 use std::time::Duration;
 
-use bitrix24::sandbox::{CostModel, Plan, RateLimit, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{CostModel, Plan, RateLimit, Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 use tokio::time::{Instant, advance};
 

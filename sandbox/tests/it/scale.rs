@@ -1,9 +1,8 @@
 //! The deal store at export scale: a keyset walk over 100,000 seeded deals, in batches of 50
 //! chained pages, visits every id once, and each page looks at one page of rows (the
 //! operating-time cost says so).
-#![cfg(feature = "sandbox")]
 
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Map, Value, json};
 
 const DEALS: i64 = 100_000;

@@ -1,9 +1,8 @@
 //! REST 3.0 at `/rest/api/`, over real HTTP: the envelopes, JSON-only bodies, the tasks
 //! methods with their documented errors, `Idempotency-Key` replay and reuse, and the array
 //! batch.
-#![cfg(feature = "sandbox")]
 
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 struct V3 {

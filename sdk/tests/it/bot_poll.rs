@@ -1,6 +1,6 @@
 //! imbot.v2 bots: the polling stream over `imbot.v2.Event.get` (fetch mode), and webhook mode
 //! through a `BotService`, against the sandbox over real HTTP.
-#![cfg(all(feature = "sandbox", feature = "axum", feature = "full"))]
+#![cfg(all(feature = "axum", feature = "full"))]
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use bitrix24::app::{App, InstallPolicy, MemoryInstallations};
 use bitrix24::bot::{
     self, Bot, BotApi, BotCommand, BotEvent, BotService, Incoming, Message, Polled, V2Delivery,
 };
-use bitrix24::sandbox::Sandbox;
+use bitrix24_sandbox::Sandbox;
 use bitrix24::{Client, ErrorCode};
 use futures::{Stream, StreamExt};
 
@@ -177,7 +177,7 @@ async fn an_event_id_at_the_top_of_the_range_is_not_an_overflow() {
     // A portal (or a proxy) reporting the largest id there is, and no next offset.
     portal.inject(
         Some("imbot.v2.Event.get"),
-        bitrix24::sandbox::Fault::body(&format!(
+        bitrix24_sandbox::Fault::body(&format!(
             r#"{{"result":{{"events":[{{"eventId":{},"type":"ONIMBOTV2MESSAGEADD","data":{{}}}}],"hasMore":false}}}}"#,
             i64::MAX
         )),

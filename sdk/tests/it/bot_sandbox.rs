@@ -2,7 +2,7 @@
 //! is played against a sandbox whose handlers are a recording server, and what arrives is
 //! compared key by key with `tests/fixtures/examples` (exactly for the classic events, whose
 //! examples are complete; as a superset for `imbot.v2`, whose webhook example is abridged).
-#![cfg(all(feature = "sandbox", feature = "full"))]
+#![cfg(feature = "full")]
 #![allow(deprecated)] // The classic imbot methods are what these events belong to.
 
 use std::collections::BTreeSet;
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::extract::State;
 use bitrix24::Client;
-use bitrix24::sandbox::Sandbox;
+use bitrix24_sandbox::Sandbox;
 use bitrix24::wire::php;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! The bot toolkit over real HTTP: a `BotService` behind its axum handler, installed by sandbox
 //! portals, registering itself, answering messages, commands and joins through each portal's
 //! own client — and refusing what does not verify before any call.
-#![cfg(all(feature = "sandbox", feature = "axum", feature = "full"))]
+#![cfg(all(feature = "axum", feature = "full"))]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +12,7 @@ use bitrix24::app::{App, InstallPolicy, MemoryInstallations};
 use bitrix24::bot::{
     Bot, BotCommand, BotEvent, BotService, Command, HandlerError, Incoming, Message, Registration,
 };
-use bitrix24::sandbox::{Sandbox, SandboxConfig, StoredMessage};
+use bitrix24_sandbox::{Sandbox, SandboxConfig, StoredMessage};
 use bitrix24::wire::php;
 use serde_json::{Value, json};
 

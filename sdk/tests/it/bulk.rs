@@ -1,13 +1,13 @@
 //! Bulk work through the sandbox: typed batches, streaming exports, and the rate limiter under
 //! load.
-#![cfg(all(feature = "sandbox", feature = "full"))]
+#![cfg(feature = "full")]
 #![allow(deprecated)] // crm.deal.* are the classic methods most exports use.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use bitrix24::crm::{CrmDealAdd, CrmDealGet, CrmDealList, DealFields};
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use bitrix24::user::UserCurrent;
 use bitrix24::{Client, Error, ErrorCode, ListOptions, Progress, RateLimit, RetryPolicy};
 use futures::TryStreamExt;

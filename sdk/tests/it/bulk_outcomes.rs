@@ -1,7 +1,7 @@
 //! Batches at full speed with full accounting (issue 12 items 1 and 4), over real HTTP against
 //! the sandbox: calls sent concurrently, an outcome for every command whatever happens to its
 //! call, a stream form for unbounded inputs, and operating-time freezes waited out.
-#![cfg(all(feature = "sandbox", feature = "crm", feature = "imbot"))]
+#![cfg(all(feature = "crm", feature = "imbot"))]
 #![allow(deprecated)] // crm.deal.* are the classic methods most integrations use.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use bitrix24::batch::BatchOptions;
 use bitrix24::crm::{CrmDealAdd, DealFields};
 use bitrix24::imbot::{BotProperties, ImbotMessageAdd};
-use bitrix24::sandbox::{CostModel, Fault, Injection, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{CostModel, Fault, Injection, Sandbox, SandboxConfig};
 use bitrix24::{Client, Error, ErrorCode, ListOptions, Progress};
 use futures::{StreamExt, TryStreamExt};
 use tokio::time::Instant;

@@ -1,6 +1,6 @@
 //! The one call path, exercised over real HTTP against the sandbox portal: typed calls in both
 //! auth modes and both encodings, every error shape, and OAuth renewal.
-#![cfg(all(feature = "sandbox", feature = "full"))]
+#![cfg(feature = "full")]
 #![allow(deprecated)] // The classic methods are deprecated upstream but still the common case.
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bitrix24::auth::{MemoryTokenStore, StoreError};
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::{Fault, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Fault, Sandbox, SandboxConfig};
 use bitrix24::{
     Client, ClientBuilder, Encoding, Error, ErrorCode, FileTokenStore, RateLimit, RetryPolicy,
     TokenStore, Tokens, TransportKind,

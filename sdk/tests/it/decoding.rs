@@ -2,7 +2,7 @@
 //! fallback (method, field path, expected and found) on a default client and an error naming
 //! the path on a strict one. The answer comes over real HTTP from a small axum server on
 //! 127.0.0.1 that answers as a portal whose data does not fit the docs.
-#![cfg(all(feature = "crm", feature = "sandbox"))]
+#![cfg(feature = "crm")]
 #![allow(deprecated)] // crm.contact.get is the classic method.
 
 use std::sync::{Arc, Mutex};

@@ -1,10 +1,10 @@
 //! Drive uploads over real HTTP against the sandbox: the two-step upload behind
 //! `Client::disk_upload` (an upload URL from the method, then a multipart POST of the file),
 //! and the inline `fileContent` form the generated method sends, as the docs describe both.
-#![cfg(all(feature = "sandbox", feature = "disk"))]
+#![cfg(feature = "disk")]
 
 use bitrix24::disk::{DiskFolderUploadFile, DiskNewObject, DiskObjectType};
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use bitrix24::{Error, File};
 
 async fn portal() -> Sandbox {

@@ -1,13 +1,11 @@
 //! Inbound events over real HTTP: installation, verification, and where secrets may go.
-#![cfg(all(feature = "sandbox", feature = "full"))]
-
-mod recorder;
+#![cfg(feature = "full")]
 
 use bitrix24::app::{App, InstallPolicy, MemoryInstallations};
 use bitrix24::events::EventError;
-use bitrix24::sandbox::Sandbox;
+use bitrix24_sandbox::Sandbox;
 use bitrix24::wire::php;
-use recorder::Recorder;
+use crate::recorder::Recorder;
 use serde_json::{Value, json};
 
 fn domain(portal: &Sandbox) -> String {

@@ -4,10 +4,10 @@
 //!
 //! The lies are injected with the sandbox's faults: the planning answer is replaced by a
 //! crafted body, every other call is served honestly.
-#![cfg(all(feature = "sandbox", feature = "crm"))]
+#![cfg(feature = "crm")]
 #![allow(deprecated)] // crm.deal.list is the classic list.
 
-use bitrix24::sandbox::{Fault, Injection, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Fault, Injection, Sandbox, SandboxConfig};
 use bitrix24::{Client, ListOptions, RateLimit};
 use futures::TryStreamExt;
 use serde_json::{Value, json};

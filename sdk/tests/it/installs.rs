@@ -2,9 +2,7 @@
 //! install, reinstall and uninstall, what a replay or a squatter gets, where calls may go, and
 //! what forged installs cost. The OAuth server that vouches for an installation is the sandbox's
 //! (or, where a test needs a portal the sandbox cannot be, a small one of the test's own).
-#![cfg(all(feature = "sandbox", feature = "full"))]
-
-mod recorder;
+#![cfg(feature = "full")]
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,10 +17,10 @@ use bitrix24::app::{
     NetworkPolicy,
 };
 use bitrix24::events::EventError;
-use bitrix24::sandbox::{Fault, Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Fault, Sandbox, SandboxConfig};
 use bitrix24::wire::php;
 use bitrix24::{Error, OAuthApp, Tokens, TransportKind};
-use recorder::Recorder;
+use crate::recorder::Recorder;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{Value, json};
 

@@ -2,13 +2,13 @@
 //!
 //! Needs `B24_REDIS_URL` (`.ci/run` starts a server and sets it). Without it the tests say so and
 //! pass, unless `B24_REQUIRE_REDIS=1`, which CI sets: there a missing server fails.
-#![cfg(all(feature = "redis", feature = "sandbox", feature = "full"))]
+#![cfg(all(feature = "redis", feature = "full"))]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bitrix24::redis_store::{RedisTokenStore, connect};
-use bitrix24::sandbox::{Sandbox, SandboxConfig};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use bitrix24::{Client, RateLimit, RateLimiter, RetryPolicy, TokenStore};
 
 async fn redis() -> Option<redis::aio::ConnectionManager> {

@@ -1,12 +1,12 @@
 //! Retries through the sandbox: what is sent again, what never is, and what a caller is told when
 //! nobody can know whether the portal executed a call.
-#![cfg(all(feature = "sandbox", feature = "full"))]
+#![cfg(feature = "full")]
 #![allow(deprecated)] // crm.deal.* are the classic methods most integrations use.
 
 use std::time::Duration;
 
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::{Fault, Sandbox};
+use bitrix24_sandbox::{Fault, Sandbox};
 use bitrix24::{Client, Error, ErrorCode, RateLimit, RetryPolicy};
 
 fn client(portal: &Sandbox, policy: RetryPolicy) -> Client {
@@ -128,7 +128,7 @@ async fn retries_stop_at_the_policy_limit() {
 
 #[tokio::test]
 async fn operation_time_limit_freezes_only_that_method() {
-    use bitrix24::sandbox::SandboxConfig;
+    use bitrix24_sandbox::SandboxConfig;
     // A budget used up by one list, in a one-second window: the block lifts quickly.
     let config = SandboxConfig::default()
         .operating_limit(Some(Duration::from_millis(1)))
@@ -154,7 +154,7 @@ async fn operation_time_limit_freezes_only_that_method() {
 
 #[tokio::test]
 async fn a_freeze_longer_than_the_policy_allows_fails_fast() {
-    use bitrix24::sandbox::SandboxConfig;
+    use bitrix24_sandbox::SandboxConfig;
     // A tiny operating-time budget: the first list uses it up for the 10-minute window.
     let config = SandboxConfig::default().operating_limit(Some(Duration::from_millis(1)));
     let portal = Sandbox::start_with(config).await.unwrap();
@@ -184,7 +184,7 @@ async fn a_freeze_longer_than_the_policy_allows_fails_fast() {
 
 #[tokio::test]
 async fn connection_resets_before_and_after_execution() {
-    use bitrix24::sandbox::Injection;
+    use bitrix24_sandbox::Injection;
     let portal = Sandbox::start().await.unwrap();
     let client = client(&portal, RetryPolicy::default());
     // Before execution: nothing ran, but the client cannot know that; a write is not re-sent.
@@ -224,7 +224,7 @@ async fn connection_resets_before_and_after_execution() {
 
 #[tokio::test]
 async fn slow_answers_time_out_with_the_right_verdict() {
-    use bitrix24::sandbox::Injection;
+    use bitrix24_sandbox::Injection;
     let portal = Sandbox::start().await.unwrap();
     let client = Client::builder()
         .webhook(&portal.webhook_url())
@@ -267,7 +267,7 @@ async fn slow_answers_time_out_with_the_right_verdict() {
 
 #[tokio::test]
 async fn a_renamed_portal_is_followed_and_remembered() {
-    use bitrix24::sandbox::Injection;
+    use bitrix24_sandbox::Injection;
     let portal = Sandbox::start().await.unwrap();
     let client = client(&portal, RetryPolicy::none());
     portal.inject_with(Injection::new(Fault::redirect()).always());
@@ -301,7 +301,7 @@ async fn a_renamed_portal_is_followed_and_remembered() {
 #[tokio::test]
 async fn rest_v3_writes_are_retried_with_the_same_idempotency_key() {
     use bitrix24::CallOptions;
-    use bitrix24::sandbox::Injection;
+    use bitrix24_sandbox::Injection;
     let portal = Sandbox::start().await.unwrap();
     let client = client(&portal, RetryPolicy::default());
     portal.inject_with(

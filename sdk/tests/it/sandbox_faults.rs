@@ -4,13 +4,13 @@
 //! The client here never retries (`RetryPolicy::none()`), so each test sees the first failure
 //! as it is; the last tests let the default policy work and check that no write is duplicated
 //! or lost.
-#![cfg(all(feature = "sandbox", feature = "full"))]
+#![cfg(feature = "full")]
 #![allow(deprecated)] // The classic deal methods are deprecated upstream but still the common case.
 
 use std::time::Duration;
 
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::{Fault, Injection, Sandbox};
+use bitrix24_sandbox::{Fault, Injection, Sandbox};
 use bitrix24::{CallOptions, Client, Error, ErrorCode, RetryPolicy, TransportKind};
 use serde_json::{Value, json};
 

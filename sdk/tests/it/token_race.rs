@@ -1,13 +1,13 @@
 //! Two OS processes share a token file and find their access token expired at the same moment:
 //! exactly one renews, both continue. The children are this test binary run again with
 //! `B24_RACE_ROLE` set (see `child`).
-#![cfg(all(feature = "sandbox", feature = "full"))]
+#![cfg(feature = "full")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use bitrix24::sandbox::Sandbox;
+use bitrix24_sandbox::Sandbox;
 use bitrix24::{Client, FileTokenStore, OAuthApp, TokenStore};
 
 /// Rounds of the race; each round starts two fresh processes.
@@ -29,7 +29,7 @@ fn spawn_child(name: &str, dir: &Path, portal: &Sandbox) -> Child {
     let app = portal.oauth_app();
     Command::new(std::env::current_exe().unwrap())
         .args([
-            "child",
+            "token_race::child",
             "--exact",
             "--ignored",
             "--quiet",
