@@ -12,6 +12,7 @@
 //!
 //! Exit codes: 0 success, 1 the portal or the network refused (the typed error is printed),
 //! 2 a usage or validation error (nothing was sent), 130 interrupted.
+#![forbid(unsafe_code)]
 
 mod auth;
 mod call;

@@ -223,7 +223,7 @@ async fn every_error_shape_maps_to_a_typed_error() {
         Fault::Body {
             status: 400,
             content_type: "application/json".into(),
-            body: include_str!("fixtures/examples/response.rest-v3.error.json").into(),
+            body: include_str!("../fixtures/examples/response.rest-v3.error.json").into(),
         },
     );
     let e = api_error(client.user_current().await);

@@ -6,7 +6,7 @@
 use bitrix24::{Error, RawResponse};
 use serde_json::{Value, json};
 
-const FIXTURE: &str = include_str!("fixtures/error_codes.json");
+const FIXTURE: &str = include_str!("../fixtures/error_codes.json");
 
 /// The error a call gets for a documented answer: classic envelopes carry the code as a string,
 /// REST 3.0 ones as an object.

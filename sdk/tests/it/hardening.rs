@@ -1,4 +1,4 @@
-//! Smaller defences: a bounded OAuth answer, and no `unsafe` in the library crates.
+//! Smaller defences: a bounded OAuth answer, and no `unsafe` in the workspace's crates.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,8 +46,13 @@ async fn an_endless_oauth_answer_is_cut_off() {
 }
 
 #[test]
-fn the_library_crates_forbid_unsafe_code() {
-    for lib in ["src/lib.rs", "../codegen/src/lib.rs"] {
+fn the_crates_forbid_unsafe_code() {
+    for lib in [
+        "src/lib.rs",
+        "../codegen/src/lib.rs",
+        "../sandbox/src/lib.rs",
+        "../cli/src/main.rs",
+    ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(lib);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
