@@ -375,7 +375,8 @@ mod tests {
 
     #[test]
     fn every_embedded_schema_file_is_in_the_catalog() {
-        let scopes: std::collections::BTreeSet<&str> = catalog().unwrap().map(|m| m.scope).collect();
+        let scopes: std::collections::BTreeSet<&str> =
+            catalog().unwrap().map(|m| m.scope).collect();
         // common.toml holds shared types only; every other file is a scope with methods.
         assert_eq!(scopes.len(), SOURCES.len() - 1, "{scopes:?}");
         assert!(lookup("CRM.DEAL.GET").is_ok(), "any letter case");

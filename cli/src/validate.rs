@@ -211,7 +211,9 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
             )),
         },
         Ty::FileData => match &value {
-            Value::Object(map) if map.len() == 1 && map.get("fileData").is_some_and(is_name_and_content) => {
+            Value::Object(map)
+                if map.len() == 1 && map.get("fileData").is_some_and(is_name_and_content) =>
+            {
                 Ok(value)
             }
             _ => Err(wrong(
@@ -236,7 +238,11 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
         },
         Ty::Base64 => match &value {
             Value::String(_) => Ok(value),
-            _ => Err(wrong("base64", &value, " (the file's content, base64-encoded)")),
+            _ => Err(wrong(
+                "base64",
+                &value,
+                " (the file's content, base64-encoded)",
+            )),
         },
         // Result-only types (the schema allows them nowhere else); checked all the same.
         Ty::Null => match value {
@@ -329,10 +335,7 @@ mod tests {
             coerce(&list(Ty::Int), json!(["1", 2]), "x"),
             Ok(json!([1, 2]))
         );
-        assert_eq!(
-            coerce(&map(Ty::Any), json!([]), "filter"),
-            Ok(json!({}))
-        );
+        assert_eq!(coerce(&map(Ty::Any), json!([]), "filter"), Ok(json!({})));
     }
 
     #[test]

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use bitrix24::codec::{List, Same};
 use bitrix24::imbot::{BotProperties, ImbotMessageAdd};
-use bitrix24_sandbox::{CostModel, Fault, Injection, Plan, Sandbox, SandboxConfig};
 use bitrix24::{Client, Error, ListOptions, OAuthApp, RateLimit, RawResponse, Tokens};
+use bitrix24_sandbox::{CostModel, Fault, Injection, Plan, Sandbox, SandboxConfig};
 use futures::TryStreamExt;
 
 fn main() {

@@ -18,8 +18,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
-use bitrix24_sandbox::{Plan, Sandbox, SandboxConfig};
 use bitrix24::{Client, OAuthApp, RateLimit, Tokens};
+use bitrix24_sandbox::{Plan, Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 /// Concurrent calls per case.

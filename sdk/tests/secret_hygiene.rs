@@ -9,8 +9,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use bitrix24::crm::DealFields;
-use bitrix24_sandbox::{Fault, Sandbox};
 use bitrix24::{Client, FileTokenStore, OAuthApp, RetryPolicy, TokenStore, Tokens};
+use bitrix24_sandbox::{Fault, Sandbox};
 
 /// Everything the subscriber writes.
 #[derive(Clone, Default)]

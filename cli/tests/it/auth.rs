@@ -5,9 +5,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use bitrix24_sandbox::SandboxConfig;
-use bitrix24::{FileTokenStore, TokenStore, Tokens};
 use crate::support::{Portal, b24, run};
+use bitrix24::{FileTokenStore, TokenStore, Tokens};
+use bitrix24_sandbox::SandboxConfig;
 use serde_json::Value;
 
 fn mode(path: &Path) -> u32 {

@@ -1,9 +1,9 @@
 //! `b24 call`, `b24 methods`, `b24 describe`, help and completions, run as a user would: the
 //! binary against a sandbox portal started by the test.
 
+use crate::support::{Portal, b24, b24_webhook, run};
 use assert_cmd::assert::OutputAssertExt;
 use bitrix24_sandbox::SandboxConfig;
-use crate::support::{Portal, b24, b24_webhook, run};
 use serde_json::Value;
 
 fn portal() -> Portal {

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use bitrix24_sandbox::{Fault, Injection, SandboxConfig};
 use crate::support::{Portal, b24_webhook, run};
+use bitrix24_sandbox::{Fault, Injection, SandboxConfig};
 use serde_json::Value;
 
 const DEALS: usize = 20_000;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
-use bitrix24::{Client, OAuthApp, Tokens};
 use crate::support::{b24, run};
+use bitrix24::{Client, OAuthApp, Tokens};
 use serde_json::Value;
 
 /// Starts `b24 sandbox ARGS` and reads stdout up to the line `until` starts with.

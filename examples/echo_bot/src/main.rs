@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex};
 use bitrix24::app::{App, FileInstallations, InstallPolicy, MemoryInstallations};
 use bitrix24::bot::{Bot, BotCommand, BotService, Command, Incoming, Join, Message, Registration};
 use bitrix24::crm::DealFields;
-use bitrix24_sandbox::{Sandbox, StoredMessage};
 use bitrix24::{Client, OAuthApp};
+use bitrix24_sandbox::{Sandbox, StoredMessage};
 
 const PROMPT: &str = "Введите строку поиска";
 const WELCOME: &str = "Hello! I find deals by title: write me a word, or use /search <title>.";

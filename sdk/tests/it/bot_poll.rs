@@ -8,8 +8,8 @@ use bitrix24::app::{App, InstallPolicy, MemoryInstallations};
 use bitrix24::bot::{
     self, Bot, BotApi, BotCommand, BotEvent, BotService, Incoming, Message, Polled, V2Delivery,
 };
-use bitrix24_sandbox::Sandbox;
 use bitrix24::{Client, ErrorCode};
+use bitrix24_sandbox::Sandbox;
 use futures::{Stream, StreamExt};
 
 /// The next item, or a failure instead of a hang if the stream never yields.

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::extract::State;
 use bitrix24::Client;
-use bitrix24_sandbox::Sandbox;
 use bitrix24::wire::php;
+use bitrix24_sandbox::Sandbox;
 use serde_json::{Value, json};
 
 /// A handler that records every body POSTed to it.

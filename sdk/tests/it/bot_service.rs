@@ -12,8 +12,8 @@ use bitrix24::app::{App, InstallPolicy, MemoryInstallations};
 use bitrix24::bot::{
     Bot, BotCommand, BotEvent, BotService, Command, HandlerError, Incoming, Message, Registration,
 };
-use bitrix24_sandbox::{Sandbox, SandboxConfig, StoredMessage};
 use bitrix24::wire::php;
+use bitrix24_sandbox::{Sandbox, SandboxConfig, StoredMessage};
 use serde_json::{Value, json};
 
 /// Registrations the bot reported, by portal.

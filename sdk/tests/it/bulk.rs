@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use bitrix24::crm::{CrmDealAdd, CrmDealGet, CrmDealList, DealFields};
-use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use bitrix24::user::UserCurrent;
 use bitrix24::{Client, Error, ErrorCode, ListOptions, Progress, RateLimit, RetryPolicy};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use futures::TryStreamExt;
 
 fn client(portal: &Sandbox) -> Client {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use bitrix24::batch::BatchOptions;
 use bitrix24::crm::{CrmDealAdd, DealFields};
 use bitrix24::imbot::{BotProperties, ImbotMessageAdd};
-use bitrix24_sandbox::{CostModel, Fault, Injection, Sandbox, SandboxConfig};
 use bitrix24::{Client, Error, ErrorCode, ListOptions, Progress};
+use bitrix24_sandbox::{CostModel, Fault, Injection, Sandbox, SandboxConfig};
 use futures::{StreamExt, TryStreamExt};
 use tokio::time::Instant;
 

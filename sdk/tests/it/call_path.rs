@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use bitrix24::auth::{MemoryTokenStore, StoreError};
 use bitrix24::crm::DealFields;
-use bitrix24_sandbox::{Fault, Sandbox, SandboxConfig};
 use bitrix24::{
     Client, ClientBuilder, Encoding, Error, ErrorCode, FileTokenStore, RateLimit, RetryPolicy,
     TokenStore, Tokens, TransportKind,
 };
+use bitrix24_sandbox::{Fault, Sandbox, SandboxConfig};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};

@@ -4,8 +4,8 @@
 #![cfg(feature = "disk")]
 
 use bitrix24::disk::{DiskFolderUploadFile, DiskNewObject, DiskObjectType};
-use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use bitrix24::{Error, File};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 
 async fn portal() -> Sandbox {
     let config = SandboxConfig::default().scopes(["basic", "disk"]);

@@ -1,11 +1,11 @@
 //! Inbound events over real HTTP: installation, verification, and where secrets may go.
 #![cfg(feature = "full")]
 
+use crate::recorder::Recorder;
 use bitrix24::app::{App, InstallPolicy, MemoryInstallations};
 use bitrix24::events::EventError;
-use bitrix24_sandbox::Sandbox;
 use bitrix24::wire::php;
-use crate::recorder::Recorder;
+use bitrix24_sandbox::Sandbox;
 use serde_json::{Value, json};
 
 fn domain(portal: &Sandbox) -> String {

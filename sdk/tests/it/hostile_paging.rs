@@ -7,8 +7,8 @@
 #![cfg(feature = "crm")]
 #![allow(deprecated)] // crm.deal.list is the classic list.
 
-use bitrix24_sandbox::{Fault, Injection, Sandbox, SandboxConfig};
 use bitrix24::{Client, ListOptions, RateLimit};
+use bitrix24_sandbox::{Fault, Injection, Sandbox, SandboxConfig};
 use futures::TryStreamExt;
 use serde_json::{Value, json};
 

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::recorder::Recorder;
 use axum::extract::State;
 use axum::http::Uri;
 use bitrix24::app::{
@@ -17,10 +18,9 @@ use bitrix24::app::{
     NetworkPolicy,
 };
 use bitrix24::events::EventError;
-use bitrix24_sandbox::{Fault, Sandbox, SandboxConfig};
 use bitrix24::wire::php;
 use bitrix24::{Error, OAuthApp, Tokens, TransportKind};
-use crate::recorder::Recorder;
+use bitrix24_sandbox::{Fault, Sandbox, SandboxConfig};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{Value, json};
 

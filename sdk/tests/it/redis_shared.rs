@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitrix24::redis_store::{RedisTokenStore, connect};
-use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use bitrix24::{Client, RateLimit, RateLimiter, RetryPolicy, TokenStore};
+use bitrix24_sandbox::{Sandbox, SandboxConfig};
 
 async fn redis() -> Option<redis::aio::ConnectionManager> {
     let Ok(url) = std::env::var("B24_REDIS_URL") else {

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use bitrix24::crm::DealFields;
-use bitrix24_sandbox::{Fault, Sandbox};
 use bitrix24::{Client, Error, ErrorCode, RateLimit, RetryPolicy};
+use bitrix24_sandbox::{Fault, Sandbox};
 
 fn client(portal: &Sandbox, policy: RetryPolicy) -> Client {
     Client::builder()

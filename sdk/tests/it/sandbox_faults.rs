@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use bitrix24::crm::DealFields;
-use bitrix24_sandbox::{Fault, Injection, Sandbox};
 use bitrix24::{CallOptions, Client, Error, ErrorCode, RetryPolicy, TransportKind};
+use bitrix24_sandbox::{Fault, Injection, Sandbox};
 use serde_json::{Value, json};
 
 fn client(portal: &Sandbox) -> Client {

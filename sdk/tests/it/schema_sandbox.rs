@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use bitrix24_sandbox::Sandbox;
 use bitrix24::{Client, Error, ErrorCode, Method, RateLimit};
+use bitrix24_sandbox::Sandbox;
 
 type Call = Box<dyn Fn(Client) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>>;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use bitrix24_sandbox::Sandbox;
 use bitrix24::{Client, FileTokenStore, OAuthApp, TokenStore};
+use bitrix24_sandbox::Sandbox;
 
 /// Rounds of the race; each round starts two fresh processes.
 const ROUNDS: usize = 100;
