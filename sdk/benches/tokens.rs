@@ -1,4 +1,4 @@
-//! Token benchmark: `cargo bench -p bitrix24 --features full,sandbox --bench tokens`.
+//! Token benchmark: `cargo bench -p bitrix24 --features full --bench tokens`.
 //!
 //! 50 concurrent calls (`user.current`) through one OAuth client on the standard plan (bucket
 //! 50, 2/s, enforced by the portal and mirrored by the client), in three cases:

@@ -72,7 +72,7 @@ fn one_feature_per_scope_and_full_enables_them_all() {
         .map(|(_, enables)| enables.iter().cloned().collect())
         .expect("a full feature");
     // `full` is exactly the scopes: a scope missing from it, or a stale one (a scope file that
-    // was removed), fails here. Runtime features (`sandbox`, `method-catalog`, ...) stay out.
+    // was removed), fails here. Runtime features (`redis`, `axum`, ...) stay out.
     assert_eq!(full, scopes, "full enables every scope and nothing else");
     assert_eq!(scopes.len(), 47);
 }

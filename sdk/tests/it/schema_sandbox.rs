@@ -99,7 +99,7 @@ const SCOPES: &[&str] = &[
 #[cfg(not(feature = "full"))]
 const SCOPES: &[&str] = &["basic"];
 
-/// Names the sandbox implements (see `sdk/src/sandbox/`): calling them with no params would
+/// Names the sandbox implements (see `sandbox/src/`): calling them with no params would
 /// exercise the sandbox's validation, not the generated encoding.
 fn implemented(name: &str) -> bool {
     const PREFIXES: &[&str] = &[
