@@ -27,7 +27,9 @@ pub struct EmitOptions {
     pub scopes: Option<BTreeSet<String>>,
     /// Also emit a method on `Client` per request, forwarding setters on `Request<M>`, and the
     /// `event_types` module with `TypedEvent` and `Event::typed`. Rust only allows inherent
-    /// methods inside the crate that defines `Client` and `Event`, so only the SDK sets it.
+    /// methods inside the crate that defines `Client` and `Event`, so only the SDK sets it. Each
+    /// scope's module and client methods are then also marked with the SDK's cargo feature of
+    /// the scope's name for the documentation (`doc(cfg)`, under `--cfg docsrs`).
     pub client_methods: bool,
     /// Also give requests, and structs that are only sent, a `Deserialize`, so tests can read
     /// documented request bodies into the generated types (the SDK's hidden `__roundtrip`
@@ -554,7 +556,9 @@ impl Module<'_> {
         let methods = self.file.methods.iter().map(|m| self.method(m));
         let types = self.file.types.iter().map(|t| self.named_type(t));
         let client = self.client_methods.then(|| self.client_impl());
+        let badge = self.feature_badge();
         quote! {
+            #badge
             pub mod #name {
                 #(#![doc = #docs])*
                 #(#methods)*
@@ -562,6 +566,13 @@ impl Module<'_> {
                 #(#types)*
             }
         }
+    }
+
+    /// In the SDK, the feature that generates this scope, shown by docs.rs on its items.
+    fn feature_badge(&self) -> Option<TokenStream> {
+        let scope = &self.file.scope;
+        (self.client_methods && self.file.module != "common")
+            .then(|| quote!(#[cfg_attr(docsrs, doc(cfg(feature = #scope)))]))
     }
 
     /// The Rust type of a schema type.
@@ -938,8 +949,10 @@ impl Module<'_> {
                 }
             }
         });
+        let badge = self.feature_badge();
         // Deprecated request types appear in the signatures of their client methods.
         Some(quote! {
+            #badge
             #[allow(deprecated)]
             impl #rt::Client {
                 #(#methods)*

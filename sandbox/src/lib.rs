@@ -431,7 +431,9 @@ impl Sandbox {
         };
         let base = url(addr)?;
         let renamed_base = url(renamed.local_addr()?)?;
-        let http = reqwest::Client::builder()
+        // The SDK's TLS (reqwest is built without a crypto provider of its own).
+        let http = bitrix24::http_client_builder()
+            .map_err(|e| std::io::Error::other(e.to_string()))?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()

@@ -5,7 +5,10 @@ use bitrix24_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Map, Value, json};
 
 async fn batch(portal: &Sandbox, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = bitrix24::http_client_builder()
+        .unwrap()
+        .build()
+        .unwrap()
         .post(format!("{}batch", portal.webhook_url()))
         .header("content-type", "application/json")
         .body(body.to_string())
@@ -129,7 +132,10 @@ async fn batches_do_not_nest_and_an_empty_batch_is_all_empty_maps() {
 async fn form_encoded_batches_work_like_json_ones() {
     let portal = Sandbox::start().await.unwrap();
     let body = "halt=0&cmd[me]=profile&cmd[deal]=crm.deal.add%3Ffields%5BTITLE%5D%3DForm";
-    let response = reqwest::Client::new()
+    let response = bitrix24::http_client_builder()
+        .unwrap()
+        .build()
+        .unwrap()
         .post(format!("{}batch", portal.webhook_url()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)

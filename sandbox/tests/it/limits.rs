@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use tokio::time::{Instant, advance};
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    bitrix24::http_client_builder()
+        .unwrap()
         .pool_idle_timeout(None)
         .build()
         .unwrap()

@@ -13,7 +13,7 @@ async fn a_keyset_walk_visits_every_seeded_deal_once() {
         .await
         .unwrap();
     assert_eq!(portal.deal_count(), DEALS as usize);
-    let http = reqwest::Client::new();
+    let http = bitrix24::http_client_builder().unwrap().build().unwrap();
     let url = format!("{}batch", portal.webhook_url());
     let page = |after: &str| {
         format!(

@@ -21,7 +21,7 @@ impl V3 {
     fn webhook(portal: &Sandbox) -> Self {
         let base = portal.webhook_url().replace("/rest/", "/rest/api/");
         Self {
-            http: reqwest::Client::new(),
+            http: bitrix24::http_client_builder().unwrap().build().unwrap(),
             base,
         }
     }
@@ -289,7 +289,10 @@ async fn only_json_bodies_and_only_v3_methods() {
         (classic.status, error_code(&classic)),
         (404, "ERROR_METHOD_NOT_FOUND")
     );
-    let old = reqwest::Client::new()
+    let old = bitrix24::http_client_builder()
+        .unwrap()
+        .build()
+        .unwrap()
         .post(format!("{}tasks.task.add", portal.webhook_url()))
         .header("content-type", "application/json")
         .body(task("x").to_string())
@@ -319,7 +322,7 @@ async fn applications_authenticate_in_the_body_and_need_the_scope() {
     let portal = Sandbox::start().await.unwrap();
     let tokens = portal.issue_tokens();
     let url = format!("{}rest/api/tasks.task.add", portal.url());
-    let http = reqwest::Client::new();
+    let http = bitrix24::http_client_builder().unwrap().build().unwrap();
     let mut body = task("Via OAuth");
     body["auth"] = json!(tokens.access_token.expose());
     let ok = answer(
@@ -463,7 +466,7 @@ async fn an_idempotency_key_replays_the_first_answer() {
 
     // And per caller: another user's webhook with the same key runs its own call.
     let colleague = V3 {
-        http: reqwest::Client::new(),
+        http: bitrix24::http_client_builder().unwrap().build().unwrap(),
         base: portal.user_webhook_url(2).replace("/rest/", "/rest/api/"),
     };
     let theirs = colleague
@@ -507,7 +510,7 @@ async fn errors_are_not_stored_under_a_key() {
 async fn a_replay_matches_without_the_rotated_token() {
     let portal = Sandbox::start().await.unwrap();
     let url = format!("{}rest/api/tasks.task.add", portal.url());
-    let http = reqwest::Client::new();
+    let http = bitrix24::http_client_builder().unwrap().build().unwrap();
     let mut replayed = Vec::new();
     for _ in 0..2 {
         // A fresh token each time, as after a renewal between a call and its retry.
@@ -571,7 +574,10 @@ async fn the_v3_batch_is_an_array_in_order() {
 
     // An application's token goes in the Authorization header, the body being an array.
     let token = portal.issue_tokens().access_token;
-    let oauth = reqwest::Client::new()
+    let oauth = bitrix24::http_client_builder()
+        .unwrap()
+        .build()
+        .unwrap()
         .post(format!("{}rest/api/batch", portal.url()))
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", token.expose()))

@@ -201,7 +201,7 @@ async fn what_does_not_verify_is_refused_over_http_with_no_outgoing_call() {
     let bot = the_bot(&portal).await;
     let before = portal.stats();
 
-    let http = reqwest::Client::new();
+    let http = bitrix24::http_client_builder().unwrap().build().unwrap();
     let post = |body: Vec<u8>, content_type: &'static str| {
         let request = http
             .post(&url)
@@ -443,7 +443,7 @@ async fn slow_bodies_are_cut_off_and_requests_beyond_the_limit_are_turned_away()
         slow.push(socket);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let http = reqwest::Client::new();
+    let http = bitrix24::http_client_builder().unwrap().build().unwrap();
     let genuine = || {
         let body = forged(&portal, Some(portal.application_token().expose()), 1);
         http.post(&url)

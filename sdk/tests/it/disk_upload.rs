@@ -124,7 +124,7 @@ async fn an_unknown_folder_is_a_typed_error_and_nothing_is_uploaded() {
 #[tokio::test]
 async fn an_upload_url_is_good_for_one_file() {
     let portal = portal().await;
-    let http = reqwest::Client::new();
+    let http = bitrix24::http_client_builder().unwrap().build().unwrap();
     let step1 = http
         .post(format!("{}disk.folder.uploadFile", portal.webhook_url()))
         .header("content-type", "application/json")

@@ -38,7 +38,10 @@ async fn walk(client: &Client, order: bool, options: ListOptions) -> Vec<i64> {
 async fn a_lying_total_does_not_plan_every_offset_it_names() {
     let (portal, client) = portal(120).await;
     // The first page as the portal would send it, but claiming 10^15 rows.
-    let body = reqwest::Client::new()
+    let body = bitrix24::http_client_builder()
+        .unwrap()
+        .build()
+        .unwrap()
         .post(format!("{}crm.deal.list", portal.webhook_url()))
         .header("content-type", "application/json")
         .body(json!({"order": {"ID": "ASC"}, "start": 0}).to_string())

@@ -231,7 +231,8 @@ async fn a_renamed_portal_redirects_and_serves_at_its_new_address() {
     portal.inject_with(Injection::new(Fault::redirect()).always());
 
     // On the wire: 302 with the same call at the new address (another port), not executed.
-    let response = reqwest::Client::builder()
+    let response = bitrix24::http_client_builder()
+        .unwrap()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
