@@ -27,7 +27,9 @@ pub struct EmitOptions {
     pub scopes: Option<BTreeSet<String>>,
     /// Also emit a method on `Client` per request, forwarding setters on `Request<M>`, and the
     /// `event_types` module with `TypedEvent` and `Event::typed`. Rust only allows inherent
-    /// methods inside the crate that defines `Client` and `Event`, so only the SDK sets it.
+    /// methods inside the crate that defines `Client` and `Event`, so only the SDK sets it. Each
+    /// scope's module and client methods are then also marked with the SDK's cargo feature of
+    /// the scope's name for the documentation (`doc(cfg)`, under `--cfg docsrs`).
     pub client_methods: bool,
     /// Also give requests, and structs that are only sent, a `Deserialize`, so tests can read
     /// documented request bodies into the generated types (the SDK's hidden `__roundtrip`
@@ -293,7 +295,8 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: &(impl Fn(&T) -> R + Sync)) ->
 /// `[1, "x"]` when the required ones are plain values) or `none` when no sample can be written.
 /// The includer defines `schema_methods!`; paths are relative to the runtime (`bitrix24::`).
 ///
-/// The SDK's build script writes it next to the generated code; `sdk/tests/schema_*.rs`
+/// The SDK's build script writes it next to the generated code under its test-only
+/// `__roundtrip` feature; `sdk/tests/schema_examples.rs` and `sdk/tests/it/schema_sandbox.rs`
 /// include it to decode every documented example and to call methods of each scope.
 pub fn emit_index(schema: &Schema, opts: &EmitOptions) -> String {
     let enums: BTreeSet<&str> = schema
@@ -351,61 +354,6 @@ fn sample(ty: &Ty, enums: &BTreeSet<&str>) -> Option<String> {
         | Ty::Option(_)
         | Ty::Named { .. } => return None,
     })
-}
-
-/// The method catalog of the selected scopes: `pub static CATALOG: &[MethodInfo]`, one entry
-/// per method with what tools need to list, describe and validate calls (the `b24` CLI's
-/// `methods`, `describe` and `call`). The includer provides `MethodInfo` and `ParamInfo`
-/// (the SDK does, behind its `method-catalog` feature).
-pub fn emit_catalog(schema: &Schema, opts: &EmitOptions) -> String {
-    let text = |s: &str| format!("{s:?}");
-    let opt_text = |s: Option<&str>| s.map_or("None".to_owned(), |s| format!("Some({s:?})"));
-    let mut out = String::from(HEADER);
-    out.push_str("/// Every generated method of the enabled scopes, in schema order.\n");
-    out.push_str("pub static CATALOG: &[MethodInfo] = &[\n");
-    for f in schema.files.iter().filter(|f| opts.selects(f)) {
-        for m in &f.methods {
-            let paging = match m.paging {
-                Paging::None => "none",
-                Paging::Start => "start",
-                Paging::Keyset => "keyset",
-            };
-            let params: Vec<String> = m
-                .params
-                .iter()
-                .map(|p| {
-                    format!(
-                        "ParamInfo {{ name: {}, rust: {}, ty: {}, required: {}, doc: {} }}",
-                        text(&p.name),
-                        text(&p.rust),
-                        text(&p.ty.to_string()),
-                        p.required,
-                        opt_text(p.doc.as_deref())
-                    )
-                })
-                .collect();
-            let replacement = m.deprecated.as_ref().and_then(|d| d.replacement.as_deref());
-            out.push_str(&format!(
-                "    MethodInfo {{ name: {}, scope: {}, rust: {}, description: {}, doc_url: {}, params: &[{}], result: {}, paging: {}, idempotent: {}, batchable: {}, deprecated: {}, replacement: {}, rest_v3: {}, positional: {} }},\n",
-                text(&m.name),
-                text(&f.scope),
-                text(&m.rust),
-                text(&m.description),
-                text(&m.doc_url),
-                params.join(", "),
-                text(&m.result.to_string()),
-                text(paging),
-                m.idempotent,
-                m.batchable,
-                m.deprecated.is_some(),
-                opt_text(replacement),
-                m.rest_v3,
-                m.positional
-            ));
-        }
-    }
-    out.push_str("];\n");
-    out
 }
 
 /// How named types are used, over the whole schema (a type is emitted once, whatever scopes use
@@ -609,7 +557,9 @@ impl Module<'_> {
         let methods = self.file.methods.iter().map(|m| self.method(m));
         let types = self.file.types.iter().map(|t| self.named_type(t));
         let client = self.client_methods.then(|| self.client_impl());
+        let badge = self.feature_badge();
         quote! {
+            #badge
             pub mod #name {
                 #(#![doc = #docs])*
                 #(#methods)*
@@ -617,6 +567,13 @@ impl Module<'_> {
                 #(#types)*
             }
         }
+    }
+
+    /// In the SDK, the feature that generates this scope, shown by docs.rs on its items.
+    fn feature_badge(&self) -> Option<TokenStream> {
+        let scope = &self.file.scope;
+        (self.client_methods && self.file.module != "common")
+            .then(|| quote!(#[cfg_attr(docsrs, doc(cfg(feature = #scope)))]))
     }
 
     /// The Rust type of a schema type.
@@ -1034,8 +991,10 @@ impl Module<'_> {
                 }
             }
         });
+        let badge = self.feature_badge();
         // Deprecated request types appear in the signatures of their client methods.
         Some(quote! {
+            #badge
             #[allow(deprecated)]
             impl #rt::Client {
                 #(#methods)*

@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use drift::{Drift, DriftKind, DriftReport, drift};
-pub use emit::{EmitOptions, emit, emit_catalog, emit_index};
+pub use emit::{EmitOptions, emit, emit_index};
 pub use examples::{
     Example, ExampleKind, Examples, Skipped, extract as extract_examples, reads_keys_in_any_case,
 };

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use bitrix24::codec::{List, Same};
 use bitrix24::imbot::{BotProperties, ImbotMessageAdd};
-use bitrix24::sandbox::{CostModel, Fault, Injection, Plan, Sandbox, SandboxConfig};
 use bitrix24::{Client, Error, ListOptions, OAuthApp, RateLimit, RawResponse, Tokens};
+use bitrix24_sandbox::{CostModel, Fault, Injection, Plan, Sandbox, SandboxConfig};
 use futures::TryStreamExt;
 
 fn main() {
@@ -182,7 +182,7 @@ fn fault_mix() -> Vec<(Fault, bool)> {
 mod tls {
     use std::sync::Arc;
 
-    use bitrix24::sandbox::{Io, Transport};
+    use bitrix24_sandbox::{Io, Transport};
     use tokio::net::TcpStream;
     use tokio_rustls::TlsAcceptor;
     use tokio_rustls::rustls::ServerConfig;
@@ -235,12 +235,16 @@ mod tls {
             rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
         let pem = cert.cert.pem().into_bytes();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
-        let config = ServerConfig::builder()
+        // ring, named explicitly: with --all-features rustls has two providers to choose from.
+        let ring = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(ring)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
             .with_no_client_auth()
             .with_single_cert(vec![cert.cert.der().clone()], key)
             .expect("TLS config");
         let acceptor = TlsAcceptor::from(Arc::new(config));
-        let wrap: bitrix24::sandbox::Wrap = Arc::new(move |tcp| {
+        let wrap: bitrix24_sandbox::Wrap = Arc::new(move |tcp| {
             let acceptor = acceptor.clone();
             Box::pin(async move {
                 let tls = acceptor.accept(tcp).await?;
@@ -728,7 +732,7 @@ fn calls_role() {
     let wall = runtime.block_on(async {
         let unlimited = RateLimit::new(u32::MAX, f64::INFINITY);
         let sdk = client(&webhook, unlimited);
-        let http = reqwest::Client::new();
+        let http = bitrix24::http_client_builder().unwrap().build().unwrap();
         let url = format!("{webhook}user.current");
         let started = Instant::now();
         let per_task = calls / parallel;
@@ -858,7 +862,10 @@ fn codec_table() {
         let portal = Sandbox::start_with(SandboxConfig::default().seed_deals(50))
             .await
             .expect("sandbox");
-        reqwest::Client::new()
+        bitrix24::http_client_builder()
+            .unwrap()
+            .build()
+            .unwrap()
             .post(format!("{}crm.deal.list", portal.webhook_url()))
             .header("content-type", "application/json")
             .body("{}")

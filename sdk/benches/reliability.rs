@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::{Fault, Injection, Sandbox, SandboxConfig};
 use bitrix24::{Client, Error, RateLimit, RetryPolicy};
+use bitrix24_sandbox::{Fault, Injection, Sandbox, SandboxConfig};
 use futures::StreamExt;
 
 const N: usize = 1_000;

@@ -1,4 +1,4 @@
-//! Token benchmark: `cargo bench -p bitrix24 --features full,sandbox --bench tokens`.
+//! Token benchmark: `cargo bench -p bitrix24 --features full --bench tokens`.
 //!
 //! 50 concurrent calls (`user.current`) through one OAuth client on the standard plan (bucket
 //! 50, 2/s, enforced by the portal and mirrored by the client), in three cases:
@@ -18,8 +18,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
-use bitrix24::sandbox::{Plan, Sandbox, SandboxConfig};
 use bitrix24::{Client, OAuthApp, RateLimit, Tokens};
+use bitrix24_sandbox::{Plan, Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 /// Concurrent calls per case.

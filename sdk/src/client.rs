@@ -471,19 +471,32 @@ pub(crate) fn http_client_with(
     roots: &[Vec<u8>],
     resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
 ) -> Result<reqwest::Client, Error> {
-    let config = |e: reqwest::Error| Error::Config(format!("HTTP client: {}", e.without_url()));
-    let mut builder = reqwest::Client::builder()
+    let mut builder = builder_trusting(roots)?
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect)
         .timeout(timeout);
-    for pem in roots {
-        builder =
-            builder.add_root_certificate(reqwest::Certificate::from_pem(pem).map_err(config)?);
-    }
     if let Some(resolver) = resolver {
         builder = builder.dns_resolver(resolver);
     }
-    builder.build().map_err(config)
+    builder
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {}", e.without_url())))
+}
+
+/// reqwest's client builder with this crate's TLS: rustls with the operating system's
+/// certificate store and the crypto provider the application installed, else the one of the
+/// `tls-ring` (default) or `tls-aws-lc` feature. For an HTTP client to share with
+/// [`ClientBuilder::http_client`] (add `.redirect(reqwest::redirect::Policy::none())`), or for
+/// other HTTP a program or its tests make: reqwest is built here without a provider of its own,
+/// and its plain `reqwest::Client::new()` panics unless a process-wide provider is installed.
+pub fn http_client_builder() -> Result<reqwest::ClientBuilder, Error> {
+    builder_trusting(&[])
+}
+
+/// [`http_client_builder`] that also trusts the certificates in `roots` (PEM).
+fn builder_trusting(roots: &[Vec<u8>]) -> Result<reqwest::ClientBuilder, Error> {
+    let tls = crate::tls::client_config(roots).map_err(|e| Error::Config(format!("TLS: {e}")))?;
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls))
 }
 
 fn parse_url(what: &str, url: &str) -> Result<Url, Error> {

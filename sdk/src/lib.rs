@@ -5,11 +5,13 @@
 //! authenticates, sends, decodes the envelope, renews OAuth tokens (before a known expiry, or when
 //! refused) and maps errors to [`Error`].
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod auth;
 pub mod batch;
+#[cfg_attr(docsrs, doc(cfg(feature = "imbot")))]
 pub mod bot;
 mod call_path;
 mod client;
@@ -26,13 +28,13 @@ mod network;
 pub mod pace;
 pub mod paging;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis_store;
 mod request;
 mod retry;
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 mod secret;
 mod session;
+mod tls;
 mod types;
 #[cfg(feature = "disk")]
 mod upload;
@@ -40,7 +42,7 @@ pub mod wire;
 
 pub use auth::{FileTokenStore, MemoryTokenStore, OAuthApp, StoreGuard, TokenStore, Tokens};
 pub use call_path::CallOptions;
-pub use client::{Client, ClientBuilder, Encoding};
+pub use client::{Client, ClientBuilder, Encoding, http_client_builder};
 pub use decode::Decoding;
 pub use error::{ApiError, Error, ErrorCode, TransportKind};
 pub use filter::{Filter, FilterValue};

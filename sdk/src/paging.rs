@@ -663,15 +663,12 @@ fn scan(rows: &RawValue, id_field: &str) -> Scan {
     de.deserialize_seq(Rows(id_field)).unwrap_or_default()
 }
 
-fn raw_pages(
-    client: Client,
-    spec: ListSpec,
-    options: ListOptions,
-) -> BoxStream<'static, Result<RawPage, Error>> {
-    // Keyset paging needs the id order and the id bounds to be ours.
-    let id_field = spec.id_field.as_str();
-    let custom_order = spec
-        .params
+/// Whether a list call's `params` leave the id order and the id bounds to keyset paging, which
+/// sets both itself: no `order` but `id_field` ascending, no `filter` on `id_field` (with any
+/// operator prefix, `>ID`, `<=ID`). Otherwise the list is read by offset. Tools that choose a
+/// paging mode before reading (the `b24` CLI) ask the same question here.
+pub fn leaves_ids_to_keyset(params: &Map<String, Value>, id_field: &str) -> bool {
+    let custom_order = params
         .get("order")
         .and_then(Value::as_object)
         .is_some_and(|order| {
@@ -679,8 +676,7 @@ fn raw_pages(
                 k != id_field || !v.as_str().is_some_and(|d| d.eq_ignore_ascii_case("asc"))
             })
         });
-    let id_filter = spec
-        .params
+    let id_filter = params
         .get("filter")
         .and_then(Value::as_object)
         .is_some_and(|filter| {
@@ -688,11 +684,18 @@ fn raw_pages(
                 .keys()
                 .any(|k| k.trim_start_matches(|c: char| !c.is_ascii_alphanumeric()) == id_field)
         });
+    !custom_order && !id_filter
+}
+
+fn raw_pages(
+    client: Client,
+    spec: ListSpec,
+    options: ListOptions,
+) -> BoxStream<'static, Result<RawPage, Error>> {
     let keyset = spec.paging == Paging::Keyset
         && options.keyset
         && spec.batchable
-        && !custom_order
-        && !id_filter
+        && leaves_ids_to_keyset(&spec.params, &spec.id_field)
         && !matches!(options.resume, Resume::AtOffset(_));
     let concurrency = options.concurrency;
     let walk = Arc::new(Walk::new(client, spec, options));

@@ -2,15 +2,15 @@
 //! TRACE (ours and every dependency's) into a buffer, every error and client is formatted, and
 //! none of the text may contain a token, the client secret, an application token or a webhook
 //! code.
-#![cfg(all(feature = "sandbox", feature = "full"))]
+#![cfg(feature = "full")]
 #![allow(deprecated)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use bitrix24::crm::DealFields;
-use bitrix24::sandbox::{Fault, Sandbox};
 use bitrix24::{Client, FileTokenStore, OAuthApp, RetryPolicy, TokenStore, Tokens};
+use bitrix24_sandbox::{Fault, Sandbox};
 
 /// Everything the subscriber writes.
 #[derive(Clone, Default)]

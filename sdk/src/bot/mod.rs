@@ -48,6 +48,7 @@
 #![cfg(feature = "imbot")]
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod dispatch;
 mod event;
