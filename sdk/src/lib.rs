@@ -39,7 +39,7 @@ pub mod wire;
 
 pub use auth::{FileTokenStore, MemoryTokenStore, OAuthApp, StoreGuard, TokenStore, Tokens};
 pub use call_path::CallOptions;
-pub use client::{Client, ClientBuilder, Encoding};
+pub use client::{Client, ClientBuilder, Encoding, USER_AGENT};
 pub use decode::Decoding;
 pub use error::{ApiError, Error, ErrorCode, TransportKind};
 pub use generated::*;

@@ -1,7 +1,7 @@
 //! No secret in logs, error messages or `Debug` output: a whole scenario runs with tracing at
-//! TRACE (ours and every dependency's) into a buffer, every error and client is formatted, and
-//! none of the text may contain a token, the client secret, an application token or a webhook
-//! code.
+//! TRACE (ours and every dependency's, with each call's span and its fields) into a buffer,
+//! every error and client is formatted, and none of the text may contain a token, the client
+//! secret, an application token or a webhook code.
 #![cfg(all(feature = "sandbox", feature = "full"))]
 #![allow(deprecated)]
 
@@ -32,6 +32,8 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        // Each call's span as it closes, with the fields recorded on the way (its error).
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .init();
@@ -137,6 +139,10 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     assert!(
         logs.contains("OAuth token renewed"),
         "our own events are in the capture"
+    );
+    assert!(
+        logs.contains("call{method=\"user.current\"") && logs.contains("outcome=\"error\""),
+        "the calls' spans, failed ones too, are in the capture"
     );
     for secret in secrets.iter().filter(|s| s.len() >= 8) {
         assert!(
