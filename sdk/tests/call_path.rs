@@ -3,6 +3,8 @@
 #![cfg(all(feature = "sandbox", feature = "full"))]
 #![allow(deprecated)] // The classic methods are deprecated upstream but still the common case.
 
+mod log_capture;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +18,7 @@ use bitrix24::{
 };
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use log_capture::Captured;
 use serde_json::{Value, json};
 
 /// These tests are about the call path, not the rate limit: give the client room.
@@ -733,20 +736,6 @@ async fn every_request_names_the_sdk_in_its_user_agent() {
     }
 }
 
-/// What a `tracing_subscriber::fmt` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn each_call_is_one_span_with_its_portal_attempts_status_and_outcome() {
     let captured = Captured::default();
@@ -773,7 +762,7 @@ async fn each_call_is_one_span_with_its_portal_attempts_status_and_outcome() {
     client.profile().await.unwrap();
     let missing = client.crm_deal_get(999_999).await.unwrap_err();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let calls: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains(" call{") && l.contains(": close "))

@@ -5,26 +5,12 @@
 #![cfg(all(feature = "sandbox", feature = "full"))]
 #![allow(deprecated)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod log_capture;
 
 use bitrix24::crm::DealFields;
 use bitrix24::sandbox::{Fault, Sandbox};
 use bitrix24::{Client, FileTokenStore, OAuthApp, RetryPolicy, TokenStore, Tokens};
-
-/// Everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use log_capture::Captured;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_logs_errors_or_debug_output() {
@@ -131,7 +117,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     text.push(format!("{client:?}"));
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("TRACE") || logs.contains("DEBUG"),
         "the subscriber captured the run"
