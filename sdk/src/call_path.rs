@@ -6,12 +6,15 @@
 //! The generic shells ([`Client::send`], [`Client::call`]) only serialize and decode, so each
 //! method adds a few lines of machine code; the protocol is compiled once.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue, LOCATION};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use tracing::field::{Empty, display};
 
 use crate::auth::Tokens;
 use crate::client::{Auth, Encoding, Endpoint};
@@ -24,6 +27,20 @@ use crate::{Client, Method, RateLimiter, RetryPolicy};
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+
+/// A portal's host, and its port when not the scheme's default, as call spans name it: never
+/// the rest of the URL (a webhook's path is its secret).
+struct PortalHost<'a>(&'a url::Url);
+
+impl fmt::Display for PortalHost<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.host_str().unwrap_or(""))?;
+        match self.0.port() {
+            Some(port) => write!(f, ":{port}"),
+            None => Ok(()),
+        }
+    }
+}
 
 /// How [`Client::call_raw`] may treat a call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -116,16 +133,50 @@ impl Client {
     /// successful envelope, or the error it amounts to, after the retries the
     /// [`RetryPolicy`](crate::RetryPolicy) and the failure allow.
     ///
-    /// Each turn of its loop is one attempt, then the verdict on it (`Attempts::judge`, the
-    /// one place that decides whether the call is sent again), then acting on the verdict.
+    /// Each call is one `tracing` span, `call`, at INFO level: `method`, `portal` (its host),
+    /// then per attempt `attempt` (1, 2, ...) and the answer's HTTP `status`, and at the end
+    /// `outcome` (`ok` or `error`) and the `error` (as it displays: never a secret). Events of
+    /// the call (renewals, retries, renames) happen inside it.
     pub async fn call_raw(
         &self,
         method: &str,
         params: &[u8],
         options: CallOptions,
     ) -> Result<RawResponse, Error> {
+        let endpoint = self.inner.endpoint();
+        let span = tracing::info_span!(
+            "call",
+            method,
+            portal = %PortalHost(&endpoint.portal),
+            attempt = Empty,
+            status = Empty,
+            outcome = Empty,
+            error = Empty,
+        );
+        let result = self
+            .attempts(method, params, options, endpoint, &span)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(_) => span.record("outcome", "ok"),
+            Err(e) => span.record("outcome", "error").record("error", display(e)),
+        };
+        result
+    }
+
+    /// Each turn of its loop is one attempt, then the verdict on it (`Attempts::judge`, the
+    /// one place that decides whether the call is sent again), then acting on the verdict.
+    /// The call's `span` is passed, not taken as the current one: when a subscriber disables
+    /// it, the current span is the caller's, whose fields are not ours to set.
+    async fn attempts(
+        &self,
+        method: &str,
+        params: &[u8],
+        options: CallOptions,
+        mut endpoint: Arc<Endpoint>,
+        span: &tracing::Span,
+    ) -> Result<RawResponse, Error> {
         let inner = &self.inner;
-        let mut endpoint = inner.endpoint();
         // REST 3.0 reads JSON only.
         let form_params = match (inner.encoding, options.rest_v3) {
             (Encoding::Form, false) => Some(form_body(method, params)?),
@@ -138,7 +189,10 @@ impl Client {
             options.idempotent || idempotency_key.is_some(),
             options.max_freeze_wait,
         );
+        let mut attempt: u32 = 0;
         loop {
+            attempt = attempt.saturating_add(1);
+            span.record("attempt", attempt);
             if let Some(wait) = attempts.frozen_for(&inner.limiter)? {
                 tracing::debug!(method, ?wait, "method frozen by its operating-time limit");
                 tokio::time::sleep(wait).await;
@@ -153,8 +207,9 @@ impl Client {
                 Some(form) => (FORM, prefix_form(form, access)),
             };
             let url = endpoint.method_url(method, options.rest_v3);
+            let key = idempotency_key.as_deref();
             let answer = self
-                .attempt(method, &url, content_type, body, idempotency_key.as_deref())
+                .attempt(method, &url, content_type, body, key, span)
                 .await;
             let seen = Seen {
                 endpoint: &endpoint,
@@ -191,7 +246,8 @@ impl Client {
         }
     }
 
-    /// One HTTP exchange: wait for the rate limiter, POST, read and parse the answer.
+    /// One HTTP exchange: wait for the rate limiter, POST, read and parse the answer; its HTTP
+    /// status goes to the call's `span`.
     async fn attempt(
         &self,
         method: &str,
@@ -199,6 +255,7 @@ impl Client {
         content_type: HeaderValue,
         body: Vec<u8>,
         idempotency_key: Option<&str>,
+        span: &tracing::Span,
     ) -> Result<Answer, Error> {
         let inner = &self.inner;
         inner.limiter.acquire().await;
@@ -216,6 +273,7 @@ impl Client {
             .await
             .map_err(|e| Error::transport(method, e))?;
         let status = response.status().as_u16();
+        span.record("status", status);
         if matches!(status, 301 | 302 | 307 | 308) {
             let location = response
                 .headers()

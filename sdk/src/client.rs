@@ -355,7 +355,8 @@ impl ClientBuilder {
     }
 
     /// Shares an existing HTTP client (connection pool). It must not follow redirects: a
-    /// redirect would carry credentials to a host nobody configured.
+    /// redirect would carry credentials to a host nobody configured. Its own `User-Agent` is
+    /// sent; give it [`USER_AGENT`] to name the SDK as the SDK's own clients do.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -462,9 +463,14 @@ pub(crate) fn http_client(connect: Duration, timeout: Duration) -> Result<reqwes
     http_client_with(connect, timeout, &[], None)
 }
 
+/// What every request the SDK makes says it is, in its `User-Agent` header:
+/// `bitrix24-rs/<version>`, so a portal's logs and proxies can tell its traffic apart.
+pub const USER_AGENT: &str = concat!("bitrix24-rs/", env!("CARGO_PKG_VERSION"));
+
 /// [`http_client`] that also trusts the certificates in `roots` (PEM) and looks host names up
 /// with `resolver` (an application's, which enforces its network policy on the addresses it
-/// connects to).
+/// connects to). Every HTTP client of the SDK is made here: calls, OAuth, uploads, and
+/// an application's clients all send [`USER_AGENT`].
 pub(crate) fn http_client_with(
     connect: Duration,
     timeout: Duration,
@@ -472,6 +478,7 @@ pub(crate) fn http_client_with(
     resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
 ) -> Result<reqwest::Client, Error> {
     let mut builder = builder_trusting(roots)?
+        .user_agent(USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect)
         .timeout(timeout);

@@ -42,7 +42,7 @@ pub mod wire;
 
 pub use auth::{FileTokenStore, MemoryTokenStore, OAuthApp, StoreGuard, TokenStore, Tokens};
 pub use call_path::CallOptions;
-pub use client::{Client, ClientBuilder, Encoding, http_client_builder};
+pub use client::{Client, ClientBuilder, Encoding, USER_AGENT, http_client_builder};
 pub use decode::Decoding;
 pub use error::{ApiError, Error, ErrorCode, TransportKind};
 pub use filter::{Filter, FilterValue};

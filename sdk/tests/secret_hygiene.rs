@@ -1,30 +1,16 @@
 //! No secret in logs, error messages or `Debug` output: a whole scenario runs with tracing at
-//! TRACE (ours and every dependency's) into a buffer, every error and client is formatted, and
-//! none of the text may contain a token, the client secret, an application token or a webhook
-//! code.
+//! TRACE (ours and every dependency's, with each call's span and its fields) into a buffer,
+//! every error and client is formatted, and none of the text may contain a token, the client
+//! secret, an application token or a webhook code.
 #![cfg(feature = "full")]
 #![allow(deprecated)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod log_capture;
 
 use bitrix24::crm::DealFields;
 use bitrix24::{Client, FileTokenStore, OAuthApp, RetryPolicy, TokenStore, Tokens};
 use bitrix24_sandbox::{Fault, Sandbox};
-
-/// Everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use log_capture::Captured;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_logs_errors_or_debug_output() {
@@ -32,6 +18,8 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        // Each call's span as it closes, with the fields recorded on the way (its error).
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .init();
@@ -129,7 +117,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     text.push(format!("{client:?}"));
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("TRACE") || logs.contains("DEBUG"),
         "the subscriber captured the run"
@@ -137,6 +125,10 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     assert!(
         logs.contains("OAuth token renewed"),
         "our own events are in the capture"
+    );
+    assert!(
+        logs.contains("call{method=\"user.current\"") && logs.contains("outcome=\"error\""),
+        "the calls' spans, failed ones too, are in the capture"
     );
     for secret in secrets.iter().filter(|s| s.len() >= 8) {
         assert!(

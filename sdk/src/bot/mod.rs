@@ -50,15 +50,16 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-mod dispatch;
+mod definition;
 mod event;
 mod poll;
+mod registration;
+mod service;
 
-pub use dispatch::{
-    Bot, BotBuilder, BotCommand, BotError, BotService, Handled, HandlerError, Incoming,
-    Registration, V2Delivery,
-};
+pub use definition::{Bot, BotBuilder, BotCommand, HandlerError, Incoming};
 pub use event::{
     BotApi, BotDeleted, BotEvent, BotRef, ChatType, Command, Join, Message, OtherEvent, User,
 };
 pub use poll::{Poll, Polled, poll};
+pub use registration::{Registration, V2Delivery};
+pub use service::{BotError, BotService, Handled};

@@ -3,8 +3,8 @@
 #![cfg(feature = "full")]
 #![allow(deprecated)] // The classic methods are deprecated upstream but still the common case.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bitrix24::auth::{MemoryTokenStore, StoreError};
@@ -14,9 +14,10 @@ use bitrix24::{
     TokenStore, Tokens, TransportKind,
 };
 use bitrix24_sandbox::{Fault, Sandbox, SandboxConfig};
+use crate::log_capture::Captured;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// These tests are about the call path, not the rate limit: give the client room.
 fn fast(builder: ClientBuilder) -> ClientBuilder {
@@ -637,6 +638,162 @@ async fn authorization_codes_are_exchanged_once_outside_any_client() {
             .is_err(),
         "rotated"
     );
+}
+
+/// Requests as `(path, User-Agent)`, in the order they came.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A scripted server on 127.0.0.1 in the roles of a portal and an OAuth server, recording the
+/// `User-Agent` of every request: webhook calls succeed, an upload method answers an upload
+/// URL on the server itself, OAuth calls are refused as expired and the renewal is refused.
+async fn user_agent_recorder() -> (String, Seen) {
+    let seen = Seen::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    let upload_url = format!("{base}upload/1");
+    let recorder = seen.clone();
+    let app = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let agent = headers
+                .get(axum::http::header::USER_AGENT)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let path = uri.path().to_owned();
+            recorder.lock().unwrap().push((path.clone(), agent));
+            let (status, answer) = if path.starts_with("/oauth/token/") {
+                (
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "refused"}),
+                )
+            } else if path.ends_with("disk.folder.uploadFile") {
+                (
+                    200,
+                    json!({"result": {"field": "file", "uploadUrl": upload_url}}),
+                )
+            } else if path.starts_with("/upload/") {
+                (200, json!({"result": {"ID": 3, "NAME": "a.txt"}}))
+            } else if String::from_utf8_lossy(&body).contains("\"auth\"") {
+                (
+                    401,
+                    json!({"error": "expired_token", "error_description": "expired"}),
+                )
+            } else {
+                (200, json!({"result": {"ID": 1}}))
+            };
+            let status = axum::http::StatusCode::from_u16(status).unwrap();
+            async move { (status, answer.to_string()) }
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn every_request_names_the_sdk_in_its_user_agent() {
+    let (base, seen) = user_agent_recorder().await;
+    // A call and an upload in two steps.
+    let webhook = Client::webhook(&format!("{base}rest/1/k7xq2m9w/")).unwrap();
+    webhook.profile().await.unwrap();
+    let file = bitrix24::File::new("a.txt", b"hello".to_vec());
+    let stored = webhook
+        .disk_upload(bitrix24::disk::DiskFolderUploadFile::new(8), file)
+        .await
+        .unwrap();
+    assert_eq!(stored.id, 3);
+    // An OAuth call refused as expired renews its token; a renewal outside any client.
+    let app = bitrix24::OAuthApp::new("id", "secret")
+        .with_token_url(format!("{base}oauth/token/").parse().unwrap());
+    let oauth = Client::builder()
+        .portal(&base)
+        .oauth(app.clone(), Tokens::new("access-token", "refresh-token"))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = oauth.profile().await.unwrap_err();
+    assert!(matches!(e, Error::Refresh(_)), "{e:?}");
+    let refresh = bitrix24::Secret::new("refresh-token");
+    assert!(app.refresh_tokens(&refresh).await.is_err());
+
+    let seen = seen.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/rest/1/k7xq2m9w/profile",
+            "/rest/1/k7xq2m9w/disk.folder.uploadFile",
+            "/upload/1",
+            "/rest/profile",
+            "/oauth/token/",
+            "/oauth/token/",
+        ]
+    );
+    let expected = concat!("bitrix24-rs/", env!("CARGO_PKG_VERSION"));
+    assert_eq!(bitrix24::USER_AGENT, expected);
+    for (path, agent) in &seen {
+        assert_eq!(agent, expected, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn each_call_is_one_span_with_its_portal_attempts_status_and_outcome() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // As the README shows it, at the level that prints one line per call.
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("bitrix24=info"))
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let portal = Sandbox::start().await.unwrap();
+    // Another test's first call, on another thread without a subscriber, may have cached the
+    // span's callsite as never wanted while this subscriber was being set: ask again.
+    tracing::callsite::rebuild_interest_cache();
+    let client = webhook(&portal)
+        .retry_policy(RetryPolicy::default().base_delay(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    // A gateway error first, then the answer: one call, two attempts.
+    portal.inject(Some("profile"), Fault::html(502));
+    client.profile().await.unwrap();
+    let missing = client.crm_deal_get(999_999).await.unwrap_err();
+
+    let logs = captured.text();
+    let calls: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(" call{") && l.contains(": close "))
+        .collect();
+    assert_eq!(calls.len(), 2, "one closed span per call:\n{logs}");
+    let host = format!("portal={}:{}", "127.0.0.1", portal.addr().port());
+    for (line, wanted) in calls.iter().zip([
+        vec![
+            "method=\"profile\"",
+            &host,
+            "attempt=1 status=502 attempt=2 status=200",
+            "outcome=\"ok\"",
+        ],
+        vec![
+            "method=\"crm.deal.get\"",
+            &host,
+            "attempt=1 status=400",
+            "outcome=\"error\"",
+        ],
+    ]) {
+        for field in wanted {
+            assert!(line.contains(field), "{field} in {line}");
+        }
+    }
+    assert!(
+        calls[1].contains(&format!("error={missing}")),
+        "{}",
+        calls[1]
+    );
+    // The webhook's code is in the request path, never in a span.
+    let code = portal.webhook_url();
+    let code = code.trim_end_matches('/').rsplit('/').next().unwrap();
+    assert!(!logs.contains(code), "{logs}");
 }
 
 fn oauth_with(portal: &Sandbox, tokens: Tokens) -> Client {

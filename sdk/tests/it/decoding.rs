@@ -5,11 +5,12 @@
 #![cfg(feature = "crm")]
 #![allow(deprecated)] // crm.contact.get is the classic method.
 
-use std::sync::{Arc, Mutex};
+mod log_capture;
 
 use axum::Router;
 use axum::routing::post;
 use bitrix24::{Client, Error};
+use log_capture::Captured;
 use serde_json::json;
 
 /// A contact whose `PHONE` is one string instead of a list of multifields, and whose first
@@ -57,20 +58,6 @@ async fn portal() -> String {
     format!("http://{address}/rest/1/code/")
 }
 
-/// Log lines, as a subscriber writes them.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_mistyped_field_is_a_warning_with_its_path_and_the_value_stays_in_extra() {
     let logs = Captured::default();
@@ -99,7 +86,7 @@ async fn a_mistyped_field_is_a_warning_with_its_path_and_the_value_stays_in_extr
         Some(&json!({ "code": "WORK" }))
     );
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     let lines: Vec<&str> = logs.lines().collect();
     assert_eq!(lines.len(), 2, "{logs}");
     for line in &lines {

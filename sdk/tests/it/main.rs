@@ -4,6 +4,8 @@
 //! `tests/event_memory.rs` (a counting global allocator), `tests/secret_hygiene.rs` (a global
 //! TRACE subscriber) and `tests/schema_examples.rs` (the docs' examples, under `__roundtrip`).
 
+#[path = "../log_capture/mod.rs"]
+mod log_capture;
 mod recorder;
 
 mod bot_events;
