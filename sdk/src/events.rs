@@ -125,6 +125,28 @@ pub enum EventError {
     Store(String),
 }
 
+impl EventError {
+    /// The HTTP status to answer the sender with: 400 malformed, 401 no application token,
+    /// 403 forged or not allowed, 413 too large, 500 our own failure, 503 too busy to verify an
+    /// install now.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::TooLarge { .. } => 413,
+            Self::MissingToken { .. } => 401,
+            Self::Forged { .. }
+            | Self::UnknownPortal { .. }
+            | Self::WrongDomain { .. }
+            | Self::Stale { .. }
+            | Self::Replayed { .. }
+            | Self::Unverified(_)
+            | Self::InstallRefused(_) => 403,
+            Self::Busy => 503,
+            Self::Store(_) => 500,
+            _ => 400,
+        }
+    }
+}
+
 /// The `auth` part of an event: who sent it and a token pair acting for the user who caused it.
 #[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
