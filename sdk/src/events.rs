@@ -7,6 +7,9 @@
 //! the event name, `data`, `ts`, and `auth` (the portal's address and member id, a fresh token
 //! pair, and the application token). Nothing in an event is trusted yet: anyone who can reach
 //! the handler can send one. [`crate::app::App`] checks it against what the installation stored.
+//!
+//! Applications without a public URL take the same events from the portal's queue instead:
+//! see `offline` (feature `basic`).
 
 use std::fmt;
 
@@ -15,6 +18,9 @@ use serde_json::{Map, Value};
 
 use crate::wire::php::{FormError, FormLimits};
 use crate::{Secret, Tokens};
+
+#[cfg(feature = "basic")]
+pub mod offline;
 
 /// Size limits for event bodies, which are read before anything about them is verified.
 #[derive(Debug, Clone)]
