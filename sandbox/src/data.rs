@@ -95,6 +95,21 @@ pub(crate) struct EventHandler {
     pub(crate) event: String,
     pub(crate) handler: String,
     pub(crate) user_id: i64,
+    /// Bound with `event_type = offline`: the event is queued, not posted.
+    pub(crate) offline: bool,
+}
+
+/// A record of the offline event queue (`event.offline.*`): the latest change of one object.
+pub(crate) struct OfflineRecord {
+    pub(crate) id: i64,
+    pub(crate) changed: String,
+    pub(crate) event: String,
+    pub(crate) data: Value,
+    pub(crate) message_id: String,
+    /// The process holding it (empty: none).
+    pub(crate) process_id: String,
+    /// Marked failed by `event.offline.error`.
+    pub(crate) error: bool,
 }
 
 pub(crate) struct Portal {
@@ -121,6 +136,8 @@ pub(crate) struct Portal {
     pub(crate) commands: BTreeMap<i64, Command>,
     pub(crate) next_command_id: i64,
     pub(crate) handlers: Vec<EventHandler>,
+    pub(crate) offline: Vec<OfflineRecord>,
+    pub(crate) next_offline_id: i64,
     /// Fetch-mode v2 bots' unconfirmed events, by bot id.
     pub(crate) queues: BTreeMap<i64, VecDeque<Queued>>,
     pub(crate) next_event_id: i64,
@@ -180,6 +197,8 @@ impl Portal {
             commands: BTreeMap::new(),
             next_command_id: 1,
             handlers: Vec::new(),
+            offline: Vec::new(),
+            next_offline_id: 1,
             queues: BTreeMap::new(),
             next_event_id: 1,
             opened: BTreeSet::new(),

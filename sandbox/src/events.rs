@@ -196,11 +196,14 @@ pub(crate) fn bound(
     data: &Value,
     out: &mut Vec<PendingEvent>,
 ) {
+    if portal.handlers.iter().any(|h| h.event == event && h.offline) {
+        queue_offline(portal, event, data);
+    }
     let urls: Vec<(usize, String)> = portal
         .handlers
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.event == event)
+        .filter(|(_, h)| h.event == event && !h.offline)
         .map(|(i, h)| (i, h.handler.clone()))
         .collect();
     for (i, url) in urls {
@@ -216,6 +219,31 @@ pub(crate) fn bound(
         );
         out.push(PendingEvent { url, body });
     }
+}
+
+/// Queues `event` for the offline handlers: the queue keeps one record per object, so a change
+/// of an object already waiting (not taken by a process) only moves its time.
+fn queue_offline(portal: &mut Portal, event: &str, data: &Value) {
+    let changed = super::data::iso_now();
+    if let Some(waiting) = portal
+        .offline
+        .iter_mut()
+        .find(|r| r.event == event && r.data == *data && r.process_id.is_empty() && !r.error)
+    {
+        waiting.changed = changed;
+        return;
+    }
+    let id = portal.next_offline_id;
+    portal.next_offline_id += 1;
+    portal.offline.push(super::data::OfflineRecord {
+        id,
+        changed,
+        event: event.to_owned(),
+        data: data.clone(),
+        message_id: id.to_string(),
+        process_id: String::new(),
+        error: false,
+    });
 }
 
 /// `ONAPPINSTALL` as a portal sends it when an administrator installs the application.

@@ -621,6 +621,62 @@ impl Sandbox {
             .map_err(|e| std::io::Error::other(e.without_url()))
     }
 
+    /// User `user_id` opens the application's placement `code` (`CRM_DEAL_DETAIL_TAB`, ...,
+    /// `DEFAULT` for its own page) with context `options`: POSTs to `handler_url` what a portal's
+    /// frame posts (the portal and language in the query string; the user's fresh token pair,
+    /// `member_id`, `APPLICATION_TOKEN`, scopes, `PLACEMENT` and `PLACEMENT_OPTIONS` as a JSON
+    /// string in the form body). Returns the status and the page the handler answered.
+    pub async fn open_placement(
+        &self,
+        handler_url: &str,
+        user_id: i64,
+        code: &str,
+        options: &Value,
+    ) -> std::io::Result<(u16, String)> {
+        let (query, body) = {
+            let mut portal = self.shared.portal();
+            let tokens = portal.grant(user_id, self.shared.config.access_token_ttl);
+            let query = bitrix24::wire::php::encode(&serde_json::json!({
+                "DOMAIN": self.domain(),
+                "PROTOCOL": u8::from(self.shared.base.scheme() == "https"),
+                "LANG": "en",
+                "APP_SID": portal.token(16),
+            }));
+            let body = bitrix24::wire::php::encode(&serde_json::json!({
+                "AUTH_ID": tokens.access_token.expose(),
+                "AUTH_EXPIRES": self.shared.config.access_token_ttl.as_secs(),
+                "REFRESH_ID": tokens.refresh_token.expose(),
+                "SERVER_ENDPOINT": format!("{}oauth/", self.shared.base),
+                "APPLICATION_TOKEN": portal.app.application_token.expose(),
+                "APPLICATION_SCOPE": self.shared.config.scopes.join(","),
+                "member_id": portal.app.member_id,
+                "status": "L",
+                "PLACEMENT": code,
+                "PLACEMENT_OPTIONS": options.to_string(),
+            }));
+            (query, body)
+        };
+        let separator = if handler_url.contains('?') { '&' } else { '?' };
+        let response = self
+            .shared
+            .http
+            .post(format!("{handler_url}{separator}{query}"))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| std::io::Error::other(e.without_url()))?;
+        let status = response.status().as_u16();
+        let page = response
+            .text()
+            .await
+            .map_err(|e| std::io::Error::other(e.without_url()))?;
+        Ok((status, page))
+    }
+
     /// User `user_id` opens the private dialog with bot `bot_id` in the messenger (what a
     /// browser does, not a REST method): the dialog is created if needed and, the first time,
     /// the bot gets `ONIMBOTJOINCHAT` (`ONIMBOTV2JOINCHAT`) — the moment for its welcome.

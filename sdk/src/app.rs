@@ -26,6 +26,9 @@
 //! Each portal gets its own [`Client`] (tokens in its installation record, its own rate limiter),
 //! all sharing one HTTP connection pool whose resolver enforces the [`NetworkPolicy`]. A portal's
 //! rename redirect is followed only to an address the policies allow, and stored.
+//!
+//! The application's pages and widgets (placements) are verified the same way, by application
+//! token and domain, and get a client acting as the user who opened them: see [`placement`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -42,6 +45,9 @@ use crate::client::PortalMoves;
 use crate::events::{Event, EventError, EventLimits};
 pub use crate::network::NetworkPolicy;
 use crate::{Client, FileTokenStore, OAuthApp, RateLimit, Secret, TokenStore, Tokens};
+
+pub mod placement;
+pub use placement::{Opened, Placement};
 
 /// What the application stored when a portal installed it.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -1048,10 +1054,7 @@ fn verified(
     stored: Option<Installation>,
 ) -> Result<Installation, EventError> {
     let name = || event.name.clone();
-    let installation = stored.ok_or_else(|| EventError::UnknownPortal { event: name() })?;
-    if !installation.application_token.ct_eq(token.expose()) {
-        return Err(EventError::Forged { event: name() });
-    }
+    let installation = verified_token(&event.name, token, stored)?;
     if event
         .auth
         .domain
@@ -1059,6 +1062,24 @@ fn verified(
         .is_some_and(|d| !d.eq_ignore_ascii_case(&installation.domain()))
     {
         return Err(EventError::WrongDomain { event: name() });
+    }
+    Ok(installation)
+}
+
+/// The stored installation, if `token` (of the event or placement `name`) is its application
+/// token.
+fn verified_token(
+    name: &str,
+    token: &Secret,
+    stored: Option<Installation>,
+) -> Result<Installation, EventError> {
+    let installation = stored.ok_or_else(|| EventError::UnknownPortal {
+        event: name.to_owned(),
+    })?;
+    if !installation.application_token.ct_eq(token.expose()) {
+        return Err(EventError::Forged {
+            event: name.to_owned(),
+        });
     }
     Ok(installation)
 }

@@ -7,6 +7,9 @@
 //! the event name, `data`, `ts`, and `auth` (the portal's address and member id, a fresh token
 //! pair, and the application token). Nothing in an event is trusted yet: anyone who can reach
 //! the handler can send one. [`crate::app::App`] checks it against what the installation stored.
+//!
+//! Applications without a public URL take the same events from the portal's queue instead:
+//! see `offline` (feature `basic`).
 
 use std::fmt;
 
@@ -15,6 +18,9 @@ use serde_json::{Map, Value};
 
 use crate::wire::php::{FormError, FormLimits};
 use crate::{Secret, Tokens};
+
+#[cfg(feature = "basic")]
+pub mod offline;
 
 /// Size limits for event bodies, which are read before anything about them is verified.
 #[derive(Debug, Clone)]
@@ -123,6 +129,28 @@ pub enum EventError {
     /// Storing or loading an installation failed.
     #[error("installation store: {0}")]
     Store(String),
+}
+
+impl EventError {
+    /// The HTTP status to answer the sender with: 400 malformed, 401 no application token,
+    /// 403 forged or not allowed, 413 too large, 500 our own failure, 503 too busy to verify an
+    /// install now.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::TooLarge { .. } => 413,
+            Self::MissingToken { .. } => 401,
+            Self::Forged { .. }
+            | Self::UnknownPortal { .. }
+            | Self::WrongDomain { .. }
+            | Self::Stale { .. }
+            | Self::Replayed { .. }
+            | Self::Unverified(_)
+            | Self::InstallRefused(_) => 403,
+            Self::Busy => 503,
+            Self::Store(_) => 500,
+            _ => 400,
+        }
+    }
 }
 
 /// The `auth` part of an event: who sent it and a token pair acting for the user who caused it.

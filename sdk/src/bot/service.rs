@@ -43,20 +43,7 @@ impl BotError {
     /// install now.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Event(e) => match e {
-                EventError::TooLarge { .. } => 413,
-                EventError::MissingToken { .. } => 401,
-                EventError::Forged { .. }
-                | EventError::UnknownPortal { .. }
-                | EventError::WrongDomain { .. }
-                | EventError::Stale { .. }
-                | EventError::Replayed { .. }
-                | EventError::Unverified(_)
-                | EventError::InstallRefused(_) => 403,
-                EventError::Busy => 503,
-                EventError::Store(_) => 500,
-                _ => 400,
-            },
+            Self::Event(e) => e.status(),
             Self::Register(_) | Self::Handler { .. } => 500,
         }
     }
