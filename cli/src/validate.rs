@@ -197,6 +197,15 @@ pub fn coerce(ty: &Ty, value: Value, path: &str) -> Result<Value, String> {
                 " (RFC 3339 with an offset: 2024-08-29T10:29:54+03:00)",
             )),
         },
+        // A list filter: an object of conditions (classic methods) or a list of them (REST 3.0).
+        Ty::Filter => match &value {
+            Value::Object(_) | Value::Array(_) => Ok(value),
+            _ => Err(wrong(
+                "filter",
+                &value,
+                " (conditions keyed by field: KEY[>ID]=10 or KEY:='{\">ID\": 10}')",
+            )),
+        },
         Ty::DialogId => match &value {
             Value::String(s) if !s.trim().is_empty() => Ok(value),
             Value::Number(n) if n.is_i64() => Ok(value),
