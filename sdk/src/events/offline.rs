@@ -117,7 +117,7 @@ impl OfflineQueue {
         }
         let answer = request.await?;
         let records = answer.events.unwrap_or_default();
-        if let Some(id) = answer.process_id.flatten() {
+        if let Some(id) = answer.process_id {
             self.process_id = Some(id);
         }
         if records.is_empty() {
