@@ -9,6 +9,11 @@
 //! therefore at least once; handlers should be idempotent (reading the object's current state,
 //! as the queue intends, is).
 //!
+//! `event.offline.get` is not retried when its answer is lost (by default it removes what it
+//! returns). A take whose answer is lost leaves its records reserved under a process id this
+//! queue never saw: `event.offline.list` shows them with their `PROCESS_ID`, and a queue
+//! [resumed](OfflineQueue::resume) with that id takes them.
+//!
 //! Each record becomes the same [`Event`] a webhook would deliver (name and `data`), so the
 //! typed events of [`crate::event_types`] apply.
 

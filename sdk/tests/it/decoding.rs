@@ -5,12 +5,10 @@
 #![cfg(feature = "crm")]
 #![allow(deprecated)] // crm.contact.get is the classic method.
 
-mod log_capture;
-
 use axum::Router;
 use axum::routing::post;
 use bitrix24::{Client, Error};
-use log_capture::Captured;
+use crate::log_capture::Captured;
 use serde_json::json;
 
 /// A contact whose `PHONE` is one string instead of a list of multifields, and whose first

@@ -2,6 +2,7 @@
 //! process that took them, settled one by one (done, failed), taken again after a crash, and
 //! arrive as the same typed events a webhook delivers.
 #![cfg(feature = "full")]
+#![allow(deprecated)] // crm.deal.* are the classic methods most integrations use.
 
 use bitrix24::basic::EventKind;
 use bitrix24::crm::DealFields;
@@ -12,7 +13,7 @@ use bitrix24_sandbox::Sandbox;
 /// The deal id an `ONCRMDEALADD` record names, read through the typed event.
 fn deal_id(queued: &Queued) -> i64 {
     match queued.event.typed().unwrap() {
-        TypedEvent::OnCrmDealAdd(data) => data.fields.unwrap().id,
+        TypedEvent::OnCrmDealAdd(data) => data.fields.unwrap().id.unwrap(),
         other => panic!("{other:?}"),
     }
 }
@@ -66,7 +67,7 @@ async fn offline_events_are_reserved_settled_and_taken_again_after_a_crash() {
         .await
         .unwrap();
     assert_eq!(seen, deals[..3]);
-    assert_eq!(settled, Settled { done: 2, failed: 1 });
+    assert_eq!((settled.done, settled.failed), (2, 1));
 
     // Left in the queue: the failed record alone, marked failed, taken by nobody.
     let left = app.event_offline_list().await.unwrap();
