@@ -196,7 +196,11 @@ pub(crate) fn bound(
     data: &Value,
     out: &mut Vec<PendingEvent>,
 ) {
-    if portal.handlers.iter().any(|h| h.event == event && h.offline) {
+    if portal
+        .handlers
+        .iter()
+        .any(|h| h.event == event && h.offline)
+    {
         queue_offline(portal, event, data);
     }
     let urls: Vec<(usize, String)> = portal

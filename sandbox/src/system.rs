@@ -217,7 +217,9 @@ fn offline_get(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {
         portal.offline.retain(|r| r.process_id != process_id);
         return Ok(Reply::of(json!({"process_id": null, "events": events})));
     }
-    Ok(Reply::of(json!({"process_id": process_id, "events": events})))
+    Ok(Reply::of(
+        json!({"process_id": process_id, "events": events}),
+    ))
 }
 
 fn offline_list(portal: &mut Portal, _: &mut Ctx, params: &Params) -> Outcome {

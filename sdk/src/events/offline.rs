@@ -109,11 +109,7 @@ impl OfflineQueue {
     /// Takes up to `limit` records, reserving them for this queue's process; `None` when the
     /// queue is empty.
     pub async fn take(&mut self) -> Result<Option<Taken>, Error> {
-        let mut request = self
-            .client
-            .event_offline_get()
-            .clear(0)
-            .limit(self.limit);
+        let mut request = self.client.event_offline_get().clear(0).limit(self.limit);
         if let Some(id) = &self.process_id {
             request = request.process_id(id.clone());
         }
@@ -177,7 +173,11 @@ impl OfflineQueue {
         };
         let (mut done, mut failed) = (Vec::new(), Vec::new());
         for queued in taken.events.iter().cloned() {
-            let (id, message_id, name) = (queued.id, queued.message_id.clone(), queued.event.name.clone());
+            let (id, message_id, name) = (
+                queued.id,
+                queued.message_id.clone(),
+                queued.event.name.clone(),
+            );
             match handler(queued).await {
                 Ok(()) => done.push(id),
                 Err(e) => {

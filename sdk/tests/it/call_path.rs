@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::log_capture::Captured;
 use bitrix24::auth::{MemoryTokenStore, StoreError};
 use bitrix24::crm::DealFields;
 use bitrix24::{
@@ -14,7 +15,6 @@ use bitrix24::{
     TokenStore, Tokens, TransportKind,
 };
 use bitrix24_sandbox::{Fault, Sandbox, SandboxConfig};
-use crate::log_capture::Captured;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};

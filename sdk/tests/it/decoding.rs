@@ -5,10 +5,10 @@
 #![cfg(feature = "crm")]
 #![allow(deprecated)] // crm.contact.get is the classic method.
 
+use crate::log_capture::Captured;
 use axum::Router;
 use axum::routing::post;
 use bitrix24::{Client, Error};
-use crate::log_capture::Captured;
 use serde_json::json;
 
 /// A contact whose `PHONE` is one string instead of a list of multifields, and whose first

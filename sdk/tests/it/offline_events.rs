@@ -44,7 +44,10 @@ async fn offline_events_are_reserved_settled_and_taken_again_after_a_crash() {
     // Another consumer gets only what nobody holds.
     let mut other = app.offline_events();
     let rest = other.take().await.unwrap().unwrap();
-    assert_eq!(rest.events.iter().map(deal_id).collect::<Vec<_>>(), deals[3..]);
+    assert_eq!(
+        rest.events.iter().map(deal_id).collect::<Vec<_>>(),
+        deals[3..]
+    );
     let ids: Vec<i64> = rest.events.iter().map(|q| q.id).collect();
     other.done(&rest, &ids).await.unwrap();
 
