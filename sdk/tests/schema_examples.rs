@@ -11,10 +11,9 @@
 //!   event, and the schema names the event the way the payload's `event` does.
 //!
 //! Disagreements inside the docs (a table against its own example) are allowlisted in
-//! `schema/facts/allowlist.toml`, each with its reason. The schema defects not fixed yet are
-//! listed in `schema/facts/known_failures.txt` (a ratchet: any other failure fails the test, and
-//! so does an entry that passes now); classified by what is wrong and grouped by scope, they are
-//! in `schema/facts/FAILURES.md` (rewritten, with the other two, when `B24_WRITE_FAILURES=1`).
+//! `schema/facts/allowlist.toml`, each with its reason. Everything else fails the test; the
+//! failures, classified by what is wrong and grouped by scope, are in `schema/facts/FAILURES.md`
+//! (rewritten, with `schema/facts/roundtrip.json`, when `B24_WRITE_FAILURES=1`).
 #![allow(deprecated)] // Outdated methods are generated too; their examples are data all the same.
 
 #[path = "schema_examples/classify.rs"]

@@ -10,25 +10,6 @@ use serde_json::{Value, json};
 
 use super::classify::Class;
 
-/// The file of known failures, beside `FAILURES.md` (see [`Report::known_txt`]).
-const KNOWN: &str = "known_failures.txt";
-
-/// A failure's identity in [`KNOWN`]: `kind name line`.
-fn key(f: &Failure) -> String {
-    format!("{} {} {}", f.kind.as_str(), f.name, f.line)
-}
-
-/// The entries of [`KNOWN`] (none when the file is missing: every failure is then new).
-fn read_known(path: &Path) -> std::collections::BTreeSet<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// What an example shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -179,7 +160,6 @@ impl Report {
             assert!(full, "B24_WRITE_FAILURES needs every scope: --all-features");
             let failures = self.facts.join("FAILURES.md");
             std::fs::write(&failures, self.failures_md()).unwrap();
-            std::fs::write(self.facts.join(KNOWN), self.known_txt()).unwrap();
             let counts = self.facts.join("roundtrip.json");
             std::fs::write(
                 &counts,
@@ -199,18 +179,7 @@ impl Report {
                 )
             })
             .collect();
-        let known = read_known(&self.facts.join(KNOWN));
-        let new: Vec<&Failure> = self
-            .failures
-            .iter()
-            .filter(|f| !known.contains(&key(f)))
-            .collect();
-        let failing: std::collections::BTreeSet<String> = self.failures.iter().map(key).collect();
-        let fixed: Vec<&String> = known
-            .iter()
-            .filter(|k| full && !failing.contains(*k))
-            .collect();
-        if new.is_empty() && fixed.is_empty() && stale.is_empty() {
+        if self.failures.is_empty() && stale.is_empty() {
             return;
         }
         let mut by_class: BTreeMap<Class, usize> = BTreeMap::new();
@@ -221,39 +190,19 @@ impl Report {
             .iter()
             .map(|(c, n)| format!("{n} {}", c.title()))
             .collect();
-        let first: Vec<String> = new.iter().take(30).map(|f| self.line_of(f)).collect();
-        let fixed: Vec<String> = fixed
+        let first: Vec<String> = self
+            .failures
             .iter()
-            .map(|k| format!("{k}: no such failure now (fixed?), drop it from {KNOWN}"))
+            .take(30)
+            .map(|f| self.line_of(f))
             .collect();
         panic!(
-            "{} documented examples do not round-trip ({}), {} of them not in {KNOWN}; schema/facts/FAILURES.md lists them by class and scope (rewrite both with B24_WRITE_FAILURES=1 and --all-features)\n{}\n{}\n{}",
+            "{} documented examples do not round-trip ({}); schema/facts/FAILURES.md lists them by class and scope (rewrite it with B24_WRITE_FAILURES=1 and --all-features)\n{}\n{}",
             self.failures.len(),
             classes.join(", "),
-            new.len(),
             stale.join("\n"),
-            fixed.join("\n"),
             first.join("\n")
         );
-    }
-
-    /// The known-failures file: a header, then one `kind name line` per failing example.
-    fn known_txt(&self) -> String {
-        let mut keys: Vec<String> = self.failures.iter().map(key).collect();
-        keys.sort();
-        keys.dedup();
-        let mut out = String::from(
-            "# The documented examples the schema still gets wrong (issue 11 is open), one\n\
-             # `kind name line` each. The round-trip test fails on a failure missing here (a regression)\n\
-             # and on an entry that passes now (the list only shrinks). It is not an allowlist: every\n\
-             # entry is a defect of the schema, explained in FAILURES.md. Rewritten, with FAILURES.md,\n\
-             # by B24_WRITE_FAILURES=1 cargo test -p bitrix24 --all-features --test schema_examples.\n",
-        );
-        for k in keys {
-            out.push_str(&k);
-            out.push('\n');
-        }
-        out
     }
 
     fn line_of(&self, f: &Failure) -> String {
