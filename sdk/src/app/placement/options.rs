@@ -216,10 +216,10 @@ impl PlacementOptions {
                 message_id: id(o, "messageId"),
             });
         }
-        if code.starts_with("TASK_") {
-            if let Some(task_id) = id(o, "taskId").or_else(|| id(o, "ID")) {
-                return Some(Self::Task { task_id });
-            }
+        if code.starts_with("TASK_")
+            && let Some(task_id) = id(o, "taskId").or_else(|| id(o, "ID"))
+        {
+            return Some(Self::Task { task_id });
         }
         if let Some(group_id) = id(o, "GROUP_ID") {
             return Some(Self::Group { group_id });
