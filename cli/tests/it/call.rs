@@ -122,7 +122,7 @@ fn wrong_types_name_the_expected_type() {
     let (code, _, err) =
         run(b24_webhook(home.path(), &portal).args(["call", "crm.deal.list", "filter=x"]));
     assert_eq!(code, 2);
-    assert!(err.contains("filter: expected map<any>"), "{err}");
+    assert!(err.contains("filter: expected filter, got \"x\""), "{err}");
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn describe_shows_params_types_paging_deprecation_and_docs() {
         "paging       keyset",
         "idempotent   yes",
         "https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-list.html",
-        "filter  map<any>",
+        "filter  filter",
         "select  list<string>",
     ] {
         assert!(out.contains(expected), "{expected:?} in\n{out}");
