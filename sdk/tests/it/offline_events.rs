@@ -76,7 +76,11 @@ async fn offline_events_are_reserved_settled_and_taken_again_after_a_crash() {
     let left = app.event_offline_list().await.unwrap();
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].error, Some(true));
-    assert_eq!(left[0].process_id.as_deref(), Some(""));
+    // The portal sends `""` for "no process"; the lenient string codec reads it as absent.
+    assert!(
+        left[0].process_id.as_deref().is_none_or(str::is_empty),
+        "{left:?}"
+    );
     let nothing = app
         .offline_events()
         .run_once(|_| async { Ok::<(), String>(()) })
