@@ -17,8 +17,6 @@
 //! address stored at installation and renews at the configured OAuth server, sharing the portal's
 //! rate limiter with the application's own client. `PROTOCOL` is ignored for the same reason.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{Map, Value};
 
 use super::{App, host_port, store_error, verified_token};
@@ -26,6 +24,7 @@ use crate::events::EventError;
 use crate::{Client, Secret, Tokens};
 
 mod options;
+use options::text;
 pub use options::{CallCard, CrmEntity, PlacementOptions};
 
 #[cfg(feature = "axum")]
@@ -150,12 +149,9 @@ impl App {
 /// The user's pair: `AUTH_ID`, `REFRESH_ID`, and `AUTH_EXPIRES` seconds from now.
 fn user_tokens(form: &Map<String, Value>, member_id: &str) -> Option<Tokens> {
     let mut tokens = Tokens::new(text(form, "AUTH_ID")?, text(form, "REFRESH_ID")?);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     tokens.expires_at = text(form, "AUTH_EXPIRES")
         .and_then(|s| s.parse::<u32>().ok())
-        .and_then(|secs| i64::try_from(now).ok()?.checked_add(i64::from(secs)));
+        .and_then(|secs| chrono::Utc::now().timestamp().checked_add(i64::from(secs)));
     tokens.member_id = Some(member_id.to_owned());
     Some(tokens)
 }
@@ -164,13 +160,5 @@ fn form_map(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
-    }
-}
-
-/// A non-empty string member of a form.
-fn text(form: &Map<String, Value>, key: &str) -> Option<String> {
-    match form.get(key)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
     }
 }

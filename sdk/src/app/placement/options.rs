@@ -254,8 +254,8 @@ fn call_card(o: &Map<String, Value>) -> Option<CallCard> {
     })
 }
 
-/// A non-empty string member.
-fn text(o: &Map<String, Value>, key: &str) -> Option<String> {
+/// A non-empty string member (numbers spelled out), of the options or of the form around them.
+pub(super) fn text(o: &Map<String, Value>, key: &str) -> Option<String> {
     match o.get(key)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
